@@ -1,0 +1,203 @@
+package stores
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/asn1"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	ctx509 "github.com/google/certificate-transparency-go/x509"
+	"github.com/google/certificate-transparency-go/x509/pkix"
+)
+
+// Fingerprint is the SHA-256 of a certificate's DER encoding: its identity.
+type Fingerprint [32]byte
+
+// FingerprintOf hashes der.
+func FingerprintOf(der []byte) Fingerprint { return sha256.Sum256(der) }
+
+// String is the full lower-case hex form.
+func (f Fingerprint) String() string { return hex.EncodeToString(f[:]) }
+
+// Short is the first 8 bytes in hex: what people read in a listing.
+func (f Fingerprint) Short() string { return hex.EncodeToString(f[:8]) }
+
+// HasPrefix reports whether the hex form starts with prefix (case-insensitive,
+// colons ignored), so exclusions can name a certificate by a short fingerprint.
+func (f Fingerprint) HasPrefix(prefix string) bool {
+	p := strings.ToLower(strings.ReplaceAll(prefix, ":", ""))
+	return p != "" && strings.HasPrefix(f.String(), p)
+}
+
+// Certificate is one X.509 certificate as rootsync sees it. Everything that
+// identifies or names it comes from the raw DER; the lenient parse only adds
+// details for display and filtering. A certificate the parser refuses is still a
+// Certificate (ParseError says why) and is copied byte-for-byte.
+type Certificate struct {
+	DER         []byte
+	Fingerprint Fingerprint
+	// RawSubject, RawIssuer and RawSerial are the DER of the Name and of the
+	// serial number INTEGER (tag, length and content) exactly as in the certificate.
+	RawSubject []byte
+	RawIssuer  []byte
+	RawSerial  []byte
+	// Subject is a one-line readable form of the subject.
+	Subject   string
+	NotBefore time.Time
+	NotAfter  time.Time
+	// IsCA: basic constraints say CA, or a v1 certificate that is self-issued
+	// (old roots are v1 and carry no extensions).
+	IsCA bool
+	// SelfIssued: subject equals issuer.
+	SelfIssued bool
+	// Parsed is the lenient parse, nil when ParseError is set.
+	Parsed *ctx509.Certificate
+	// ParseError is set when the certificate parser refused the certificate; it is
+	// then kept as bytes only.
+	ParseError error
+}
+
+// ParseCertificate reads one DER certificate. It fails only when der is not a
+// certificate at all (not a SEQUENCE of TBSCertificate, algorithm and signature);
+// a certificate that is well-formed enough to name but that the parser refuses is
+// returned with ParseError set.
+func ParseCertificate(der []byte) (*Certificate, error) {
+	raw, err := parseRaw(der)
+	if err != nil {
+		return nil, err
+	}
+	c := &Certificate{
+		DER:         der,
+		Fingerprint: FingerprintOf(der),
+		RawSubject:  raw.TBS.Subject.FullBytes,
+		RawIssuer:   raw.TBS.Issuer.FullBytes,
+		RawSerial:   raw.TBS.Serial.FullBytes,
+		NotBefore:   raw.TBS.Validity.NotBefore,
+		NotAfter:    raw.TBS.Validity.NotAfter,
+		SelfIssued:  bytes.Equal(raw.TBS.Subject.FullBytes, raw.TBS.Issuer.FullBytes),
+	}
+	p, perr := ctx509.ParseCertificate(der)
+	if perr != nil && ctx509.IsFatal(perr) {
+		c.ParseError = perr
+		c.Subject = nameString(raw.TBS.Subject.FullBytes)
+		return c, nil
+	}
+	c.Parsed = p
+	c.NotBefore, c.NotAfter = p.NotBefore, p.NotAfter
+	c.IsCA = (p.BasicConstraintsValid && p.IsCA) || (p.Version < 3 && c.SelfIssued)
+	c.Subject = nameString(raw.TBS.Subject.FullBytes)
+	return c, nil
+}
+
+// MustParse is ParseCertificate for tests and fixtures; it panics on error.
+func MustParse(der []byte) *Certificate {
+	c, err := ParseCertificate(der)
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
+// Expired reports whether the certificate is no longer valid at now.
+func (c *Certificate) Expired(now time.Time) bool {
+	return !c.NotAfter.IsZero() && now.After(c.NotAfter)
+}
+
+// CommonName is the last CN of the subject, or the whole subject if it has none.
+func (c *Certificate) CommonName() string {
+	if c.Parsed != nil && c.Parsed.Subject.CommonName != "" {
+		return c.Parsed.Subject.CommonName
+	}
+	return c.Subject
+}
+
+type rawCert struct {
+	TBS       tbs
+	Algorithm asn1.RawValue
+	Signature asn1.BitString
+}
+
+type tbs struct {
+	Version  int `asn1:"optional,explicit,default:0,tag:0"`
+	Serial   asn1.RawValue
+	Sig      asn1.RawValue
+	Issuer   asn1.RawValue
+	Validity struct {
+		NotBefore, NotAfter time.Time
+	}
+	Subject asn1.RawValue
+	Rest    []asn1.RawValue `asn1:"optional"`
+}
+
+// ErrNotCertificate is wrapped by errors for data that is not a certificate.
+var ErrNotCertificate = errors.New("not an X.509 certificate")
+
+func parseRaw(der []byte) (*rawCert, error) {
+	var rc rawCert
+	rest, err := asn1.Unmarshal(der, &rc)
+	if err != nil {
+		// Validity may hold times encoding/asn1 refuses; retry without them.
+		var loose struct {
+			TBS struct {
+				Version  int `asn1:"optional,explicit,default:0,tag:0"`
+				Serial   asn1.RawValue
+				Sig      asn1.RawValue
+				Issuer   asn1.RawValue
+				Validity asn1.RawValue
+				Subject  asn1.RawValue
+				Rest     []asn1.RawValue `asn1:"optional"`
+			}
+			Algorithm asn1.RawValue
+			Signature asn1.BitString
+		}
+		if rest2, err2 := asn1.Unmarshal(der, &loose); err2 != nil || len(rest2) > 0 {
+			return nil, fmt.Errorf("%w: %v", ErrNotCertificate, err)
+		}
+		rc.TBS.Serial, rc.TBS.Issuer, rc.TBS.Subject = loose.TBS.Serial, loose.TBS.Issuer, loose.TBS.Subject
+		return &rc, nil
+	}
+	if len(rest) > 0 {
+		return nil, fmt.Errorf("%w: %d bytes of trailing data", ErrNotCertificate, len(rest))
+	}
+	return &rc, nil
+}
+
+// nameString renders a DER Name for people, most specific attribute first as in
+// RFC 4514. Values that do not decode as text are shown as #hex.
+func nameString(der []byte) string {
+	var seq pkix.RDNSequence
+	if _, err := asn1.Unmarshal(der, &seq); err == nil {
+		var n pkix.Name
+		n.FillFromRDNSequence(&seq)
+		if s := seq.String(); s != "" {
+			return s
+		}
+		return "(empty subject)"
+	}
+	// Fall back to a raw walk that tolerates any value type.
+	var rdns []asn1.RawValue
+	if _, err := asn1.Unmarshal(der, &rdns); err != nil {
+		return "#" + hex.EncodeToString(der)
+	}
+	var parts []string
+	for i := len(rdns) - 1; i >= 0; i-- {
+		var atvs []struct {
+			Type  asn1.ObjectIdentifier
+			Value asn1.RawValue
+		}
+		if _, err := asn1.UnmarshalWithParams(rdns[i].FullBytes, &atvs, "set"); err != nil {
+			continue
+		}
+		for _, a := range atvs {
+			parts = append(parts, a.Type.String()+"=#"+hex.EncodeToString(a.Value.FullBytes))
+		}
+	}
+	if len(parts) == 0 {
+		return "(empty subject)"
+	}
+	return strings.Join(parts, ",")
+}

@@ -1,0 +1,71 @@
+package stores
+
+import (
+	"sort"
+)
+
+// Entry is one certificate in one store, with what that store says about it.
+type Entry struct {
+	Cert  *Certificate
+	Trust Trust
+	// Owned: rootsync added this entry (the store carries rootsync's mark on it),
+	// so prune mode may remove it.
+	Owned bool
+	// Label is the store's own name for the entry: a nickname, alias, file name
+	// or "block 3". For messages only; never used as identity.
+	Label string
+	// Notes are the store's remarks on this entry (unverified trust, duplicates
+	// folded, ...), shown by list and carried into plans as warnings.
+	Notes []string
+}
+
+// Set is a collection of entries keyed by fingerprint. The zero value is not
+// usable; call NewSet.
+type Set struct {
+	m map[Fingerprint]*Entry
+}
+
+// NewSet returns an empty set.
+func NewSet() *Set { return &Set{m: make(map[Fingerprint]*Entry)} }
+
+// Add puts e in the set. If the certificate is already there, the two
+// statements are merged (distrust wins), ownership is kept if either is owned,
+// and the first label is kept.
+func (s *Set) Add(e *Entry) {
+	if old, ok := s.m[e.Cert.Fingerprint]; ok {
+		old.Trust = old.Trust.Merge(e.Trust)
+		old.Owned = old.Owned || e.Owned
+		old.Notes = append(old.Notes, e.Notes...)
+		return
+	}
+	cp := *e
+	s.m[e.Cert.Fingerprint] = &cp
+}
+
+// Get returns the entry for f, or nil.
+func (s *Set) Get(f Fingerprint) *Entry { return s.m[f] }
+
+// Len is the number of distinct certificates.
+func (s *Set) Len() int { return len(s.m) }
+
+// Entries returns the entries sorted by subject, then fingerprint.
+func (s *Set) Entries() []*Entry {
+	out := make([]*Entry, 0, len(s.m))
+	for _, e := range s.m {
+		out = append(out, e)
+	}
+	SortEntries(out)
+	return out
+}
+
+// SortEntries orders entries by subject, then fingerprint: the order of every
+// listing and plan.
+func SortEntries(es []*Entry) {
+	sort.Slice(es, func(i, j int) bool {
+		a, b := es[i].Cert, es[j].Cert
+		if a.Subject != b.Subject {
+			return a.Subject < b.Subject
+		}
+		return string(a.Fingerprint[:]) < string(b.Fingerprint[:])
+	})
+}

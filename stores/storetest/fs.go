@@ -1,0 +1,123 @@
+package storetest
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"syscall"
+	"testing"
+)
+
+// Snapshot records every byte, mode, link target and modification time of the
+// given files and of the direct contents of the given folders.
+func Snapshot(t testing.TB, paths []string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	var add func(p string, descend bool)
+	add = func(p string, descend bool) {
+		fi, err := os.Lstat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			out[p] = "missing"
+			return
+		}
+		if err != nil {
+			t.Fatalf("snapshot %s: %v", p, err)
+		}
+		desc := fmt.Sprintf("%v %d", fi.Mode(), fi.ModTime().UnixNano())
+		switch {
+		case fi.Mode()&fs.ModeSymlink != 0:
+			l, _ := os.Readlink(p)
+			desc += " -> " + l
+		case fi.IsDir():
+			if descend {
+				ents, err := os.ReadDir(p)
+				if err != nil {
+					t.Fatalf("snapshot %s: %v", p, err)
+				}
+				for _, e := range ents {
+					add(filepath.Join(p, e.Name()), false)
+				}
+			}
+		default:
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatalf("snapshot %s: %v", p, err)
+			}
+			h := sha256.Sum256(b)
+			desc += " " + hex.EncodeToString(h[:])
+		}
+		out[p] = desc
+	}
+	for _, p := range paths {
+		add(p, true)
+	}
+	return out
+}
+
+// Compare fails the test if two snapshots differ, listing every difference.
+func Compare(t testing.TB, before, after map[string]string) {
+	t.Helper()
+	var keys []string
+	for k := range before {
+		keys = append(keys, k)
+	}
+	for k := range after {
+		if _, ok := before[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if before[k] != after[k] {
+			t.Errorf("%s changed:\n  before: %s\n  after:  %s", k, orNone(before[k]), orNone(after[k]))
+		}
+	}
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(absent)"
+	}
+	return s
+}
+
+// ReadOnly makes dir read-only for the rest of the test by bind-mounting it
+// read-only over itself (as root, file modes alone do not stop writes). It
+// fails the test in CI when that is impossible, and skips it elsewhere.
+func ReadOnly(t testing.TB, dir string) {
+	t.Helper()
+	if err := syscall.Mount(dir, dir, "", syscall.MS_BIND, ""); err != nil {
+		unavailable(t, "bind mount "+dir, err)
+		return
+	}
+	t.Cleanup(func() { _ = syscall.Unmount(dir, syscall.MNT_DETACH) })
+	if err := syscall.Mount("", dir, "", syscall.MS_REMOUNT|syscall.MS_BIND|syscall.MS_RDONLY, ""); err != nil {
+		unavailable(t, "remount read-only "+dir, err)
+	}
+}
+
+// TinyFS mounts a tmpfs of size bytes on a new folder and returns it, to test
+// a full disk.
+func TinyFS(t testing.TB, size int) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, fmt.Sprintf("size=%d", size)); err != nil {
+		unavailable(t, "mount tmpfs", err)
+		return dir
+	}
+	t.Cleanup(func() { _ = syscall.Unmount(dir, syscall.MNT_DETACH) })
+	return dir
+}
+
+func unavailable(t testing.TB, what string, err error) {
+	t.Helper()
+	if inCI() {
+		t.Fatalf("%s: %v (CI runs as root and must be able to)", what, err)
+	}
+	t.Skipf("%s: %v (needs root)", what, err)
+}

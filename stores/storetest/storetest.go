@@ -1,0 +1,270 @@
+// Package storetest is the conformance suite every store adapter runs, plus the
+// file-system fault helpers (read-only folders, a full disk) that the suite and
+// adapter tests share. It is imported only by tests.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/rootsync/rootsync/internal/testpki"
+	"github.com/rootsync/rootsync/stores"
+)
+
+// Harness tells the suite how to work with one kind of store.
+type Harness struct {
+	// New returns a store whose location is inside dir, an empty folder the
+	// suite owns. The store's file or folder must not exist yet.
+	New func(t *testing.T, dir string) stores.Store
+	// AddForeign puts c into the store the way another program would (an
+	// administrator, a package, certutil, keytool), trusted for every purpose
+	// the store can express, without rootsync's ownership mark.
+	AddForeign func(t *testing.T, s stores.Store, c *testpki.Cert)
+	// Corrupt damages the store so that Load must fail (it exists after
+	// AddForeign has been called once).
+	Corrupt func(t *testing.T, s stores.Store)
+	// SkipReadOnly leaves out the read-only folder test, for stores whose files
+	// do not live in a folder the suite can make read-only.
+	SkipReadOnly bool
+}
+
+var (
+	rootA = testpki.Root("Conformance Root A")
+	rootB = testpki.Root("Conformance Root B")
+	rootC = testpki.Root("Conformance Root C")
+	rootF = testpki.Root("Conformance Foreign Root")
+)
+
+// Run runs the conformance suite.
+func Run(t *testing.T, h Harness) {
+	t.Run("EmptyStore", func(t *testing.T) { testEmpty(t, h) })
+	t.Run("AddRemoveRoundTrip", func(t *testing.T) { testRoundTrip(t, h) })
+	t.Run("EmptyPlanChangesNothing", func(t *testing.T) { testEmptyPlan(t, h) })
+	t.Run("IdempotentApply", func(t *testing.T) { testIdempotent(t, h) })
+	t.Run("ForeignEntriesPreserved", func(t *testing.T) { testForeign(t, h) })
+	t.Run("CorruptInputClearErrorNoWrite", func(t *testing.T) { testCorrupt(t, h) })
+	if !h.SkipReadOnly {
+		t.Run("ReadOnlyFolderNoWrite", func(t *testing.T) { testReadOnly(t, h) })
+	}
+	t.Run("DistrustOrLossless", func(t *testing.T) { testTrustChange(t, h) })
+}
+
+// desiredTrust is what the suite asks a store to hold for c: mixed per-purpose
+// trust when the store can express it, all purposes otherwise.
+func desiredTrust(s stores.Store, i int) stores.Trust {
+	if !s.Capabilities().PerPurpose {
+		return stores.TrustAll()
+	}
+	switch i % 3 {
+	case 0:
+		return stores.TrustAll()
+	case 1:
+		return stores.Trust{}.With(stores.ClientAuth, stores.Trusted)
+	}
+	return stores.Trust{}.With(stores.ServerAuth, stores.Trusted).With(stores.Email, stores.Trusted)
+}
+
+func adds(s stores.Store, certs ...*testpki.Cert) []stores.Change {
+	var out []stores.Change
+	for i, c := range certs {
+		out = append(out, stores.Change{
+			Action: stores.Add,
+			Entry:  &stores.Entry{Cert: stores.MustParse(c.DER), Trust: desiredTrust(s, i)},
+			Reason: "conformance",
+		})
+	}
+	return out
+}
+
+func load(t *testing.T, s stores.Store) *stores.Set {
+	t.Helper()
+	set, err := s.Load(context.Background())
+	if err != nil {
+		t.Fatalf("Load(%s): %v", s.Spec(), err)
+	}
+	return set
+}
+
+func apply(t *testing.T, s stores.Store, ch []stores.Change) {
+	t.Helper()
+	if err := s.Apply(context.Background(), ch); err != nil {
+		t.Fatalf("Apply(%s): %v", s.Spec(), err)
+	}
+}
+
+func testEmpty(t *testing.T, h Harness) {
+	s := h.New(t, t.TempDir())
+	if n := load(t, s).Len(); n != 0 {
+		t.Fatalf("new store holds %d entries, want 0", n)
+	}
+	if len(s.Paths()) == 0 {
+		t.Fatal("Paths() is empty: nothing could be backed up")
+	}
+}
+
+func testRoundTrip(t *testing.T, h Harness) {
+	s := h.New(t, t.TempDir())
+	ch := adds(s, rootA, rootB, rootC)
+	apply(t, s, ch)
+	set := load(t, s)
+	if set.Len() != 3 {
+		t.Fatalf("after adding 3 roots Load gives %d entries", set.Len())
+	}
+	for _, c := range ch {
+		e := set.Get(c.Entry.Cert.Fingerprint)
+		if e == nil {
+			t.Fatalf("%s missing after Add", c.Entry.Cert.Subject)
+		}
+		if e.Trust != c.Entry.Trust {
+			t.Errorf("%s: trust = %v, want %v", c.Entry.Cert.Subject, e.Trust, c.Entry.Trust)
+		}
+		if s.Capabilities().Ownership && !e.Owned {
+			t.Errorf("%s: added by rootsync but not marked as owned", c.Entry.Cert.Subject)
+		}
+	}
+	b := set.Get(stores.FingerprintOf(rootB.DER))
+	apply(t, s, []stores.Change{{Action: stores.Remove, Entry: b, Reason: "conformance"}})
+	set = load(t, s)
+	if set.Len() != 2 || set.Get(b.Cert.Fingerprint) != nil {
+		t.Fatalf("after removing one of 3: %d entries, removed one present: %v", set.Len(), set.Get(b.Cert.Fingerprint) != nil)
+	}
+	for _, c := range []*testpki.Cert{rootA, rootC} {
+		if set.Get(stores.FingerprintOf(c.DER)) == nil {
+			t.Errorf("removing Root B also removed %s", c.Cert.Subject.CommonName)
+		}
+	}
+}
+
+func testEmptyPlan(t *testing.T, h Harness) {
+	s := h.New(t, t.TempDir())
+	// On a store that does not exist yet: nothing may be created.
+	apply(t, s, nil)
+	before := Snapshot(t, s.Paths())
+	for p, v := range before {
+		if v != "missing" {
+			t.Fatalf("empty Apply on a new store created %s", p)
+		}
+	}
+	h.AddForeign(t, s, rootF)
+	apply(t, s, adds(s, rootA))
+	before = Snapshot(t, s.Paths())
+	apply(t, s, nil)
+	apply(t, s, []stores.Change{})
+	Compare(t, before, Snapshot(t, s.Paths()))
+}
+
+func testIdempotent(t *testing.T, h Harness) {
+	s := h.New(t, t.TempDir())
+	ch := adds(s, rootA, rootB)
+	apply(t, s, ch)
+	before := Snapshot(t, s.Paths())
+	// What a planner would compute now: nothing, since every entry is present
+	// with the wanted trust. Recompute it from Load to prove it.
+	set := load(t, s)
+	var again []stores.Change
+	for _, c := range ch {
+		if e := set.Get(c.Entry.Cert.Fingerprint); e == nil || e.Trust != c.Entry.Trust {
+			again = append(again, c)
+		}
+	}
+	if len(again) != 0 {
+		t.Fatalf("after Apply, %d of %d changes still needed", len(again), len(ch))
+	}
+	apply(t, s, again)
+	Compare(t, before, Snapshot(t, s.Paths()))
+}
+
+func testForeign(t *testing.T, h Harness) {
+	s := h.New(t, t.TempDir())
+	h.AddForeign(t, s, rootF)
+	set := load(t, s)
+	f := set.Get(stores.FingerprintOf(rootF.DER))
+	if f == nil {
+		t.Fatal("AddForeign's certificate is not in Load's result")
+	}
+	if f.Owned {
+		t.Fatal("a foreign entry is reported as owned by rootsync")
+	}
+	apply(t, s, adds(s, rootA, rootB))
+	a := load(t, s).Get(stores.FingerprintOf(rootA.DER))
+	apply(t, s, []stores.Change{{Action: stores.Remove, Entry: a, Reason: "conformance"}})
+	set = load(t, s)
+	g := set.Get(stores.FingerprintOf(rootF.DER))
+	if g == nil {
+		t.Fatal("foreign entry lost after adds and a removal")
+	}
+	if g.Owned || g.Trust != f.Trust || g.Label != f.Label {
+		t.Errorf("foreign entry changed: owned=%v trust=%v label=%q, was trust=%v label=%q", g.Owned, g.Trust, g.Label, f.Trust, f.Label)
+	}
+}
+
+func testCorrupt(t *testing.T, h Harness) {
+	s := h.New(t, t.TempDir())
+	h.AddForeign(t, s, rootF)
+	h.Corrupt(t, s)
+	before := Snapshot(t, s.Paths())
+	_, err := s.Load(context.Background())
+	if err == nil {
+		t.Fatal("Load of a corrupt store succeeded")
+	}
+	checkNamesPlace(t, s, err)
+	if err := s.Apply(context.Background(), adds(s, rootA)); err == nil {
+		t.Fatal("Apply to a corrupt store succeeded")
+	}
+	Compare(t, before, Snapshot(t, s.Paths()))
+}
+
+func testReadOnly(t *testing.T, h Harness) {
+	dir := t.TempDir()
+	s := h.New(t, dir)
+	h.AddForeign(t, s, rootF)
+	before := Snapshot(t, s.Paths())
+	ReadOnly(t, dir)
+	err := s.Apply(context.Background(), adds(s, rootA))
+	if err == nil {
+		t.Fatal("Apply into a read-only folder succeeded")
+	}
+	checkNamesPlace(t, s, err)
+	Compare(t, before, Snapshot(t, s.Paths()))
+	if set := load(t, s); set.Get(stores.FingerprintOf(rootA.DER)) != nil {
+		t.Fatal("entry present after a failed Apply")
+	}
+}
+
+func testTrustChange(t *testing.T, h Harness) {
+	s := h.New(t, t.TempDir())
+	apply(t, s, adds(s, rootA))
+	e := load(t, s).Get(stores.FingerprintOf(rootA.DER))
+	if !s.Capabilities().Distrust {
+		return
+	}
+	want := *e
+	want.Trust = stores.DistrustAll()
+	apply(t, s, []stores.Change{{Action: stores.SetTrust, Entry: &want, From: e.Trust, Reason: "conformance"}})
+	got := load(t, s).Get(stores.FingerprintOf(rootA.DER))
+	if got == nil || got.Trust != stores.DistrustAll() {
+		t.Fatalf("after SetTrust to distrusted: %+v", got)
+	}
+}
+
+// checkNamesPlace requires an error to name one of the store's paths.
+func checkNamesPlace(t *testing.T, s stores.Store, err error) {
+	t.Helper()
+	msg := err.Error()
+	for _, p := range s.Paths() {
+		if strings.Contains(msg, p) {
+			return
+		}
+	}
+	var se *stores.Error
+	if errors.As(err, &se) && se.Path != "" {
+		return
+	}
+	t.Errorf("error does not name the store's file: %q (paths %v)", msg, s.Paths())
+}
+
+// inCI reports whether the tests run under CI, where nothing may be skipped.
+func inCI() bool { return os.Getenv("CI") == "true" }
