@@ -129,3 +129,12 @@ func HintOf(err error) string {
 
 // HintText implements the hint lookup for HintOf.
 func (e *Error) HintText() string { return e.Hint }
+
+// OpenOptions carry what the caller knows beyond the spec. Every adapter
+// exports Open(spec Spec, opts OpenOptions) (Store, error); Open does no I/O
+// beyond what is needed to check the spec, and never creates anything.
+type OpenOptions struct {
+	// Password is the password source used when the spec's own options
+	// (password-env, password-file) name none.
+	Password Secret
+}
