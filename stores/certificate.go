@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"crypto/x509/pkix"
 	ctx509 "github.com/google/certificate-transparency-go/x509"
-	"github.com/google/certificate-transparency-go/x509/pkix"
 )
 
 // Fingerprint is the SHA-256 of a certificate's DER encoding: its identity.

@@ -1,0 +1,189 @@
+package plan
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rootsync/rootsync/internal/testpki"
+	"github.com/rootsync/rootsync/stores"
+)
+
+var (
+	now     = time.Date(2030, 6, 1, 0, 0, 0, 0, time.UTC)
+	rootA   = entry(testpki.Root("Plan Root A"), stores.TrustAll())
+	rootB   = entry(testpki.Root("Plan Root B"), stores.TrustAll())
+	rootC   = entry(testpki.Root("Plan Root C"), stores.TrustAll())
+	expired = entry(testpki.Root("Plan Expired Root", testpki.Validity(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC))), stores.TrustAll())
+	leaf    = entry(testpki.Root("Plan Root A").Leaf("leaf.test"), stores.TrustAll())
+	client  = entry(testpki.Root("Plan Client Root"), stores.Trust{}.With(stores.ClientAuth, stores.Trusted))
+)
+
+func entry(c *testpki.Cert, t stores.Trust) *stores.Entry {
+	return &stores.Entry{Cert: stores.MustParse(c.DER), Trust: t}
+}
+
+func with(e *stores.Entry, t stores.Trust, owned bool) *stores.Entry {
+	cp := *e
+	cp.Trust, cp.Owned = t, owned
+	return &cp
+}
+
+func set(es ...*stores.Entry) *stores.Set {
+	s := stores.NewSet()
+	for _, e := range es {
+		s.Add(e)
+	}
+	return s
+}
+
+var (
+	lossless = stores.Capabilities{PerPurpose: true, Distrust: true, Ownership: true}
+	bundle   = stores.Capabilities{Ownership: true}
+)
+
+// summary renders a plan as "add:A remove:B trust:C=..." for comparison.
+func summary(p *Plan) string {
+	var parts []string
+	for _, c := range p.Changes {
+		s := c.Action.String() + ":" + c.Entry.Cert.CommonName()
+		if c.Action != stores.Remove {
+			s += "=" + c.Entry.Trust.String()
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, " ")
+}
+
+func codes(ws []Warning) string {
+	var out []string
+	for _, w := range ws {
+		out = append(out, w.Code)
+	}
+	return strings.Join(out, ",")
+}
+
+func TestPlans(t *testing.T) {
+	distrustA := with(rootA, stores.DistrustAll(), false)
+	tests := []struct {
+		name         string
+		sources      [][]*stores.Entry
+		target       *stores.Set
+		caps         stores.Capabilities
+		mode         Mode
+		purposes     []stores.Purpose
+		want         string
+		wantWarn     string // target warnings
+		wantMergeW   string // desired-state warnings
+		wantKept     int
+		wantUnchange int
+	}{
+		{name: "adds missing roots", sources: [][]*stores.Entry{{rootA, rootB}}, target: set(), caps: bundle,
+			want: "add:Plan Root A=all add:Plan Root B=all"},
+		{name: "in sync is empty", sources: [][]*stores.Entry{{rootA}}, target: set(rootA), caps: bundle, wantUnchange: 1},
+		{name: "add mode keeps foreign and owned extras", sources: [][]*stores.Entry{{rootA}},
+			target: set(rootA, rootB, with(rootC, stores.TrustAll(), true)), caps: bundle, wantKept: 2, wantUnchange: 1},
+		{name: "prune removes only owned extras", sources: [][]*stores.Entry{{rootA}}, mode: Prune,
+			target: set(rootA, rootB, with(rootC, stores.TrustAll(), true)), caps: bundle,
+			want: "remove:Plan Root C", wantKept: 1, wantUnchange: 1},
+		{name: "mirror removes foreign extras too", sources: [][]*stores.Entry{{rootA}}, mode: Mirror,
+			target: set(rootB, with(rootC, stores.TrustAll(), true)), caps: bundle,
+			want: "remove:Plan Root B remove:Plan Root C add:Plan Root A=all"},
+		{name: "distrust wins across sources", sources: [][]*stores.Entry{{rootA}, {distrustA}}, target: set(), caps: lossless,
+			want: "add:Plan Root A=distrusted", wantMergeW: "conflict"},
+		{name: "distrust into a bundle means absence", sources: [][]*stores.Entry{{distrustA}}, target: set(), caps: bundle},
+		{name: "distrust of a foreign bundle entry in add mode warns", sources: [][]*stores.Entry{{distrustA}}, target: set(rootA), caps: bundle,
+			wantWarn: "still-trusted", wantKept: 1},
+		{name: "distrust removes an owned bundle entry in prune mode", sources: [][]*stores.Entry{{distrustA}}, mode: Prune,
+			target: set(with(rootA, stores.TrustAll(), true)), caps: bundle, want: "remove:Plan Root A"},
+		{name: "distrust changes trust in a lossless store even in add mode", sources: [][]*stores.Entry{{distrustA}},
+			target: set(rootA), caps: lossless, want: "trust:Plan Root A=distrusted"},
+		{name: "add mode never narrows trust", sources: [][]*stores.Entry{{client}},
+			target: set(with(client, stores.TrustAll(), false)), caps: lossless, wantUnchange: 1},
+		{name: "add mode widens trust", sources: [][]*stores.Entry{{rootA}},
+			target: set(with(rootA, stores.Trust{}.With(stores.ServerAuth, stores.Trusted), false)), caps: lossless,
+			want: "trust:Plan Root A=all"},
+		{name: "mirror narrows trust exactly", sources: [][]*stores.Entry{{client}}, mode: Mirror,
+			target: set(with(client, stores.TrustAll(), false)), caps: lossless, want: "trust:Plan Client Root=client-auth"},
+		{name: "add mode keeps the target's own distrust", sources: [][]*stores.Entry{{rootA}},
+			target: set(distrustA), caps: lossless, wantWarn: "kept-distrust", wantUnchange: 1},
+		{name: "per-purpose trust into a bundle is lossy", sources: [][]*stores.Entry{{client}}, target: set(), caps: bundle,
+			want: "add:Plan Client Root=all", wantWarn: "lossy-purpose"},
+		{name: "purpose filter makes it exact", sources: [][]*stores.Entry{{client, rootA}}, target: set(), caps: bundle,
+			purposes: []stores.Purpose{stores.ClientAuth}, want: "add:Plan Client Root=all add:Plan Root A=all"},
+		{name: "purpose filter drops roots not trusted for it", sources: [][]*stores.Entry{{client, with(rootB, stores.Trust{}.With(stores.ServerAuth, stores.Trusted), false)}},
+			target: set(), caps: lossless, purposes: []stores.Purpose{stores.ClientAuth}, want: "add:Plan Client Root=client-auth"},
+		{name: "expired roots are left out", sources: [][]*stores.Entry{{expired, rootA}}, target: set(), caps: bundle,
+			want: "add:Plan Root A=all", wantMergeW: "expired"},
+		{name: "prune removes an owned root that expired", sources: [][]*stores.Entry{{expired}}, mode: Prune,
+			target: set(with(expired, stores.TrustAll(), true)), caps: bundle, want: "remove:Plan Expired Root", wantMergeW: "expired"},
+		{name: "non-CA certificates are left out", sources: [][]*stores.Entry{{leaf}}, target: set(), caps: bundle, wantMergeW: "not-ca"},
+		{name: "silent entries are not trust anchors", sources: [][]*stores.Entry{{with(rootA, stores.Trust{}, false)}}, target: set(), caps: lossless},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var srcs []Source
+			for i, es := range tt.sources {
+				srcs = append(srcs, Source{Name: "src" + string(rune('1'+i)), Set: set(es...)})
+			}
+			opts := Options{Mode: tt.mode, Purposes: tt.purposes, Now: now}
+			d := Merge(srcs, opts)
+			p := For("test:target", d, tt.target, tt.caps, opts)
+			if got := summary(p); got != tt.want {
+				t.Errorf("changes:\n got  %q\n want %q", got, tt.want)
+			}
+			if got := codes(p.Warnings); got != tt.wantWarn {
+				t.Errorf("target warnings = %q, want %q", got, tt.wantWarn)
+			}
+			if got := codes(d.Warnings); got != tt.wantMergeW {
+				t.Errorf("merge warnings = %q, want %q", got, tt.wantMergeW)
+			}
+			if p.Kept != tt.wantKept || p.Unchanged != tt.wantUnchange {
+				t.Errorf("kept=%d unchanged=%d, want kept=%d unchanged=%d", p.Kept, p.Unchanged, tt.wantKept, tt.wantUnchange)
+			}
+			for _, c := range p.Changes {
+				if c.Reason == "" {
+					t.Errorf("%s %s has no reason", c.Action, c.Entry.Cert.Subject)
+				}
+				if c.Action == stores.Add && c.Entry.Owned != tt.caps.Ownership {
+					t.Errorf("added entry owned=%v, want %v", c.Entry.Owned, tt.caps.Ownership)
+				}
+			}
+		})
+	}
+}
+
+func TestExcludeByShortFingerprint(t *testing.T) {
+	prefix := rootA.Cert.Fingerprint.Short()[:10]
+	opts := Options{Exclude: []string{strings.ToUpper(prefix)}, Now: now}
+	d := Merge([]Source{{Name: "s", Set: set(rootA, rootB)}}, opts)
+	if d.Set.Get(rootA.Cert.Fingerprint) != nil || d.Set.Get(rootB.Cert.Fingerprint) == nil {
+		t.Fatalf("exclusion by %s: desired holds A=%v B=%v", prefix, d.Set.Get(rootA.Cert.Fingerprint) != nil, d.Set.Get(rootB.Cert.Fingerprint) != nil)
+	}
+	if codes(d.Warnings) != "excluded" {
+		t.Errorf("warnings = %q, want excluded", codes(d.Warnings))
+	}
+}
+
+func TestPlanIsDeterministic(t *testing.T) {
+	srcs := []Source{{Name: "s", Set: set(rootC, rootA, rootB, client)}}
+	opts := Options{Now: now}
+	first := summary(For("t", Merge(srcs, opts), set(), bundle, opts))
+	for i := 0; i < 20; i++ {
+		if got := summary(For("t", Merge(srcs, opts), set(), bundle, opts)); got != first {
+			t.Fatalf("run %d gave %q, first gave %q", i, got, first)
+		}
+	}
+}
+
+func TestParseMode(t *testing.T) {
+	for _, m := range []Mode{AddOnly, Prune, Mirror} {
+		got, err := ParseMode(m.String())
+		if err != nil || got != m {
+			t.Errorf("ParseMode(%q) = %v, %v", m.String(), got, err)
+		}
+	}
+	if _, err := ParseMode("all"); err == nil {
+		t.Error("ParseMode(all) accepted")
+	}
+}
