@@ -1,0 +1,128 @@
+package stores_test
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/rootsync/rootsync/internal/testpki"
+	"github.com/rootsync/rootsync/stores"
+)
+
+func TestParseSpec(t *testing.T) {
+	home, _ := os.UserHomeDir()
+	tests := []struct {
+		in, kind, loc, opt string
+		err                bool
+	}{
+		{in: "pem:/etc/nginx/ca.pem", kind: "pem", loc: "/etc/nginx/ca.pem"},
+		{in: "capath:dir with space", kind: "capath", loc: "dir with space"},
+		{in: "nss:~/.pki/nssdb", kind: "nss", loc: home + "/.pki/nssdb"},
+		{in: "p12:trust.p12?password-env=PW", kind: "p12", loc: "trust.p12", opt: "PW"},
+		{in: "system", kind: "system"},
+		{in: "system:/srv/chroot", kind: "system", loc: "/srv/chroot"},
+		{in: "pem:", err: true},
+		{in: "pem", err: true},
+		{in: "bundle:/x", err: true},
+		{in: "/etc/ssl/cert.pem", err: true},
+	}
+	for _, tt := range tests {
+		s, err := stores.ParseSpec(tt.in)
+		if (err != nil) != tt.err {
+			t.Errorf("ParseSpec(%q) error = %v, want error %v", tt.in, err, tt.err)
+			continue
+		}
+		if err != nil {
+			continue
+		}
+		if s.Kind != tt.kind || s.Location != tt.loc || s.Option("password-env") != tt.opt {
+			t.Errorf("ParseSpec(%q) = %+v", tt.in, s)
+		}
+		if again, err := stores.ParseSpec(s.String()); err != nil || again.String() != s.String() {
+			t.Errorf("round trip of %q: %q, %v", tt.in, s.String(), err)
+		}
+	}
+}
+
+func TestTrustMergeDistrustWins(t *testing.T) {
+	a := stores.Trust{}.With(stores.ServerAuth, stores.Trusted).With(stores.Email, stores.Trusted)
+	b := stores.Trust{}.With(stores.ServerAuth, stores.Distrusted).With(stores.ClientAuth, stores.Trusted)
+	got := a.Merge(b)
+	want := stores.Trust{stores.Distrusted, stores.Trusted, stores.Trusted, stores.Unspecified}
+	if got != want {
+		t.Fatalf("merge = %v, want %v", got, want)
+	}
+	if got.String() != "client-auth,email !server-auth" {
+		t.Errorf("String() = %q", got.String())
+	}
+	if b.Merge(a) != got {
+		t.Error("merge is not symmetric")
+	}
+}
+
+// negativeSerial rewrites a certificate's serial number to a negative one, as
+// in the former Mozilla root EC-ACC. The signature no longer matches, which a
+// store tool does not check.
+func negativeSerial(t *testing.T, der []byte, serial []byte) []byte {
+	t.Helper()
+	i := bytes.Index(der, serial)
+	if i < 0 {
+		t.Fatal("serial not found")
+	}
+	out := append([]byte(nil), der...)
+	out[i] |= 0x80
+	return out
+}
+
+func TestParseCertificateKeepsWhatTheParserRefuses(t *testing.T) {
+	root := testpki.Root("Negative Serial Root")
+	der := negativeSerial(t, root.DER, root.Cert.SerialNumber.Bytes())
+	c, err := stores.ParseCertificate(der)
+	if err != nil {
+		t.Fatalf("ParseCertificate refused a certificate with a negative serial: %v", err)
+	}
+	if c.Fingerprint != stores.FingerprintOf(der) || !bytes.Equal(c.DER, der) {
+		t.Error("fingerprint or bytes not taken from the raw DER")
+	}
+	if c.Subject != "CN=Negative Serial Root,O=rootsync tests" {
+		t.Errorf("subject = %q", c.Subject)
+	}
+	if !c.SelfIssued {
+		t.Error("self-issued not detected from the raw names")
+	}
+
+	good, err := stores.ParseCertificate(root.DER)
+	if err != nil || good.ParseError != nil || !good.IsCA || good.Parsed == nil {
+		t.Fatalf("a plain root: err=%v parseErr=%v isCA=%v", err, good.ParseError, good.IsCA)
+	}
+	if _, err := stores.ParseCertificate([]byte("not a certificate")); !errors.Is(err, stores.ErrNotCertificate) {
+		t.Errorf("garbage: err = %v, want ErrNotCertificate", err)
+	}
+	if _, err := stores.ParseCertificate(append(append([]byte(nil), root.DER...), 0)); !errors.Is(err, stores.ErrNotCertificate) {
+		t.Errorf("trailing byte: err = %v, want ErrNotCertificate", err)
+	}
+}
+
+func TestSecret(t *testing.T) {
+	t.Setenv("ROOTSYNC_TEST_PW", "s3cret")
+	if v, err := (stores.Secret{Env: "ROOTSYNC_TEST_PW"}).Value(); err != nil || string(v) != "s3cret" {
+		t.Errorf("env secret = %q, %v", v, err)
+	}
+	f := filepath.Join(t.TempDir(), "pw")
+	os.WriteFile(f, []byte("from file\nsecond line\n"), 0o600)
+	if v, err := (stores.Secret{File: f}).Value(); err != nil || string(v) != "from file" {
+		t.Errorf("file secret = %q, %v", v, err)
+	}
+	if _, err := (stores.Secret{Env: "ROOTSYNC_TEST_UNSET_VAR"}).Value(); err == nil {
+		t.Error("unset variable gave no error")
+	}
+	if _, err := (stores.Secret{}).Value(); !errors.Is(err, stores.ErrNoSecret) {
+		t.Errorf("zero secret: %v", err)
+	}
+	spec, _ := stores.ParseSpec("jks:x.jks?password-file=" + f)
+	if s := stores.SecretFromSpec(spec, stores.Secret{Env: "X"}); s.File != f {
+		t.Errorf("SecretFromSpec = %+v", s)
+	}
+}
