@@ -1,0 +1,75 @@
+package backup
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/rootsync/rootsync/stores/storetest"
+)
+
+func TestTakeRestoreExact(t *testing.T) {
+	root := t.TempDir()
+	work := t.TempDir()
+	dir := filepath.Join(work, "capath")
+	file := filepath.Join(work, "bundle.pem")
+	missing := filepath.Join(work, "not-yet.pem")
+	os.Mkdir(dir, 0o755)
+	os.WriteFile(filepath.Join(dir, "a.pem"), []byte("A"), 0o644)
+	os.Symlink("a.pem", filepath.Join(dir, "1234abcd.0"))
+	os.WriteFile(file, []byte("bundle"), 0o640)
+	paths := []string{dir, file, missing}
+	before := storetest.Snapshot(t, paths)
+
+	b, err := Take(root, "capath:"+dir, paths, time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Change everything: new file, changed file, removed link, created file.
+	os.WriteFile(filepath.Join(dir, "rootsync-x.pem"), []byte("X"), 0o644)
+	os.WriteFile(filepath.Join(dir, "a.pem"), []byte("changed"), 0o600)
+	os.Remove(filepath.Join(dir, "1234abcd.0"))
+	os.WriteFile(file, []byte("new bundle"), 0o600)
+	os.WriteFile(missing, []byte("created"), 0o644)
+
+	again, err := Find(root, b.ID[:10])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := again.Restore(); err != nil {
+		t.Fatal(err)
+	}
+	after := storetest.Snapshot(t, paths)
+	// A folder's own modification time is restored too; compare everything.
+	storetest.Compare(t, before, after)
+}
+
+func TestPruneKeepsNewestPerStore(t *testing.T) {
+	root := t.TempDir()
+	f := filepath.Join(t.TempDir(), "f")
+	os.WriteFile(f, []byte("x"), 0o644)
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := 0; i < 5; i++ {
+		if _, err := Take(root, "pem:a", []string{f}, base.Add(time.Duration(i)*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := Take(root, "pem:b", []string{f}, base); err != nil {
+		t.Fatal(err)
+	}
+	if err := Prune(root, 2); err != nil {
+		t.Fatal(err)
+	}
+	all, _ := List(root)
+	count := map[string]int{}
+	for _, b := range all {
+		count[b.Store]++
+	}
+	if count["pem:a"] != 2 || count["pem:b"] != 1 {
+		t.Fatalf("after Prune(2): %v", count)
+	}
+	if !all[0].Created.Equal(base.Add(4 * time.Hour)) {
+		t.Errorf("newest first: got %v", all[0].Created)
+	}
+}
