@@ -128,6 +128,26 @@ func sign(tmpl *x509.Certificate, parent *Cert, key *ecdsa.PrivateKey, opts []Op
 	for _, o := range opts {
 		o(tmpl)
 	}
+	der := create(tmpl, parent, key)
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		panic(err)
+	}
+	return &Cert{Cert: c, DER: der, Key: key}
+}
+
+// RootDER makes a self-signed CA like Root but returns only its DER, without
+// reading it back: for subjects (RawSubject) that crypto/x509 refuses to parse,
+// such as UniversalString or BIT STRING values.
+func RootDER(cn string, opts ...Option) []byte {
+	tmpl := caTemplate(cn)
+	for _, o := range opts {
+		o(tmpl)
+	}
+	return create(tmpl, nil, Key(cn))
+}
+
+func create(tmpl *x509.Certificate, parent *Cert, key *ecdsa.PrivateKey) []byte {
 	p, signer := tmpl, key
 	if parent != nil {
 		p, signer = parent.Cert, parent.Key
@@ -136,11 +156,7 @@ func sign(tmpl *x509.Certificate, parent *Cert, key *ecdsa.PrivateKey, opts []Op
 	if err != nil {
 		panic(err)
 	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		panic(err)
-	}
-	return &Cert{Cert: c, DER: der, Key: key}
+	return der
 }
 
 // PEM is the certificate as a CERTIFICATE block.
