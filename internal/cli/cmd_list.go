@@ -1,0 +1,58 @@
+package cli
+
+import (
+	"context"
+
+	"github.com/spf13/pflag"
+
+	"github.com/rootsync/rootsync/internal/report"
+)
+
+type listOptions struct {
+	commonOptions
+}
+
+func (o *listOptions) AddFlags(fs *pflag.FlagSet) { o.commonOptions.AddFlags(fs) }
+
+func runList(ctx context.Context, e *env, args []string) error {
+	var o listOptions
+	fs := pflag.NewFlagSet("list", pflag.ContinueOnError)
+	o.AddFlags(fs)
+	fs.Usage = func() {
+		e.stderr.Write([]byte("usage: rootsync list STORE... [flags]\n"))
+		fs.PrintDefaults()
+	}
+	if err := parse(fs, args, e.stderr); err != nil {
+		return err
+	}
+	if err := o.setup(e); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return usagef("list needs at least one store, e.g. rootsync list pem:/etc/ssl/certs/ca-certificates.crt")
+	}
+	specs, err := parseSpecs(fs.Args())
+	if err != nil {
+		return err
+	}
+	sts, err := openAll(specs, o.openOptions())
+	if err != nil {
+		return err
+	}
+	for _, st := range sts {
+		set, err := st.Load(ctx)
+		if err != nil {
+			return err
+		}
+		l := report.Listing{Store: st.Spec().String(), Set: set, Flags: flagsFor(st), Now: e.now()}
+		if o.output == "json" {
+			err = report.ListJSON(e.stdout, l)
+		} else {
+			err = report.ListText(e.stdout, l)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,149 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/rootsync/rootsync/internal/job"
+	"github.com/rootsync/rootsync/internal/lock"
+	"github.com/rootsync/rootsync/internal/plan"
+	"github.com/rootsync/rootsync/internal/report"
+	"github.com/rootsync/rootsync/stores"
+)
+
+// syncOptions are the flags of diff and sync.
+type syncOptions struct {
+	commonOptions
+	dryRun         bool
+	mode           string
+	purposes       []string
+	exclude        []string
+	includeExpired bool
+	includeNonCA   bool
+	lockWait       time.Duration
+	keepBackups    int
+}
+
+func (o *syncOptions) AddFlags(fs *pflag.FlagSet, sync bool) {
+	o.commonOptions.AddFlags(fs)
+	fs.StringVar(&o.mode, "mode", "add", "add (never removes), prune (also removes what rootsync added and the sources dropped), or mirror (targets become exactly the sources, after a backup)")
+	fs.StringSliceVar(&o.purposes, "purpose", nil, "only trust for these purposes: server-auth, client-auth, email, code-signing (repeat or comma-separate)")
+	fs.StringArrayVar(&o.exclude, "exclude", nil, "leave out the certificate whose SHA-256 fingerprint starts with this hex (repeatable)")
+	fs.BoolVar(&o.includeExpired, "include-expired", false, "keep expired certificates")
+	fs.BoolVar(&o.includeNonCA, "include-non-ca", false, "keep certificates that are not CA certificates")
+	if sync {
+		fs.BoolVarP(&o.dryRun, "dry-run", "n", false, "print the plan, change nothing, exit 3 if there are differences")
+		fs.DurationVar(&o.lockWait, "lock-wait", 30*time.Second, "how long to wait for another rootsync run to finish")
+		fs.IntVar(&o.keepBackups, "keep-backups", 10, "backups kept per store (0 keeps all)")
+	}
+}
+
+func (o *syncOptions) planOptions(now time.Time) (plan.Options, error) {
+	m, err := plan.ParseMode(o.mode)
+	if err != nil {
+		return plan.Options{}, usagef("--mode: %v", err)
+	}
+	opts := plan.Options{Mode: m, Exclude: o.exclude, Now: now, IncludeExpired: o.includeExpired, IncludeNonCA: o.includeNonCA}
+	for _, p := range o.purposes {
+		pp, err := stores.ParsePurpose(p)
+		if err != nil {
+			return plan.Options{}, usagef("--purpose: %v", err)
+		}
+		opts.Purposes = append(opts.Purposes, pp)
+	}
+	for _, x := range o.exclude {
+		if len(x) < 8 {
+			return plan.Options{}, usagef("--exclude %q: give at least 8 hex digits of the SHA-256 fingerprint", x)
+		}
+	}
+	return opts, nil
+}
+
+func runDiff(ctx context.Context, e *env, args []string) error {
+	return runPlan(ctx, e, "diff", args)
+}
+
+func runSync(ctx context.Context, e *env, args []string) error {
+	return runPlan(ctx, e, "sync", args)
+}
+
+func runPlan(ctx context.Context, e *env, name string, args []string) error {
+	var o syncOptions
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	o.AddFlags(fs, name == "sync")
+	fs.String("to", "", "target store (repeatable; several may follow one --to)")
+	fs.Usage = func() {
+		e.stderr.Write([]byte("usage: rootsync " + name + " SOURCE... --to TARGET... [flags]\n"))
+		fs.PrintDefaults()
+	}
+	rest, targets := splitTo(args)
+	if err := parse(fs, rest, e.stderr); err != nil {
+		return err
+	}
+	if err := o.setup(e); err != nil {
+		return err
+	}
+	if name == "diff" {
+		o.dryRun = true
+	}
+	if fs.NArg() == 0 || len(targets) == 0 {
+		return usagef("%s needs at least one source and one target: rootsync %s SOURCE... --to TARGET...", name, name)
+	}
+	popts, err := o.planOptions(e.now())
+	if err != nil {
+		return err
+	}
+	srcSpecs, err := parseSpecs(fs.Args())
+	if err != nil {
+		return err
+	}
+	tgtSpecs, err := parseSpecs(targets)
+	if err != nil {
+		return err
+	}
+	srcs, err := openAll(srcSpecs, o.openOptions())
+	if err != nil {
+		return err
+	}
+	tgts, err := openAll(tgtSpecs, o.openOptions())
+	if err != nil {
+		return err
+	}
+	j := &job.Job{Sources: srcs, Options: popts, DryRun: o.dryRun, StateDir: o.stateDir, Keep: o.keepBackups, Log: e.log, Now: e.now}
+	for _, t := range tgts {
+		j.Targets = append(j.Targets, job.Target{Store: t})
+	}
+	if !o.dryRun {
+		l, err := lock.Acquire(ctx, o.stateDir, o.lockWait)
+		if err != nil {
+			return err
+		}
+		defer l.Unlock()
+	}
+	r, runErr := j.Run(ctx)
+	if r != nil && (runErr == nil || len(r.Targets) == len(tgts)) {
+		if err := render(e, o.output, r); err != nil {
+			return err
+		}
+	}
+	if runErr != nil {
+		if errors.Is(runErr, job.ErrFailed) {
+			return &hinted{runErr, "every target this run changed was restored; the backups named above keep the state before the run"}
+		}
+		return runErr
+	}
+	if o.dryRun && r.Changed() {
+		return errDrift
+	}
+	return nil
+}
+
+func render(e *env, output string, r *report.Run) error {
+	if output == "json" {
+		return report.JSON(e.stdout, r)
+	}
+	return report.Text(e.stdout, r)
+}

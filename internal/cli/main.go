@@ -1,0 +1,148 @@
+// Package cli is rootsync's command line: flags, commands, output streams and
+// exit codes. It is the only package that sees the program's arguments; it
+// prints results to stdout and messages (prefixed "rootsync: ", with a hint
+// line where there is something to do) to stderr.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+	"go.uber.org/zap"
+)
+
+// Exit statuses: the contract scripts rely on.
+const (
+	ExitOK       = 0 // success, or in sync
+	ExitError    = 1 // something failed; nothing was left half-written
+	ExitUsage    = 2 // the command line is wrong
+	ExitDrift    = 3 // differences found (diff, sync --dry-run, run --dry-run)
+	ExitRejected = 4 // check: the server would reject the certificate
+	ExitBusy     = 5 // another rootsync run holds the lock
+)
+
+// env is what every command gets.
+type env struct {
+	stdout, stderr io.Writer
+	log            *zap.Logger
+	now            func() time.Time
+}
+
+type command struct {
+	name, args, summary string
+	run                 func(ctx context.Context, e *env, args []string) error
+}
+
+func commands() []command {
+	return []command{
+		{"list", "STORE...", "show what stores hold, with trust per purpose", runList},
+		{"diff", "SOURCE... --to TARGET...", "show the plan that would make targets match sources (changes nothing)", runDiff},
+		{"sync", "SOURCE... --to TARGET... [--dry-run] [--mode add|prune|mirror]", "apply that plan", runSync},
+		{"restore", "[BACKUP]", "list backups, or put a store back as a backup saved it", runRestore},
+	}
+}
+
+// Main runs rootsync with args (without the program name) and returns the
+// exit status.
+func Main(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	e := &env{stdout: stdout, stderr: stderr, log: zap.NewNop(), now: time.Now}
+	if len(args) == 0 {
+		usage(stderr)
+		return ExitUsage
+	}
+	switch args[0] {
+	case "help", "-h", "--help":
+		usage(stdout)
+		return ExitOK
+	case "version", "--version":
+		fmt.Fprintln(stdout, "rootsync", Version)
+		return ExitOK
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			err := c.run(ctx, e, args[1:])
+			_ = e.log.Sync()
+			return exitStatus(stderr, err)
+		}
+	}
+	fmt.Fprintf(stderr, "rootsync: unknown command %q\n", args[0])
+	usage(stderr)
+	return ExitUsage
+}
+
+// Version is set at build time with -ldflags "-X ...cli.Version=...".
+var Version = "dev"
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: rootsync COMMAND [flags]\n\ncommands:")
+	cs := commands()
+	for _, c := range cs {
+		fmt.Fprintf(w, "  %-8s %s\n           %s\n", c.name, c.args, c.summary)
+	}
+	fmt.Fprintln(w, "\nrun 'rootsync COMMAND --help' for a command's flags; store specs: pem:FILE capath:DIR nss:DIR p12:FILE jks:FILE system[:ROOT]")
+}
+
+// usageError is a wrong command line: exit status 2.
+type usageError struct{ msg string }
+
+func (u *usageError) Error() string { return u.msg }
+
+func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
+
+// errDrift means differences were found and not applied: exit status 3.
+var errDrift = errors.New("differences found")
+
+// errQuiet is an error already reported to the user; only the status remains.
+type errQuiet struct{ code int }
+
+func (e errQuiet) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// hinted lets the CLI attach a hint to an error that carries none.
+type hinted struct {
+	err  error
+	hint string
+}
+
+func (h *hinted) Error() string    { return h.err.Error() }
+func (h *hinted) Unwrap() error    { return h.err }
+func (h *hinted) HintText() string { return h.hint }
+
+// exitStatus prints err and maps it to an exit status: the one switch.
+func exitStatus(stderr io.Writer, err error) int {
+	var ue *usageError
+	var q errQuiet
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.Is(err, errDrift):
+		return ExitDrift
+	case errors.As(err, &q):
+		return q.code
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "rootsync: %s\n", ue.msg)
+		fmt.Fprintln(stderr, "hint: run 'rootsync --help' for usage")
+		return ExitUsage
+	case errors.Is(err, pflag.ErrHelp):
+		return ExitOK
+	}
+	fmt.Fprintf(stderr, "rootsync: %s\n", err)
+	if h := hintOf(err); h != "" {
+		for _, line := range strings.Split(h, "\n") {
+			fmt.Fprintf(stderr, "hint: %s\n", line)
+		}
+	}
+	if errors.Is(err, errBusy) {
+		return ExitBusy
+	}
+	return ExitError
+}
