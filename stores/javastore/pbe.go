@@ -1,0 +1,177 @@
+package javastore
+
+import (
+	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/des"
+	"crypto/sha1"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"errors"
+	"fmt"
+)
+
+var (
+	oidPBEWithSHA3DES     = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 12, 1, 3}
+	oidPBEWithSHARC2_128  = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 12, 1, 5}
+	oidPBEWithSHARC2_40   = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 12, 1, 6}
+	oidPBES2              = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 5, 13}
+	oidAES128CBC          = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 1, 2}
+	oidAES192CBC          = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 1, 22}
+	oidAES256CBC          = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 1, 42}
+	oidDESEDE3CBC         = asn1.ObjectIdentifier{1, 2, 840, 113549, 3, 7}
+)
+
+var (
+	errBadPadding = errors.New("decryption failed (bad padding)")
+	sha1KDF       = pkcs12Hash{sha1.New, 20, 64}
+)
+
+// maxIterations bounds key-derivation work, so that a damaged or hostile
+// file cannot keep rootsync busy for hours.
+const maxIterations = 10_000_000
+
+// decrypt undoes the password-based encryption of a PKCS#12 safe: PBES2
+// (PBKDF2 with AES-CBC or 3DES-CBC, what JDK 12+ and OpenSSL 3 write) or the
+// PKCS#12 PBE schemes with SHA-1 and 3DES or RC2 (older Java and OpenSSL).
+func decrypt(alg pkix.AlgorithmIdentifier, data []byte, password string) ([]byte, error) {
+	var block cipher.Block
+	var iv []byte
+	switch {
+	case alg.Algorithm.Equal(oidPBES2):
+		var params struct {
+			KDF pkix.AlgorithmIdentifier
+			Enc pkix.AlgorithmIdentifier
+		}
+		if err := unmarshalAll(alg.Parameters.FullBytes, &params); err != nil {
+			return nil, fmt.Errorf("PBES2 parameters: %w", err)
+		}
+		if !params.KDF.Algorithm.Equal(oidPBKDF2) {
+			return nil, pfxUnsupportedError{"PBES2 key derivation " + params.KDF.Algorithm.String() + " is not supported"}
+		}
+		var keyLen int
+		switch {
+		case params.Enc.Algorithm.Equal(oidAES128CBC):
+			keyLen = 16
+		case params.Enc.Algorithm.Equal(oidAES192CBC):
+			keyLen = 24
+		case params.Enc.Algorithm.Equal(oidAES256CBC):
+			keyLen = 32
+		case params.Enc.Algorithm.Equal(oidDESEDE3CBC):
+			keyLen = 24
+		default:
+			return nil, pfxUnsupportedError{"PBES2 cipher " + params.Enc.Algorithm.String() + " is not supported"}
+		}
+		// RFC 8018 passwords are octet strings; Java, OpenSSL and Windows
+		// use UTF-8.
+		key, _, err := pbkdf2Key(params.KDF.Parameters.FullBytes, []byte(password), keyLen)
+		if err != nil {
+			return nil, err
+		}
+		if err := unmarshalAll(params.Enc.Parameters.FullBytes, &iv); err != nil {
+			return nil, fmt.Errorf("PBES2 IV: %w", err)
+		}
+		if keyLen == 24 && params.Enc.Algorithm.Equal(oidDESEDE3CBC) {
+			block, err = des.NewTripleDESCipher(key)
+		} else {
+			block, err = aes.NewCipher(key)
+		}
+		if err != nil {
+			return nil, err
+		}
+	case alg.Algorithm.Equal(oidPBEWithSHA3DES), alg.Algorithm.Equal(oidPBEWithSHARC2_128), alg.Algorithm.Equal(oidPBEWithSHARC2_40):
+		var params struct {
+			Salt       []byte
+			Iterations int
+		}
+		if err := unmarshalAll(alg.Parameters.FullBytes, &params); err != nil {
+			return nil, fmt.Errorf("PBE parameters: %w", err)
+		}
+		if params.Iterations < 1 || params.Iterations > maxIterations {
+			return nil, fmt.Errorf("PBE iteration count %d out of range", params.Iterations)
+		}
+		pw := bmpPassword(password)
+		var err error
+		switch {
+		case alg.Algorithm.Equal(oidPBEWithSHA3DES):
+			block, err = des.NewTripleDESCipher(pkcs12KDF(sha1KDF, params.Salt, pw, params.Iterations, 1, 24))
+		case alg.Algorithm.Equal(oidPBEWithSHARC2_128):
+			block, err = newRC2(pkcs12KDF(sha1KDF, params.Salt, pw, params.Iterations, 1, 16), 128)
+		default:
+			block, err = newRC2(pkcs12KDF(sha1KDF, params.Salt, pw, params.Iterations, 1, 5), 40)
+		}
+		if err != nil {
+			return nil, err
+		}
+		iv = pkcs12KDF(sha1KDF, params.Salt, pw, params.Iterations, 2, 8)
+	default:
+		return nil, pfxUnsupportedError{"encryption " + alg.Algorithm.String() + " is not supported"}
+	}
+	bs := block.BlockSize()
+	if len(iv) != bs {
+		return nil, fmt.Errorf("IV of %d bytes for a %d-byte block cipher", len(iv), bs)
+	}
+	if len(data) == 0 || len(data)%bs != 0 {
+		return nil, fmt.Errorf("encrypted data of %d bytes is not a whole number of blocks", len(data))
+	}
+	out := make([]byte, len(data))
+	cipher.NewCBCDecrypter(block, iv).CryptBlocks(out, data)
+	n := int(out[len(out)-1])
+	if n == 0 || n > bs || !bytes.Equal(out[len(out)-n:], bytes.Repeat([]byte{byte(n)}, n)) {
+		return nil, errBadPadding
+	}
+	return out[:len(out)-n], nil
+}
+
+// pkcs12KDF is the key derivation of RFC 7292 appendix B.2 with diversifier
+// id (1 key, 2 IV, 3 MAC key).
+func pkcs12KDF(h pkcs12Hash, salt, password []byte, iterations int, id byte, size int) []byte {
+	if iterations < 1 {
+		iterations = 1
+	}
+	u, v := h.u, h.v
+	D := bytes.Repeat([]byte{id}, v)
+	fill := func(p []byte) []byte {
+		if len(p) == 0 {
+			return nil
+		}
+		n := v * ((len(p) + v - 1) / v)
+		out := make([]byte, n)
+		for i := range out {
+			out[i] = p[i%len(p)]
+		}
+		return out
+	}
+	I := append(fill(salt), fill(password)...)
+	var A []byte
+	for len(A) < size {
+		hh := h.new()
+		hh.Write(D)
+		hh.Write(I)
+		Ai := hh.Sum(nil)
+		for j := 1; j < iterations; j++ {
+			hh.Reset()
+			hh.Write(Ai)
+			Ai = hh.Sum(Ai[:0])
+		}
+		A = append(A, Ai...)
+		if len(A) >= size {
+			break
+		}
+		B := make([]byte, v)
+		for i := range B {
+			B[i] = Ai[i%u]
+		}
+		// I_j = (I_j + B + 1) mod 2^v for each v-byte block of I.
+		for j := 0; j+v <= len(I); j += v {
+			carry := 1
+			for k := v - 1; k >= 0; k-- {
+				s := int(I[j+k]) + int(B[k]) + carry
+				I[j+k] = byte(s)
+				carry = s >> 8
+			}
+		}
+	}
+	return A[:size]
+}
