@@ -2,6 +2,7 @@ package stores
 
 import (
 	"sort"
+	"strings"
 )
 
 // Entry is one certificate in one store, with what that store says about it.
@@ -48,7 +49,7 @@ func (s *Set) Get(f Fingerprint) *Entry { return s.m[f] }
 // Len is the number of distinct certificates.
 func (s *Set) Len() int { return len(s.m) }
 
-// Entries returns the entries sorted by subject, then fingerprint.
+// Entries returns the entries sorted by common name, then fingerprint.
 func (s *Set) Entries() []*Entry {
 	out := make([]*Entry, 0, len(s.m))
 	for _, e := range s.m {
@@ -58,14 +59,17 @@ func (s *Set) Entries() []*Entry {
 	return out
 }
 
-// SortEntries orders entries by subject, then fingerprint: the order of every
-// listing and plan.
+// SortEntries orders entries by common name (ignoring case), then
+// fingerprint: the order of every listing and plan.
 func SortEntries(es []*Entry) {
-	sort.Slice(es, func(i, j int) bool {
-		a, b := es[i].Cert, es[j].Cert
-		if a.Subject != b.Subject {
-			return a.Subject < b.Subject
-		}
-		return string(a.Fingerprint[:]) < string(b.Fingerprint[:])
-	})
+	sort.Slice(es, func(i, j int) bool { return Less(es[i].Cert, es[j].Cert) })
+}
+
+// Less is the order of SortEntries.
+func Less(a, b *Certificate) bool {
+	an, bn := strings.ToLower(a.CommonName()), strings.ToLower(b.CommonName())
+	if an != bn {
+		return an < bn
+	}
+	return string(a.Fingerprint[:]) < string(b.Fingerprint[:])
 }

@@ -2,10 +2,17 @@ package cli
 
 import (
 	"github.com/rootsync/rootsync/stores"
+	"github.com/rootsync/rootsync/stores/jks"
+	"github.com/rootsync/rootsync/stores/p12"
+	"github.com/rootsync/rootsync/stores/system"
 )
 
 // openers maps a spec's kind to its adapter.
-var openers = map[string]func(stores.Spec, stores.OpenOptions) (stores.Store, error){}
+var openers = map[string]func(stores.Spec, stores.OpenOptions) (stores.Store, error){
+	"p12":    p12.Open,
+	"jks":    jks.Open,
+	"system": system.Open,
+}
 
 // openStore opens the store a spec names. A shorthand may stand for several
 // stores (nss:firefox is every Firefox profile).

@@ -13,7 +13,7 @@ type Plan struct {
 	Target string
 	Mode   Mode
 	// Changes in the order they should be applied: removals, trust changes,
-	// additions, each sorted by subject then fingerprint.
+	// additions, each sorted by common name then fingerprint.
 	Changes []stores.Change
 	// Warnings about this target: lossy conversions, entries kept.
 	Warnings []Warning
@@ -234,11 +234,5 @@ func dedupe(xs []string) []string {
 }
 
 func sortChanges(cs []stores.Change) {
-	sort.Slice(cs, func(i, j int) bool {
-		a, b := cs[i].Entry.Cert, cs[j].Entry.Cert
-		if a.Subject != b.Subject {
-			return a.Subject < b.Subject
-		}
-		return string(a.Fingerprint[:]) < string(b.Fingerprint[:])
-	})
+	sort.Slice(cs, func(i, j int) bool { return stores.Less(cs[i].Entry.Cert, cs[j].Entry.Cert) })
 }
