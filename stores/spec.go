@@ -23,6 +23,10 @@ type Spec struct {
 // needs a location. A leading ~/ in the location is the user's home.
 func ParseSpec(s string) (Spec, error) {
 	kind, loc, hasColon := strings.Cut(s, ":")
+	if q, c := strings.IndexByte(s, '?'), strings.IndexByte(s, ':'); q >= 0 && (c < 0 || q < c) {
+		// "system?family=debian": options without a location.
+		kind, loc, hasColon = s[:q], s[q:], false
+	}
 	known := false
 	for _, k := range Kinds {
 		known = known || k == kind
