@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/rootsync/rootsync/internal/atomicfile"
 	"github.com/rootsync/rootsync/stores"
 )
@@ -205,6 +207,8 @@ func (u *undoLog) run() {
 		}
 		if f.link != "" {
 			os.Symlink(f.link, f.path)
+			ts := []unix.Timespec{unix.NsecToTimespec(f.mtime.UnixNano()), unix.NsecToTimespec(f.mtime.UnixNano())}
+			unix.UtimesNanoAt(unix.AT_FDCWD, f.path, ts, unix.AT_SYMLINK_NOFOLLOW)
 			continue
 		}
 		os.WriteFile(f.path, f.data, f.mode.Perm())
