@@ -17,7 +17,22 @@ import (
 // given files and of the direct contents of the given folders.
 func Snapshot(t testing.TB, paths []string) map[string]string {
 	t.Helper()
+	out, err := TakeSnapshot(paths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TakeSnapshot is Snapshot for callers without a testing.TB (script commands).
+func TakeSnapshot(paths []string) (map[string]string, error) {
 	out := map[string]string{}
+	var firstErr error
+	fail := func(format string, args ...any) {
+		if firstErr == nil {
+			firstErr = fmt.Errorf(format, args...)
+		}
+	}
 	var add func(p string, descend bool)
 	add = func(p string, descend bool) {
 		fi, err := os.Lstat(p)
@@ -26,7 +41,8 @@ func Snapshot(t testing.TB, paths []string) map[string]string {
 			return
 		}
 		if err != nil {
-			t.Fatalf("snapshot %s: %v", p, err)
+			fail("snapshot %s: %v", p, err)
+			return
 		}
 		desc := fmt.Sprintf("%v %d", fi.Mode(), fi.ModTime().UnixNano())
 		switch {
@@ -37,7 +53,8 @@ func Snapshot(t testing.TB, paths []string) map[string]string {
 			if descend {
 				ents, err := os.ReadDir(p)
 				if err != nil {
-					t.Fatalf("snapshot %s: %v", p, err)
+					fail("snapshot %s: %v", p, err)
+					return
 				}
 				for _, e := range ents {
 					add(filepath.Join(p, e.Name()), false)
@@ -46,7 +63,8 @@ func Snapshot(t testing.TB, paths []string) map[string]string {
 		default:
 			b, err := os.ReadFile(p)
 			if err != nil {
-				t.Fatalf("snapshot %s: %v", p, err)
+				fail("snapshot %s: %v", p, err)
+				return
 			}
 			h := sha256.Sum256(b)
 			desc += " " + hex.EncodeToString(h[:])
@@ -56,12 +74,20 @@ func Snapshot(t testing.TB, paths []string) map[string]string {
 	for _, p := range paths {
 		add(p, true)
 	}
-	return out
+	return out, firstErr
 }
 
 // Compare fails the test if two snapshots differ, listing every difference.
 func Compare(t testing.TB, before, after map[string]string) {
 	t.Helper()
+	for _, d := range Diff(before, after) {
+		t.Error(d)
+	}
+}
+
+// Diff lists the differences between two snapshots.
+func Diff(before, after map[string]string) []string {
+	var out []string
 	var keys []string
 	for k := range before {
 		keys = append(keys, k)
@@ -74,9 +100,10 @@ func Compare(t testing.TB, before, after map[string]string) {
 	sort.Strings(keys)
 	for _, k := range keys {
 		if before[k] != after[k] {
-			t.Errorf("%s changed:\n  before: %s\n  after:  %s", k, orNone(before[k]), orNone(after[k]))
+			out = append(out, fmt.Sprintf("%s changed:\n  before: %s\n  after:  %s", k, orNone(before[k]), orNone(after[k])))
 		}
 	}
+	return out
 }
 
 func orNone(s string) string {
