@@ -1,0 +1,598 @@
+package nss
+
+import (
+	"context"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/asn1"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/big"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"unicode"
+
+	"github.com/rootsync/rootsync/stores"
+)
+
+// Columns a write needs; a database without them has a layout rootsync does
+// not know.
+var (
+	certWriteAttrs  = []uint32{attrClass, attrToken, attrPrivate, attrLabel, attrValue, attrCertType, attrIssuer, attrSerial, attrSubject, attrID, attrModifiable}
+	trustWriteAttrs = []uint32{attrClass, attrToken, attrPrivate, attrLabel, attrModifiable, attrIssuer, attrSerial,
+		attrTrustServer, attrTrustClient, attrTrustEmail, attrTrustCode, attrTrustStepUp, attrCertSHA1Hash, attrCertMD5Hash}
+)
+
+// rowWrite is one INSERT or UPDATE of nssPublic.
+type rowWrite struct {
+	id     uint32
+	insert bool
+	attrs  map[uint32][]byte
+}
+
+// plan is every statement of one write, computed (signatures included)
+// before any lock is taken.
+type plan struct {
+	writes     []rowWrite
+	deletes    []uint32 // nssPublic ids
+	sigDeletes []uint32 // trust ids whose sig_cert_ rows go
+	sigs       map[sigKey][]byte
+	oldSigs    map[string][]byte // metaData rows replaced or deleted, to undo key4
+}
+
+func (p *plan) empty() bool { return len(p.writes) == 0 && len(p.deletes) == 0 }
+
+// planner simulates the changes on the state read before the transaction.
+type planner struct {
+	st      *state
+	a       *auth
+	sg      *signer
+	keyPath string
+	p       *plan
+}
+
+func (pl *planner) newID() uint32 {
+	for {
+		id := uint32(rand.IntN(0x3fffffff)) + 1
+		if !pl.st.ids[id] {
+			pl.st.ids[id] = true
+			return id
+		}
+	}
+}
+
+func (pl *planner) certsByDER(der []byte) []*certRow {
+	var out []*certRow
+	for _, c := range pl.st.certs {
+		if string(c.der) == string(der) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (pl *planner) trustsFor(issuer, serial []byte) []*trustRow {
+	var out []*trustRow
+	for _, t := range pl.st.trusts {
+		if string(t.issuer) == string(issuer) && string(t.serial) == string(serial) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// nickname picks rootsync's nickname for c: one per subject, "rootsync: CN",
+// with " (2)", " (3)", ... when another subject already uses it.
+func (pl *planner) nickname(c *stores.Certificate) string {
+	for _, r := range pl.st.certs {
+		if string(r.subject) == string(c.RawSubject) && strings.HasPrefix(string(r.label), OwnerPrefix) {
+			return string(r.label)
+		}
+	}
+	name := strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, strings.TrimSpace(c.CommonName()))
+	if name == "" {
+		name = c.Fingerprint.Short()
+	}
+	base := OwnerPrefix + name
+	for n := 1; ; n++ {
+		cand := base
+		if n > 1 {
+			cand = fmt.Sprintf("%s (%d)", base, n)
+		}
+		taken := false
+		for _, r := range pl.st.certs {
+			if string(r.label) == cand && string(r.subject) != string(c.RawSubject) {
+				taken = true
+				break
+			}
+		}
+		if !taken {
+			return cand
+		}
+	}
+}
+
+func (pl *planner) needKey(e *stores.Entry) error {
+	if pl.a.pk != nil {
+		return nil
+	}
+	return &stores.Error{Path: pl.keyPath, Entry: e.Cert.Subject,
+		Err:  fmt.Errorf("%w: cannot sign trust: %s", stores.ErrBadPassword, pl.a.unverified),
+		Hint: "give the database password with ?password-env=VAR or ?password-file=FILE"}
+}
+
+func (pl *planner) sign(id uint32, attrs map[uint32][]byte) {
+	for a, v := range attrs {
+		if authenticated[a] && v != nil {
+			k := sigKey{id, a}
+			if old, ok := pl.st.sigs[k]; ok {
+				if _, saved := pl.p.oldSigs[k.metaID()]; !saved {
+					pl.p.oldSigs[k.metaID()] = old
+				}
+			}
+			pl.p.sigs[k] = pl.sg.sign(id, a, encodeValue(v))
+		}
+	}
+}
+
+// ensure makes e's certificate present with e.Trust.
+func (pl *planner) ensure(e *stores.Entry) error {
+	c := e.Cert
+	if len(c.RawIssuer) == 0 || len(c.RawSerial) == 0 {
+		return &stores.Error{Path: pl.keyPath, Entry: c.Subject,
+			Err: fmt.Errorf("%w: certificate has no readable issuer and serial number", stores.ErrUnsupported)}
+	}
+	if len(pl.certsByDER(c.DER)) == 0 {
+		for _, r := range pl.st.certs {
+			if string(r.issuer) == string(c.RawIssuer) && string(r.serial) == string(c.RawSerial) {
+				return &stores.Error{Path: filepath.Join(filepath.Dir(pl.keyPath), certFile), Entry: c.Subject,
+					Err:  fmt.Errorf("%w: the database holds a different certificate (%q) with the same issuer and serial number", stores.ErrUnsupported, string(r.label)),
+					Hint: "remove that certificate first (certutil -D -n NICKNAME)"}
+			}
+		}
+		id := pl.newID()
+		subject := c.RawSubject
+		if subject == nil {
+			subject = []byte{}
+		}
+		row := &certRow{id: id, label: []byte(pl.nickname(c)), der: c.DER, issuer: c.RawIssuer,
+			serial: c.RawSerial, subject: subject, ckaID: keyID(c)}
+		pl.st.certs = append(pl.st.certs, row)
+		pl.p.writes = append(pl.p.writes, rowWrite{id: id, insert: true, attrs: map[uint32][]byte{
+			attrClass: ulongBytes(ckoCertificate), attrToken: {1}, attrPrivate: {0}, attrModifiable: {1},
+			attrLabel: row.label, attrValue: row.der, attrCertType: ulongBytes(ckcX509),
+			attrIssuer: row.issuer, attrSerial: row.serial, attrSubject: row.subject, attrID: row.ckaID,
+		}})
+	}
+	want := fromStores(e.Trust)
+	trusts := pl.trustsFor(c.RawIssuer, c.RawSerial)
+	if len(trusts) == 0 && e.Trust.IsZero() {
+		return nil // as certutil -t ",,": no trust object at all
+	}
+	if err := pl.needKey(e); err != nil {
+		return err
+	}
+	sha1Sum, md5Sum := certHashes(c.DER)
+	hasClassic := false
+	for _, tr := range trusts {
+		attrs := map[uint32][]byte{}
+		if tr.class == ckoNSSTrust {
+			hasClassic = true
+			for i, a := range classicPurposeAttrs {
+				attrs[a] = ulongBytes(want.vals[i])
+			}
+			attrs[attrTrustStepUp] = []byte{0}
+			if su := tr.attrs[attrTrustStepUp]; len(su) == 1 {
+				attrs[attrTrustStepUp] = su
+			}
+			attrs[attrCertSHA1Hash], attrs[attrCertMD5Hash] = sha1Sum, md5Sum
+		} else {
+			for i, a := range p11PurposeAttrs {
+				attrs[a] = ulongBytes(p11Value(want.vals[i]))
+			}
+			if tr.attrs[attrHashOfCert] != nil {
+				sum := sha256.Sum256(c.DER)
+				attrs[attrHashOfCert] = sum[:]
+			}
+			if v := tr.attrs[attrNameHashAlg]; v != nil {
+				attrs[attrNameHashAlg] = v
+			}
+		}
+		for a, v := range attrs {
+			tr.attrs[a] = v
+		}
+		pl.p.writes = append(pl.p.writes, rowWrite{id: tr.id, attrs: attrs})
+		pl.sign(tr.id, attrs)
+	}
+	if hasClassic {
+		return nil
+	}
+	id := pl.newID()
+	attrs := map[uint32][]byte{
+		attrClass: ulongBytes(ckoNSSTrust), attrToken: {1}, attrPrivate: {0}, attrModifiable: {1},
+		attrLabel: {}, attrIssuer: c.RawIssuer, attrSerial: c.RawSerial,
+		attrTrustStepUp: {0}, attrCertSHA1Hash: sha1Sum, attrCertMD5Hash: md5Sum,
+	}
+	for i, a := range classicPurposeAttrs {
+		attrs[a] = ulongBytes(want.vals[i])
+	}
+	pl.st.trusts = append(pl.st.trusts, &trustRow{id: id, class: ckoNSSTrust, issuer: c.RawIssuer, serial: c.RawSerial, attrs: attrs})
+	pl.p.writes = append(pl.p.writes, rowWrite{id: id, insert: true, attrs: attrs})
+	pl.sign(id, attrs)
+	return nil
+}
+
+func p11Value(v uint32) uint32 {
+	for k, m := range p11TrustValues {
+		if m == v {
+			return k
+		}
+	}
+	return 0
+}
+
+// remove deletes the certificate, its trust objects and their signatures, as
+// certutil -D does.
+func (pl *planner) remove(e *stores.Entry) {
+	rows := pl.certsByDER(e.Cert.DER)
+	for _, r := range rows {
+		pl.p.deletes = append(pl.p.deletes, r.id)
+		for _, tr := range pl.trustsFor(r.issuer, r.serial) {
+			pl.p.deletes = append(pl.p.deletes, tr.id)
+			pl.p.sigDeletes = append(pl.p.sigDeletes, tr.id)
+			for k, v := range pl.st.sigs {
+				if k.id == tr.id {
+					pl.p.oldSigs[k.metaID()] = v
+				}
+			}
+			pl.st.trusts = deleteRow(pl.st.trusts, tr)
+		}
+		pl.st.certs = deleteRow(pl.st.certs, r)
+	}
+}
+
+func deleteRow[T comparable](s []T, x T) []T {
+	out := s[:0]
+	for _, v := range s {
+		if v != x {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// keyID is the CKA_ID certutil gives a certificate: SHA-1 of the public key
+// value (the RSA modulus, the EC point, ...).
+func keyID(c *stores.Certificate) []byte {
+	var spki struct {
+		Algorithm struct {
+			Algorithm  asn1.ObjectIdentifier
+			Parameters asn1.RawValue `asn1:"optional"`
+		}
+		PublicKey asn1.BitString
+	}
+	var value []byte
+	if c.Parsed != nil {
+		if _, err := asn1.Unmarshal(c.Parsed.RawSubjectPublicKeyInfo, &spki); err == nil {
+			value = spki.PublicKey.Bytes
+			if spki.Algorithm.Algorithm.Equal(asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 1}) {
+				var rsa struct {
+					N *big.Int
+					E int
+				}
+				if _, err := asn1.Unmarshal(value, &rsa); err == nil && rsa.N != nil {
+					value = rsa.N.Bytes()
+				}
+			}
+		}
+	}
+	if value == nil {
+		value = c.DER
+	}
+	sum := sha1.Sum(value)
+	return sum[:]
+}
+
+// Apply makes the changes in one transaction on cert9.db with the key4.db
+// transaction nested inside it and committed first, as NSS does. Signatures
+// are computed before the locks are taken. A folder without a database gets a
+// new one (empty password), which is removed again if the write fails.
+func (s *Store) Apply(ctx context.Context, changes []stores.Change) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	for i, ch := range changes {
+		if ch.Entry == nil || ch.Entry.Cert == nil {
+			return fmt.Errorf("%s: change %d has no certificate", s.dir, i+1)
+		}
+		switch ch.Action {
+		case stores.Add, stores.Remove, stores.SetTrust:
+		default:
+			return fmt.Errorf("%s: %s: unknown change %v", s.dir, ch.Entry.Cert.Subject, ch.Action)
+		}
+	}
+	undo, err := s.create(ctx)
+	if err != nil {
+		return err
+	}
+	for attempt := 0; ; attempt++ {
+		err = s.applyOnce(ctx, changes)
+		if !errors.Is(err, errRetry) || attempt == 4 {
+			break
+		}
+	}
+	if errors.Is(err, errRetry) {
+		err = &stores.Error{Path: s.certPath(), Err: fmt.Errorf("%w: %v", stores.ErrLocked, err),
+			Hint: "another program keeps changing the database; retry when it is done"}
+	}
+	if err != nil {
+		undo()
+	}
+	return err
+}
+
+func (s *Store) applyOnce(ctx context.Context, changes []stores.Change) error {
+	cc, err := openConn(ctx, s.certPath(), true)
+	if err != nil {
+		return err
+	}
+	defer cc.close()
+	kc, err := openConn(ctx, s.keyPath(), true)
+	if err != nil {
+		return err
+	}
+	defer kc.close()
+	certVer, err := cc.dataVersion(ctx)
+	if err != nil {
+		return dbError(cc.path, err)
+	}
+	keyVer, err := kc.dataVersion(ctx)
+	if err != nil {
+		return dbError(kc.path, err)
+	}
+	st := &state{}
+	if err := inReadTx(ctx, cc, func() error { return readCert9(ctx, cc, st) }); err != nil {
+		return err
+	}
+	if err := inReadTx(ctx, kc, func() error { return readKey4(ctx, kc, st) }); err != nil {
+		return err
+	}
+	for _, need := range [][]uint32{certWriteAttrs, trustWriteAttrs} {
+		for _, a := range need {
+			if !st.certCols[column(a)] {
+				return &stores.Error{Path: cc.path, Err: fmt.Errorf("%w: nssPublic has no column %s", stores.ErrUnsupported, column(a)),
+					Hint: "this database layout is unknown to rootsync; change it with certutil"}
+			}
+		}
+	}
+	var newPassword [2][]byte
+	if !st.hasPasswordEntry {
+		// As certutil -A does on a database that was never initialised.
+		salt, check, err := newPasswordEntry(nil)
+		if err != nil {
+			return err
+		}
+		newPassword = [2][]byte{salt, check}
+		st.hasPasswordEntry, st.globalSalt, st.check = true, salt, check
+	}
+	a, err := login(st, kc.path, s.secret)
+	if err != nil {
+		return err
+	}
+	pl := &planner{st: st, a: a, keyPath: kc.path, p: &plan{sigs: map[sigKey][]byte{}, oldSigs: map[string][]byte{}}}
+	if a.pk != nil {
+		if pl.sg, err = newSigner(a.pk, a.iterations); err != nil {
+			return err
+		}
+	}
+	for _, ch := range changes {
+		if ch.Action == stores.Remove {
+			pl.remove(ch.Entry)
+		} else if err := pl.ensure(ch.Entry); err != nil {
+			return err
+		}
+	}
+	if pl.p.empty() && newPassword[0] == nil {
+		return nil
+	}
+	return s.commit(ctx, cc, kc, certVer, keyVer, pl.p, newPassword)
+}
+
+func (s *Store) commit(ctx context.Context, cc, kc *conn, certVer, keyVer int64, p *plan, newPassword [2][]byte) (err error) {
+	if err := cc.exec(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return dbError(cc.path, err)
+	}
+	certOpen, keyOpen := true, false
+	defer func() {
+		if keyOpen {
+			_ = kc.exec(context.Background(), "ROLLBACK")
+		}
+		if certOpen {
+			_ = cc.exec(context.Background(), "ROLLBACK")
+		}
+	}()
+	if v, err := cc.dataVersion(ctx); err != nil {
+		return dbError(cc.path, err)
+	} else if v != certVer {
+		return errRetry
+	}
+	if err := kc.exec(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return dbError(kc.path, err)
+	}
+	keyOpen = true
+	if v, err := kc.dataVersion(ctx); err != nil {
+		return dbError(kc.path, err)
+	} else if v != keyVer {
+		return errRetry
+	}
+	for _, id := range p.deletes {
+		if err := cc.exec(ctx, "DELETE FROM nssPublic WHERE id = ?", int64(id)); err != nil {
+			return dbError(cc.path, err)
+		}
+	}
+	for _, w := range p.writes {
+		if err := execWrite(ctx, cc, w); err != nil {
+			return dbError(cc.path, err)
+		}
+	}
+	if newPassword[0] != nil {
+		if err := kc.exec(ctx, "INSERT INTO metaData (id, item1, item2) VALUES ('password', ?, ?)", newPassword[0], newPassword[1]); err != nil {
+			return dbError(kc.path, err)
+		}
+	}
+	for _, id := range p.sigDeletes {
+		if err := kc.exec(ctx, "DELETE FROM metaData WHERE id LIKE ?", fmt.Sprintf("sig_cert_%08x_%%", id)); err != nil {
+			return dbError(kc.path, err)
+		}
+	}
+	for k, v := range p.sigs {
+		if err := kc.exec(ctx, "INSERT OR REPLACE INTO metaData (id, item1) VALUES (?, ?)", k.metaID(), v); err != nil {
+			return dbError(kc.path, err)
+		}
+	}
+	if err := kc.exec(ctx, "COMMIT"); err != nil {
+		return dbError(kc.path, err)
+	}
+	keyOpen = false
+	if err := cc.exec(ctx, "COMMIT"); err != nil {
+		// key4.db is committed already: put its rows back as they were.
+		s.undoKey4(kc, p)
+		return dbError(cc.path, err)
+	}
+	certOpen = false
+	return nil
+}
+
+// undoKey4 restores the signature rows a failed write replaced or deleted.
+func (s *Store) undoKey4(kc *conn, p *plan) {
+	ctx := context.Background()
+	if kc.exec(ctx, "BEGIN IMMEDIATE") != nil {
+		return
+	}
+	for k := range p.sigs {
+		_ = kc.exec(ctx, "DELETE FROM metaData WHERE id = ?", k.metaID())
+	}
+	for id, v := range p.oldSigs {
+		_ = kc.exec(ctx, "INSERT OR REPLACE INTO metaData (id, item1) VALUES (?, ?)", id, v)
+	}
+	if kc.exec(ctx, "COMMIT") != nil {
+		_ = kc.exec(ctx, "ROLLBACK")
+	}
+}
+
+func execWrite(ctx context.Context, c *conn, w rowWrite) error {
+	var cols []string
+	var args []any
+	for a, v := range w.attrs {
+		cols = append(cols, column(a))
+		args = append(args, encodeValue(v))
+	}
+	if w.insert {
+		q := "INSERT INTO nssPublic (id, " + strings.Join(cols, ", ") + ") VALUES (?" + strings.Repeat(", ?", len(cols)) + ")"
+		return c.exec(ctx, q, append([]any{int64(w.id)}, args...)...)
+	}
+	set := make([]string, len(cols))
+	for i, col := range cols {
+		set[i] = col + " = ?"
+	}
+	return c.exec(ctx, "UPDATE nssPublic SET "+strings.Join(set, ", ")+" WHERE id = ?", append(args, int64(w.id))...)
+}
+
+// create makes the folder (0700) and the database files that are missing,
+// as certutil -N --empty-password would, and returns a function that removes
+// what it made.
+func (s *Store) create(ctx context.Context) (undo func(), err error) {
+	var made []string
+	undo = func() {
+		for i := len(made) - 1; i >= 0; i-- {
+			os.Remove(made[i])
+		}
+	}
+	defer func() {
+		if err != nil {
+			undo()
+		}
+	}()
+	haveCert, err := exists(s.certPath())
+	if err != nil {
+		return nil, &stores.Error{Path: s.certPath(), Err: err}
+	}
+	haveKey, err := exists(s.keyPath())
+	if err != nil {
+		return nil, &stores.Error{Path: s.keyPath(), Err: err}
+	}
+	if haveCert && haveKey {
+		return func() {}, nil
+	}
+	if !haveCert {
+		if err := s.checkLegacy(); err != nil {
+			return nil, err
+		}
+	}
+	// Make the missing folders one by one, to remove exactly those on failure.
+	var missing []string
+	for d := s.dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil || !errors.Is(err, fs.ErrNotExist) || d == filepath.Dir(d) {
+			break
+		}
+		missing = append(missing, d)
+	}
+	for i := len(missing) - 1; i >= 0; i-- {
+		if err := os.Mkdir(missing[i], 0o700); err != nil {
+			return nil, &stores.Error{Path: missing[i], Err: err, Hint: "check that the parent folder is writable"}
+		}
+		made = append(made, missing[i])
+	}
+	if !haveKey {
+		salt, check, err := newPasswordEntry(nil)
+		if err != nil {
+			return nil, err
+		}
+		schema := append(objectTableSchema("nssPrivate"), metaDataSchema)
+		if err := createAt(ctx, s.keyPath(), schema, stmt{"INSERT INTO metaData (id, item1, item2) VALUES ('password', ?, ?)", []any{salt, check}}); err != nil {
+			return nil, err
+		}
+		made = append(made, s.keyPath())
+	}
+	if !haveCert {
+		if err := createAt(ctx, s.certPath(), objectTableSchema("nssPublic")); err != nil {
+			return nil, err
+		}
+		made = append(made, s.certPath())
+	}
+	return undo, nil
+}
+
+type stmt struct {
+	q    string
+	args []any
+}
+
+// createAt builds a new SQLite file under a temporary name and links it into
+// place, so that no other program ever sees a half-made database, and an
+// existing file is never replaced.
+func createAt(ctx context.Context, path string, schema []string, extra ...stmt) error {
+	tmp := filepath.Join(filepath.Dir(path), fmt.Sprintf(".%s.rootsync-%d", filepath.Base(path), rand.Uint32()))
+	defer os.Remove(tmp)
+	defer os.Remove(tmp + "-journal")
+	if err := createFile(ctx, tmp, schema, extra...); err != nil {
+		var se *stores.Error
+		if errors.As(err, &se) {
+			se.Path = path
+			return se
+		}
+		return &stores.Error{Path: path, Err: err, Hint: "check that the folder is writable"}
+	}
+	if err := os.Link(tmp, path); err != nil {
+		return &stores.Error{Path: path, Err: err, Hint: "check that the folder is writable"}
+	}
+	return nil
+}

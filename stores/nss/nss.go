@@ -1,0 +1,200 @@
+// Package nss reads and writes NSS shared SQL databases (cert9.db with
+// key4.db), the trust stores of Chromium and Firefox on Linux, natively
+// through SQLite, without NSS's tools.
+//
+// Certificates are read with their nickname (Entry.Label) and their
+// per-purpose trust from both classic NSS trust objects and PKCS#11 3.2 ones.
+// The integrity signatures that NSS keeps in key4.db for trust values are
+// checked the way NSS checks them: trust whose signature does not verify is
+// reported as NSS treats it (untrusted), with a note on the entry. Writes
+// add, remove and change trust in one short SQLite transaction per file, with
+// correct signatures, in the classic format that every NSS version reads.
+// rootsync's entries carry the nickname prefix "rootsync: ".
+//
+// Unknown extra columns (a newer NSS adds some) are fine: rows rootsync
+// inserts leave them NULL, which NSS reads as an absent attribute, and rows it
+// updates keep them. The package never changes the schema or the journal mode,
+// never holds a lock for more than a few milliseconds, and never logs. Browser
+// database locations are in discover.go.
+package nss
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/rootsync/rootsync/stores"
+)
+
+// OwnerPrefix starts the nickname of every certificate rootsync adds.
+const OwnerPrefix = "rootsync: "
+
+// Store is one NSS database folder.
+type Store struct {
+	spec   stores.Spec
+	dir    string
+	secret stores.Secret
+}
+
+var _ stores.Store = (*Store)(nil)
+
+// Open returns the store for spec, whose location is the database folder
+// (certutil's "sql:" prefix is accepted) or a shorthand (chromium, system,
+// firefox/PROFILE) that names exactly one database; see ResolveShorthand. The
+// password, needed only for a password-protected database, comes from the
+// spec's password-env or password-file option, else from opts.Password. Open
+// reads nothing but profiles.ini for a shorthand and creates nothing.
+func Open(spec stores.Spec, opts stores.OpenOptions) (stores.Store, error) {
+	if spec.Kind != "nss" {
+		return nil, fmt.Errorf("store %s: not an nss store", spec)
+	}
+	loc := spec.Location
+	if len(loc) > 4 && loc[:4] == "sql:" {
+		loc = loc[4:]
+	}
+	if loc == "" {
+		return nil, fmt.Errorf("store %s: missing database folder", spec)
+	}
+	if IsShorthand(loc) {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return nil, fmt.Errorf("store %s: %w", spec, err)
+		}
+		dirs, err := ResolveShorthand(loc, home)
+		if err != nil {
+			return nil, fmt.Errorf("store %s: %w", spec, err)
+		}
+		if len(dirs) != 1 {
+			return nil, fmt.Errorf("store %s: names %d databases; name one (nss:firefox/PROFILE) or resolve the shorthand first", spec, len(dirs))
+		}
+		loc = dirs[0]
+	}
+	if filepath.Base(loc) == certFile {
+		loc = filepath.Dir(loc)
+	}
+	dir, err := filepath.Abs(loc)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", spec, err)
+	}
+	return &Store{spec: spec, dir: dir, secret: stores.SecretFromSpec(spec, opts.Password)}, nil
+}
+
+// Spec returns the spec the store was opened with.
+func (s *Store) Spec() stores.Spec { return s.spec }
+
+// Dir is the database folder.
+func (s *Store) Dir() string { return s.dir }
+
+// Capabilities: NSS keeps trust per purpose, records distrust, and rootsync
+// marks its entries by nickname.
+func (s *Store) Capabilities() stores.Capabilities {
+	return stores.Capabilities{PerPurpose: true, Distrust: true, Ownership: true}
+}
+
+// Paths are the two database files.
+func (s *Store) Paths() []string { return []string{s.certPath(), s.keyPath()} }
+
+func (s *Store) certPath() string { return filepath.Join(s.dir, certFile) }
+func (s *Store) keyPath() string  { return filepath.Join(s.dir, keyFile) }
+
+// checkLegacy refuses a folder that holds only the old Berkeley DB format.
+func (s *Store) checkLegacy() error {
+	if ok, _ := exists(filepath.Join(s.dir, "cert8.db")); ok {
+		return &stores.Error{Path: filepath.Join(s.dir, "cert8.db"),
+			Err:  fmt.Errorf("%w: legacy NSS database (cert8.db) without cert9.db", stores.ErrUnsupported),
+			Hint: "let NSS convert it first: certutil -L -d sql:" + s.dir}
+	}
+	return nil
+}
+
+// Load reads every certificate with the trust NSS sees for it. A folder
+// without cert9.db is an empty store.
+func (s *Store) Load(ctx context.Context) (*stores.Set, error) {
+	ok, err := exists(s.certPath())
+	if err != nil {
+		return nil, &stores.Error{Path: s.certPath(), Err: err}
+	}
+	if !ok {
+		if err := s.checkLegacy(); err != nil {
+			return nil, err
+		}
+		return stores.NewSet(), nil
+	}
+	var es []*stores.Entry
+	// A trust object that fails its check may be one whose signatures another
+	// program is rewriting at this moment; look again before reporting it.
+	for attempt := 0; ; attempt++ {
+		st, err := s.read(ctx, false)
+		if err != nil {
+			return nil, err
+		}
+		a, err := login(st, s.keyPath(), s.secret)
+		if err != nil {
+			return nil, err
+		}
+		var bad int
+		es, bad = entries(st, a)
+		if bad == 0 || attempt == 2 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	set := stores.NewSet()
+	for _, e := range es {
+		set.Add(e)
+	}
+	return set, nil
+}
+
+// read loads the state through read-only connections, each in one short
+// read transaction.
+func (s *Store) read(ctx context.Context, write bool) (*state, error) {
+	st := &state{}
+	cc, err := openConn(ctx, s.certPath(), write)
+	if err != nil {
+		return nil, err
+	}
+	defer cc.close()
+	if err := inReadTx(ctx, cc, func() error { return readCert9(ctx, cc, st) }); err != nil {
+		return nil, err
+	}
+	ok, err := exists(s.keyPath())
+	if err != nil {
+		return nil, &stores.Error{Path: s.keyPath(), Err: err}
+	}
+	if !ok {
+		return st, nil
+	}
+	kc, err := openConn(ctx, s.keyPath(), write)
+	if err != nil {
+		return nil, err
+	}
+	defer kc.close()
+	if err := inReadTx(ctx, kc, func() error { return readKey4(ctx, kc, st) }); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+func inReadTx(ctx context.Context, c *conn, f func() error) error {
+	if err := c.exec(ctx, "BEGIN"); err != nil {
+		return dbError(c.path, err)
+	}
+	err := f()
+	if rerr := c.exec(ctx, "COMMIT"); rerr != nil && err == nil {
+		err = dbError(c.path, rerr)
+	}
+	if err != nil {
+		_ = c.exec(ctx, "ROLLBACK")
+	}
+	return err
+}
+
+var errRetry = errors.New("database changed while planning")

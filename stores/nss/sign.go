@@ -1,0 +1,334 @@
+package nss
+
+import (
+	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/pbkdf2"
+	"crypto/rand"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/asn1"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash"
+)
+
+// This file holds the softoken's integrity protection of authenticated
+// attributes (trust values and hashes): the key derived from key4.db's
+// password entry, the "password-check" value that tells a right password from
+// a wrong one, and the PBMAC1 signatures kept in key4.db's metaData table.
+
+var (
+	oidPBES2         = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 5, 13}
+	oidPBKDF2        = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 5, 12}
+	oidPBMAC1        = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 5, 14}
+	oidAES256CBC     = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 1, 42}
+	oidHMACWithSHA1  = asn1.ObjectIdentifier{1, 2, 840, 113549, 2, 7}
+	oidHMACWithSHA2  = asn1.ObjectIdentifier{1, 2, 840, 113549, 2, 8}
+	oidHMACWithSHA25 = asn1.ObjectIdentifier{1, 2, 840, 113549, 2, 9}
+	oidHMACWithSHA38 = asn1.ObjectIdentifier{1, 2, 840, 113549, 2, 10}
+	oidHMACWithSHA51 = asn1.ObjectIdentifier{1, 2, 840, 113549, 2, 11}
+)
+
+// hmacHashes maps the HMAC algorithm identifiers NSS may use to their hash.
+var hmacHashes = []struct {
+	oid asn1.ObjectIdentifier
+	h   func() hash.Hash
+}{
+	{oidHMACWithSHA1, sha1.New},
+	{oidHMACWithSHA2, sha256.New224},
+	{oidHMACWithSHA25, sha256.New},
+	{oidHMACWithSHA38, sha512.New384},
+	{oidHMACWithSHA51, sha512.New},
+}
+
+func hashFor(oid asn1.ObjectIdentifier) func() hash.Hash {
+	for _, h := range hmacHashes {
+		if h.oid.Equal(oid) {
+			return h.h
+		}
+	}
+	return nil
+}
+
+// The empty password (the default of ~/.pki/nssdb) uses one PBKDF2
+// iteration; a real password uses NSS's default of 10000.
+const (
+	emptyPasswordIterations = 1
+	passwordIterations      = 10000
+)
+
+// passKey is the softoken's key for a password: SHA-1 (SHA-384 for a 48-byte
+// salt, as newer NSS writes) of the global salt followed by the password.
+func passKey(globalSalt, password []byte) []byte {
+	var h hash.Hash = sha1.New()
+	if len(globalSalt) == sha512.Size384 {
+		h = sha512.New384()
+	}
+	h.Write(globalSalt)
+	h.Write(password)
+	return h.Sum(nil)
+}
+
+type algorithmIdentifier struct {
+	Algorithm  asn1.ObjectIdentifier
+	Parameters asn1.RawValue `asn1:"optional"`
+}
+
+type pbkdf2Params struct {
+	Salt       []byte
+	Iterations int
+	KeyLength  int                 `asn1:"optional"`
+	PRF        algorithmIdentifier `asn1:"optional"`
+}
+
+type pbkdf2Alg struct {
+	Algorithm asn1.ObjectIdentifier
+	Params    pbkdf2Params
+}
+
+type pbmac1Params struct {
+	KDF pbkdf2Alg
+	MAC algorithmIdentifier
+}
+
+type pbmac1Alg struct {
+	Algorithm asn1.ObjectIdentifier
+	Params    pbmac1Params
+}
+
+// signature is the DER stored in a sig_cert_ metaData row.
+type signature struct {
+	Alg pbmac1Alg
+	MAC []byte
+}
+
+type pbes2Params struct {
+	KDF pbkdf2Alg
+	Enc struct {
+		Algorithm asn1.ObjectIdentifier
+		IV        []byte
+	}
+}
+
+type encryptedValue struct {
+	Alg struct {
+		Algorithm asn1.ObjectIdentifier
+		Params    pbes2Params
+	}
+	Data []byte
+}
+
+// deriveKey runs PBKDF2 as the parameters say.
+func (p pbkdf2Params) deriveKey(pk []byte) ([]byte, error) {
+	h := sha1.New
+	if len(p.PRF.Algorithm) > 0 {
+		if h = hashFor(p.PRF.Algorithm); h == nil {
+			return nil, fmt.Errorf("unknown PBKDF2 function %v", p.PRF.Algorithm)
+		}
+	}
+	n := p.KeyLength
+	if n == 0 {
+		n = h().Size()
+	}
+	if p.Iterations < 1 || p.Iterations > 10_000_000 || n > 64 {
+		return nil, fmt.Errorf("implausible PBKDF2 parameters (%d iterations, key length %d)", p.Iterations, n)
+	}
+	return pbkdf2.Key(h, string(pk), p.Salt, p.Iterations, n)
+}
+
+// macInput is what a signature covers: the object id, the attribute type and
+// the attribute's stored bytes.
+func macInput(objectID, attr uint32, value []byte) []byte {
+	b := make([]byte, 8, 8+len(value))
+	binary.BigEndian.PutUint32(b, objectID)
+	binary.BigEndian.PutUint32(b[4:], attr)
+	return append(b, value...)
+}
+
+// signer makes signatures with one derived key. NSS draws a fresh salt for
+// every signature; a signer reuses one salt for all the signatures of one
+// write, so that a password's 10000 PBKDF2 iterations are paid once per write
+// instead of once per attribute. NSS verifies each signature with the salt and
+// iteration count stored in it, so both forms read the same.
+type signer struct {
+	salt       []byte
+	iterations int
+	key        []byte
+}
+
+func newSigner(pk []byte, iterations int) (*signer, error) {
+	salt := make([]byte, 32)
+	if _, err := rand.Read(salt); err != nil {
+		return nil, err
+	}
+	key, err := pbkdf2.Key(sha256.New, string(pk), salt, iterations, 32)
+	if err != nil {
+		return nil, err
+	}
+	return &signer{salt: salt, iterations: iterations, key: key}, nil
+}
+
+// sign returns the DER signature of one attribute value.
+func (s *signer) sign(objectID, attr uint32, value []byte) []byte {
+	m := hmac.New(sha256.New, s.key)
+	m.Write(macInput(objectID, attr, value))
+	sig := signature{
+		Alg: pbmac1Alg{
+			Algorithm: oidPBMAC1,
+			Params: pbmac1Params{
+				KDF: pbkdf2Alg{
+					Algorithm: oidPBKDF2,
+					Params: pbkdf2Params{
+						Salt:       s.salt,
+						Iterations: s.iterations,
+						KeyLength:  32,
+						PRF:        algorithmIdentifier{Algorithm: oidHMACWithSHA25},
+					},
+				},
+				MAC: algorithmIdentifier{Algorithm: oidHMACWithSHA25},
+			},
+		},
+		MAC: m.Sum(nil),
+	}
+	der, err := asn1.Marshal(sig)
+	if err != nil {
+		panic(err) // fixed shapes only; cannot fail
+	}
+	return der
+}
+
+// verifier checks signatures; it remembers derived keys, since the signatures
+// of one write usually share a salt.
+type verifier struct {
+	pk   []byte
+	keys map[string][]byte
+}
+
+func newVerifier(pk []byte) *verifier { return &verifier{pk: pk, keys: map[string][]byte{}} }
+
+var errBadSignature = errors.New("signature does not verify")
+
+// verify checks der, the stored signature of one attribute value.
+func (v *verifier) verify(der []byte, objectID, attr uint32, value []byte) error {
+	var sig signature
+	rest, err := asn1.Unmarshal(der, &sig)
+	if err != nil || len(rest) > 0 {
+		return fmt.Errorf("malformed signature")
+	}
+	if !sig.Alg.Algorithm.Equal(oidPBMAC1) || !sig.Alg.Params.KDF.Algorithm.Equal(oidPBKDF2) {
+		return fmt.Errorf("signature algorithm %v is not PBMAC1 with PBKDF2", sig.Alg.Algorithm)
+	}
+	macHash := hashFor(sig.Alg.Params.MAC.Algorithm)
+	if macHash == nil {
+		return fmt.Errorf("unknown MAC algorithm %v", sig.Alg.Params.MAC.Algorithm)
+	}
+	p := sig.Alg.Params.KDF.Params
+	cacheKey := fmt.Sprintf("%x/%d/%d/%v", p.Salt, p.Iterations, p.KeyLength, p.PRF.Algorithm)
+	key, ok := v.keys[cacheKey]
+	if !ok {
+		if key, err = p.deriveKey(v.pk); err != nil {
+			return err
+		}
+		v.keys[cacheKey] = key
+	}
+	m := hmac.New(macHash, key)
+	m.Write(macInput(objectID, attr, value))
+	if !hmac.Equal(m.Sum(nil), sig.MAC) {
+		return errBadSignature
+	}
+	return nil
+}
+
+const passwordCheck = "password-check"
+
+// errUnknownCheck: the password check value uses an algorithm this package
+// does not decrypt.
+var errUnknownCheck = errors.New("password check value uses an unknown algorithm")
+
+// checkPassword decrypts the password entry's check value with pk and reports
+// whether it reads "password-check".
+func checkPassword(encrypted, pk []byte) (bool, error) {
+	var ev encryptedValue
+	rest, err := asn1.Unmarshal(encrypted, &ev)
+	if err != nil || len(rest) > 0 || !ev.Alg.Algorithm.Equal(oidPBES2) ||
+		!ev.Alg.Params.KDF.Algorithm.Equal(oidPBKDF2) || !ev.Alg.Params.Enc.Algorithm.Equal(oidAES256CBC) {
+		return false, errUnknownCheck
+	}
+	key, err := ev.Alg.Params.KDF.Params.deriveKey(pk)
+	if err != nil {
+		return false, err
+	}
+	if len(key) != 32 {
+		return false, errUnknownCheck
+	}
+	iv := ev.Alg.Params.Enc.IV
+	if len(iv) == 14 {
+		// NSS stores 14 bytes and encrypts with their DER encoding as the IV.
+		iv = append([]byte{0x04, 0x0e}, iv...)
+	}
+	if len(iv) != aes.BlockSize || len(ev.Data) == 0 || len(ev.Data)%aes.BlockSize != 0 {
+		return false, errUnknownCheck
+	}
+	block, _ := aes.NewCipher(key)
+	plain := make([]byte, len(ev.Data))
+	cipher.NewCBCDecrypter(block, iv).CryptBlocks(plain, ev.Data)
+	return bytes.Equal(unpad(plain), []byte(passwordCheck)), nil
+}
+
+func unpad(b []byte) []byte {
+	if len(b) == 0 {
+		return b
+	}
+	n := int(b[len(b)-1])
+	if n == 0 || n > aes.BlockSize || n > len(b) {
+		return b
+	}
+	for _, c := range b[len(b)-n:] {
+		if int(c) != n {
+			return b
+		}
+	}
+	return b[:len(b)-n]
+}
+
+// newPasswordEntry makes a new database's password entry: a random 20-byte
+// global salt and the check value encrypted the way NSS 3.87 writes it.
+func newPasswordEntry(password []byte) (globalSalt, encrypted []byte, err error) {
+	globalSalt = make([]byte, 20)
+	salt := make([]byte, 32)
+	iv := make([]byte, 14)
+	for _, b := range [][]byte{globalSalt, salt, iv} {
+		if _, err := rand.Read(b); err != nil {
+			return nil, nil, err
+		}
+	}
+	iterations := passwordIterations
+	if len(password) == 0 {
+		iterations = emptyPasswordIterations
+	}
+	var ev encryptedValue
+	ev.Alg.Algorithm = oidPBES2
+	ev.Alg.Params.KDF = pbkdf2Alg{Algorithm: oidPBKDF2, Params: pbkdf2Params{
+		Salt: salt, Iterations: iterations, KeyLength: 32,
+		PRF: algorithmIdentifier{Algorithm: oidHMACWithSHA25},
+	}}
+	ev.Alg.Params.Enc.Algorithm = oidAES256CBC
+	ev.Alg.Params.Enc.IV = iv
+	key, err := ev.Alg.Params.KDF.Params.deriveKey(passKey(globalSalt, password))
+	if err != nil {
+		return nil, nil, err
+	}
+	plain := []byte(passwordCheck)
+	pad := aes.BlockSize - len(plain)%aes.BlockSize
+	plain = append(plain, bytes.Repeat([]byte{byte(pad)}, pad)...)
+	block, _ := aes.NewCipher(key)
+	ev.Data = make([]byte, len(plain))
+	cipher.NewCBCEncrypter(block, append([]byte{0x04, 0x0e}, iv...)).CryptBlocks(ev.Data, plain)
+	encrypted, err = asn1.Marshal(ev)
+	return globalSalt, encrypted, err
+}
