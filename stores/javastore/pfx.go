@@ -147,7 +147,7 @@ func unmarshalAll(b []byte, v any, params ...string) error {
 func readPFX(data []byte, password string) (*pfxFile, error) {
 	var pfx pfxPDU
 	if err := unmarshalAll(data, &pfx); err != nil {
-		return nil, fmt.Errorf("not PKCS#12: %w", err)
+		return nil, err
 	}
 	if pfx.Version != 3 {
 		return nil, fmt.Errorf("PKCS#12 version %d, want 3", pfx.Version)

@@ -159,7 +159,7 @@ func (s *Store) read() (*keyfile, error) {
 	kf := &keyfile{format: Detect(data), exists: true}
 	switch kf.format {
 	case JCEKS:
-		return nil, s.errorf(stores.ErrUnsupported, "", "convert it: keytool -importkeystore -srckeystore FILE -srcstoretype JCEKS -destkeystore NEW -deststoretype PKCS12", "a JCEKS keystore, which rootsync does not read")
+		return nil, s.errorf(stores.ErrUnsupported, "", "convert it: keytool -importkeystore -srckeystore "+s.path+" -srcstoretype JCEKS -destkeystore NEW.p12 -deststoretype PKCS12", "a JCEKS keystore, which rootsync does not read")
 	case Unknown:
 		if len(data) == 0 {
 			return nil, s.errorf(stores.ErrCorrupt, "", damaged, "empty file, not a keystore")

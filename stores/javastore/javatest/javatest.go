@@ -41,8 +41,14 @@ func Require(t testing.TB, tools ...string) {
 // Keytool runs keytool with args, the password in PasswordEnv, in English.
 // It returns stdout, and an error that includes stderr.
 func Keytool(password string, args ...string) (string, error) {
+	return KeytoolEnv([]string{PasswordEnv + "=" + password}, args...)
+}
+
+// KeytoolEnv runs keytool with args and extra environment variables
+// (NAME=VALUE), for commands that need more than one password.
+func KeytoolEnv(env []string, args ...string) (string, error) {
 	cmd := exec.Command("keytool", append([]string{"-J-Duser.language=en", "-J-Duser.country=US"}, args...)...)
-	cmd.Env = append(os.Environ(), PasswordEnv+"="+password)
+	cmd.Env = append(os.Environ(), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	cmd.Stdin = strings.NewReader("")
@@ -69,6 +75,7 @@ func ImportCert(t testing.TB, path, storetype, password, alias string, c *testpk
 // ListEntry is one line of keytool -list.
 type ListEntry struct {
 	Alias  string
+	Date   string // creation date as keytool prints it
 	Type   string // trustedCertEntry, PrivateKeyEntry, ...
 	SHA256 string // lower-case hex, no colons
 }
@@ -76,7 +83,7 @@ type ListEntry struct {
 func (e ListEntry) String() string { return e.Alias + " " + e.Type + " " + e.SHA256 }
 
 var (
-	listLine = regexp.MustCompile(`^(.+), [A-Z][a-z]{2} \d{1,2}, \d{4}, (\w+Entry),`)
+	listLine = regexp.MustCompile(`^(.+), ([A-Z][a-z]{2} \d{1,2}, \d{4}), (\w+Entry),`)
 	fpLine   = regexp.MustCompile(`^Certificate fingerprint \(SHA-256\): ([0-9A-F:]+)`)
 )
 
@@ -85,7 +92,7 @@ func ParseList(out string) ([]ListEntry, error) {
 	var es []ListEntry
 	for _, line := range strings.Split(out, "\n") {
 		if m := listLine.FindStringSubmatch(line); m != nil {
-			es = append(es, ListEntry{Alias: m[1], Type: m[2]})
+			es = append(es, ListEntry{Alias: m[1], Date: m[2], Type: m[3]})
 		} else if m := fpLine.FindStringSubmatch(line); m != nil {
 			if len(es) == 0 || es[len(es)-1].SHA256 != "" {
 				return nil, fmt.Errorf("fingerprint without an entry: %q", line)

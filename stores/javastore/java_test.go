@@ -1,0 +1,401 @@
+package javastore_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	keystore "github.com/pavlo-v-chernykh/keystore-go/v4"
+
+	"github.com/rootsync/rootsync/internal/testpki"
+	"github.com/rootsync/rootsync/stores"
+	"github.com/rootsync/rootsync/stores/javastore"
+	"github.com/rootsync/rootsync/stores/javastore/javatest"
+	"github.com/rootsync/rootsync/stores/jks"
+	"github.com/rootsync/rootsync/stores/p12"
+	"github.com/rootsync/rootsync/stores/storetest"
+)
+
+const debianCacerts = "/etc/ssl/certs/java/cacerts"
+
+func ptr(s string) *string { return &s }
+
+// open opens kind:file; pw nil gives no password option (the default
+// applies), otherwise a password file holding *pw.
+func open(t testing.TB, kind, file string, pw *string) *javastore.Store {
+	t.Helper()
+	specText := kind + ":" + file
+	if pw != nil {
+		pwFile := filepath.Join(t.TempDir(), "pw")
+		if err := os.WriteFile(pwFile, []byte(*pw+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		specText += "?password-file=" + pwFile
+	}
+	spec, err := stores.ParseSpec(specText)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s stores.Store
+	if kind == "p12" {
+		s, err = p12.Open(spec, stores.OpenOptions{})
+	} else {
+		s, err = jks.Open(spec, stores.OpenOptions{})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.(*javastore.Store)
+}
+
+func addChanges(certs ...*testpki.Cert) []stores.Change {
+	var ch []stores.Change
+	for _, c := range certs {
+		ch = append(ch, stores.Change{Action: stores.Add, Entry: &stores.Entry{Cert: stores.MustParse(c.DER), Trust: stores.TrustAll()}})
+	}
+	return ch
+}
+
+func mustApply(t testing.TB, s stores.Store, ch []stores.Change) {
+	t.Helper()
+	if err := s.Apply(context.Background(), ch); err != nil {
+		t.Fatalf("Apply: %v", err)
+	}
+}
+
+func mustLoad(t testing.TB, s stores.Store) *stores.Set {
+	t.Helper()
+	set, err := s.Load(context.Background())
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	return set
+}
+
+func fp(c *testpki.Cert) string { return stores.FingerprintOf(c.DER).String() }
+
+func listStrings(es []javatest.ListEntry) []string {
+	var out []string
+	for _, e := range es {
+		out = append(out, e.Alias+" "+e.Type+" "+e.SHA256)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func formatOf(t testing.TB, path string) javastore.Format {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return javastore.Detect(b)
+}
+
+// A Java TLS client that trusts only the truststore fails against a server
+// whose root is not in it, and succeeds once rootsync has added the root;
+// keytool then lists exactly the entries rootsync wrote.
+func TestJavaClientTrustsAddedRoot(t *testing.T) {
+	javatest.Require(t, "keytool", "java", "javac")
+	client := javatest.CompileClient(t)
+	tests := []struct {
+		name, kind, storetype string
+		password              string
+		clientPassword        *string
+		wantFormat            javastore.Format
+	}{
+		{"p12", "p12", "PKCS12", "p12-secret", ptr("p12-secret"), javastore.PKCS12},
+		{"p12-passwordless", "p12", "PKCS12", "", nil, javastore.PKCS12},
+		{"jks", "jks", "JKS", "jks-secret", ptr("jks-secret"), javastore.JKS},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			root := testpki.Root("Java Client Root " + tc.name)
+			other := testpki.Root("Unrelated Root")
+			port := javatest.Server(t, root)
+			file := filepath.Join(t.TempDir(), "trust."+tc.kind)
+			s := open(t, tc.kind, file, ptr(tc.password))
+
+			mustApply(t, s, addChanges(other))
+			out, ok := client.Connect(t, port, file, tc.storetype, tc.clientPassword)
+			t.Logf("before: %s", out)
+			if ok {
+				t.Fatalf("before adding the root, the Java client connected: %s", out)
+			} else if !strings.Contains(out, "handshake failed") || !strings.Contains(out, "PKIX path building failed") {
+				t.Fatalf("client did not fail for want of a trust anchor: %s", out)
+			}
+			mustApply(t, s, addChanges(root))
+			out, ok = client.Connect(t, port, file, tc.storetype, tc.clientPassword)
+			t.Logf("after: %s", out)
+			if !ok {
+				t.Fatalf("after adding the root, the Java client failed: %s", out)
+			}
+			if got := formatOf(t, file); got != tc.wantFormat {
+				t.Errorf("file format = %s, want %s", got, tc.wantFormat)
+			}
+			got := listStrings(javatest.List(t, file, tc.storetype, tc.password))
+			want := []string{
+				"rootsync-java-client-root-" + tc.name + " trustedCertEntry " + fp(root),
+				"rootsync-unrelated-root trustedCertEntry " + fp(other),
+			}
+			sort.Strings(want)
+			if strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Errorf("keytool -list:\n got  %q\n want %q", got, want)
+			}
+		})
+	}
+}
+
+// Debian's cacerts (JKS, password changeit) reads completely, through jks:
+// and through p12: (which keeps it JKS), and an added root keeps every
+// other entry's alias, certificate and date.
+func TestDebianCacerts(t *testing.T) {
+	javatest.Require(t, "keytool")
+	if _, err := os.Stat(debianCacerts); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%v (package ca-certificates-java)", err)
+		}
+		t.Skip(err)
+	}
+	want := javatest.List(t, debianCacerts, "JKS", "changeit")
+	if len(want) < 100 {
+		t.Fatalf("keytool lists only %d entries in %s", len(want), debianCacerts)
+	}
+	for _, kind := range []string{"jks", "p12"} {
+		s := open(t, kind, debianCacerts, nil)
+		set := mustLoad(t, s)
+		if set.Len() != len(want) {
+			t.Errorf("%s: Load gives %d entries, keytool lists %d", kind, set.Len(), len(want))
+		}
+		var got []string
+		for _, e := range set.Entries() {
+			got = append(got, e.Label+" trustedCertEntry "+e.Cert.Fingerprint.String())
+			if e.Owned {
+				t.Errorf("%s: %s reported as rootsync's", kind, e.Label)
+			}
+		}
+		sort.Strings(got)
+		if strings.Join(got, "\n") != strings.Join(listStrings(want), "\n") {
+			t.Errorf("%s: entries differ from keytool -list", kind)
+		}
+		notes := strings.Join(s.Notes(), "\n")
+		if wantNote := kind == "p12"; wantNote != strings.Contains(notes, "is a JKS keystore, not PKCS#12") {
+			t.Errorf("%s: notes %q", kind, notes)
+		}
+	}
+
+	// Rewrite a copy through p12: it stays JKS.
+	data, err := os.ReadFile(debianCacerts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyFile := filepath.Join(t.TempDir(), "cacerts")
+	if err := os.WriteFile(copyFile, data, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	root := testpki.Root("Added To Cacerts")
+	mustApply(t, open(t, "p12", copyFile, nil), addChanges(root))
+	if f := formatOf(t, copyFile); f != javastore.JKS {
+		t.Fatalf("cacerts rewritten as %s", f)
+	}
+	if fi, _ := os.Stat(copyFile); fi.Mode().Perm() != 0o640 {
+		t.Errorf("mode after rewrite = %v, want 0640", fi.Mode().Perm())
+	}
+	after := javatest.List(t, copyFile, "JKS", "changeit")
+	byAlias := map[string]javatest.ListEntry{}
+	for _, e := range after {
+		byAlias[e.Alias] = e
+	}
+	if len(after) != len(want)+1 {
+		t.Errorf("after adding one root keytool lists %d entries, want %d", len(after), len(want)+1)
+	}
+	for _, w := range want {
+		if g := byAlias[w.Alias]; g != w {
+			t.Errorf("entry %s changed: %+v, was %+v", w.Alias, g, w)
+		}
+	}
+	if g := byAlias["rootsync-added-to-cacerts"]; g.SHA256 != fp(root) || g.Type != "trustedCertEntry" {
+		t.Errorf("added entry: %+v", g)
+	}
+}
+
+// Bad input gives a *stores.Error naming the file, with the right sentinel and
+// a hint, and changes nothing.
+func TestBadInput(t *testing.T) {
+	javatest.Require(t, "keytool")
+	dir := t.TempDir()
+	foreign := testpki.Root("Bad Input Foreign")
+	goodP12 := filepath.Join(dir, "good.p12")
+	goodJKS := filepath.Join(dir, "good.jks")
+	javatest.ImportCert(t, goodP12, "PKCS12", "right-pw", "foreign", foreign)
+	javatest.ImportCert(t, goodJKS, "JKS", "right-pw", "foreign", foreign)
+	p12Bytes, _ := os.ReadFile(goodP12)
+	jksBytes, _ := os.ReadFile(goodJKS)
+
+	tests := []struct {
+		name    string
+		kind    string
+		content []byte
+		pw      *string
+		want    error
+		inHint  string
+	}{
+		{"p12 wrong password", "p12", p12Bytes, ptr("wrong-pw"), stores.ErrBadPassword, "check the password"},
+		{"p12 default password", "p12", p12Bytes, nil, stores.ErrBadPassword, "changeit"},
+		{"jks wrong password", "jks", jksBytes, ptr("wrong-pw"), stores.ErrBadPassword, "check the password"},
+		{"p12 truncated", "p12", p12Bytes[:len(p12Bytes)-40], ptr("right-pw"), stores.ErrCorrupt, "backup"},
+		{"jks truncated", "jks", jksBytes[:len(jksBytes)-40], ptr("right-pw"), stores.ErrCorrupt, "backup"},
+		{"jks truncated in a length", "jks", jksBytes[:13], ptr("right-pw"), stores.ErrCorrupt, "backup"},
+		{"pem file", "p12", foreign.PEM(), ptr("right-pw"), stores.ErrCorrupt, "backup"},
+		{"pem file as jks", "jks", foreign.PEM(), ptr("right-pw"), stores.ErrCorrupt, "backup"},
+		{"empty file", "jks", []byte{}, ptr("right-pw"), stores.ErrCorrupt, "remove it"},
+		{"jceks", "jks", append([]byte{0xce, 0xce, 0xce, 0xce, 0, 0, 0, 2}, make([]byte, 40)...), ptr("right-pw"), stores.ErrUnsupported, "keytool -importkeystore"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "store")
+			if err := os.WriteFile(file, tc.content, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			s := open(t, tc.kind, file, tc.pw)
+			before := storetest.Snapshot(t, s.Paths())
+			_, loadErr := s.Load(context.Background())
+			applyErr := s.Apply(context.Background(), addChanges(testpki.Root("Bad Input Added")))
+			for what, err := range map[string]error{"Load": loadErr, "Apply": applyErr} {
+				var se *stores.Error
+				t.Logf("%s: %v\n    hint: %s", what, err, stores.HintOf(err))
+				switch {
+				case err == nil:
+					t.Errorf("%s succeeded", what)
+				case !errors.As(err, &se) || se.Path != file:
+					t.Errorf("%s: %v is not a *stores.Error naming %s", what, err, file)
+				case !errors.Is(err, tc.want):
+					t.Errorf("%s: %v, want %v", what, err, tc.want)
+				case !strings.Contains(se.Hint, tc.inHint):
+					t.Errorf("%s: hint %q does not mention %q", what, se.Hint, tc.inHint)
+				case !strings.Contains(err.Error(), file):
+					t.Errorf("%s: message %q does not name the file", what, err)
+				}
+			}
+			storetest.Compare(t, before, storetest.Snapshot(t, s.Paths()))
+		})
+	}
+
+	t.Run("password variable not set", func(t *testing.T) {
+		spec, _ := stores.ParseSpec("p12:" + goodP12 + "?password-env=RS_SURELY_UNSET_VARIABLE")
+		s, _ := p12.Open(spec, stores.OpenOptions{})
+		_, err := s.Load(context.Background())
+		if !errors.Is(err, stores.ErrBadPassword) || !strings.Contains(err.Error(), "RS_SURELY_UNSET_VARIABLE") {
+			t.Errorf("Load: %v, want a password error naming the variable", err)
+		}
+	})
+}
+
+// A PKCS#12 file with a private key is read but never rewritten; a JKS file
+// with a private key (whose key password differs from the store's) is
+// rewritten with the key entry intact.
+func TestPrivateKeys(t *testing.T) {
+	javatest.Require(t, "keytool")
+	foreign := testpki.Root("Private Key Test Foreign")
+	added := testpki.Root("Private Key Test Added")
+
+	t.Run("p12", func(t *testing.T) {
+		t.Parallel()
+		file := filepath.Join(t.TempDir(), "keys.p12")
+		if _, err := javatest.Keytool("store-pw", "-genkeypair", "-keyalg", "EC", "-alias", "server", "-dname", "CN=server",
+			"-keystore", file, "-storetype", "PKCS12", "-storepass:env", javatest.PasswordEnv); err != nil {
+			t.Fatal(err)
+		}
+		javatest.ImportCert(t, file, "PKCS12", "store-pw", "foreign", foreign)
+		s := open(t, "p12", file, ptr("store-pw"))
+		set := mustLoad(t, s)
+		if set.Len() != 1 || set.Get(stores.FingerprintOf(foreign.DER)) == nil {
+			t.Errorf("Load: %d entries, want the one trusted certificate", set.Len())
+		}
+		if n := strings.Join(s.Notes(), "\n"); !strings.Contains(n, "private key") {
+			t.Errorf("notes %q do not mention the private key", n)
+		}
+		before := storetest.Snapshot(t, s.Paths())
+		err := s.Apply(context.Background(), addChanges(added))
+		var se *stores.Error
+		if !errors.Is(err, stores.ErrUnsupported) || !errors.As(err, &se) || se.Hint == "" || !strings.Contains(err.Error(), "private key") {
+			t.Errorf("Apply to a PKCS#12 file with a key: %v, want ErrUnsupported with a hint", err)
+		}
+		storetest.Compare(t, before, storetest.Snapshot(t, s.Paths()))
+	})
+
+	t.Run("jks", func(t *testing.T) {
+		t.Parallel()
+		file := filepath.Join(t.TempDir(), "keys.jks")
+		env := []string{javatest.PasswordEnv + "=store-pw", "RS_KEYPASS=other-key-pw"}
+		if _, err := javatest.KeytoolEnv(env, "-genkeypair", "-keyalg", "EC", "-alias", "server", "-dname", "CN=server",
+			"-keystore", file, "-storetype", "JKS", "-storepass:env", javatest.PasswordEnv, "-keypass:env", "RS_KEYPASS"); err != nil {
+			t.Fatal(err)
+		}
+		keyBefore := jksKeyEntry(t, file, "server")
+		s := open(t, "jks", file, ptr("store-pw"))
+		mustApply(t, s, addChanges(added))
+		if keyAfter := jksKeyEntry(t, file, "server"); !bytes.Equal(keyAfter.PrivateKey, keyBefore.PrivateKey) || !keyAfter.CreationTime.Equal(keyBefore.CreationTime) {
+			t.Error("the private-key entry changed")
+		}
+		// keytool can still use the key with its own password.
+		if _, err := javatest.KeytoolEnv(env, "-certreq", "-alias", "server", "-keystore", file, "-storetype", "JKS",
+			"-storepass:env", javatest.PasswordEnv, "-keypass:env", "RS_KEYPASS"); err != nil {
+			t.Errorf("key unusable after rewrite: %v", err)
+		}
+	})
+}
+
+// A file keeps its format whichever kind names it.
+func TestFormatKept(t *testing.T) {
+	javatest.Require(t, "keytool")
+	foreign := testpki.Root("Format Kept Foreign")
+	file := filepath.Join(t.TempDir(), "really.p12")
+	javatest.ImportCert(t, file, "PKCS12", "pw-123456", "foreign", foreign)
+	s := open(t, "jks", file, ptr("pw-123456"))
+	mustApply(t, s, addChanges(testpki.Root("Format Kept Added")))
+	if f := formatOf(t, file); f != javastore.PKCS12 {
+		t.Fatalf("PKCS#12 file named jks: rewritten as %s", f)
+	}
+	if n := strings.Join(s.Notes(), "\n"); !strings.Contains(n, "is a PKCS#12 keystore, not JKS") {
+		t.Errorf("notes %q", n)
+	}
+	got := listStrings(javatest.List(t, file, "PKCS12", "pw-123456"))
+	want := []string{"foreign trustedCertEntry " + fp(foreign), "rootsync-format-kept-added trustedCertEntry " + fp(testpki.Root("Format Kept Added"))}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("keytool -list: %q, want %q", got, want)
+	}
+}
+
+func jksKeyEntry(t *testing.T, file, alias string) keystore.PrivateKeyEntry {
+	t.Helper()
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ks := keystore.New()
+	if err := ks.Load(f, []byte("store-pw")); err != nil {
+		t.Fatal(err)
+	}
+	// Without decrypting: keystore-go keeps the encrypted key as read, and
+	// GetPrivateKeyEntry would need the key password.
+	chain, err := ks.GetPrivateKeyEntryCertificateChain(alias)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := ks.GetPrivateKeyEntry(alias, []byte("other-key-pw"))
+	if err != nil {
+		t.Fatalf("key %s does not open with its own password: %v", alias, err)
+	}
+	if len(chain) == 0 {
+		t.Fatal("empty chain")
+	}
+	return e
+}
