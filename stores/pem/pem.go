@@ -1,0 +1,174 @@
+// Package pem is the store adapter for PEM bundles (spec pem:FILE): the CA
+// files of nginx (ssl_client_certificate, ssl_trusted_certificate), curl, Go
+// programs and OpenSSL's -CAfile.
+//
+// It reads CERTIFICATE blocks (trusted for every purpose) and OpenSSL's
+// TRUSTED CERTIFICATE blocks (their trust and reject lists mapped per
+// purpose), and a file holding a single DER certificate. It writes only plain
+// CERTIFICATE blocks, the form every reader accepts, so a bundle cannot record
+// per-purpose trust or distrust. A block rootsync adds is appended at the end
+// after an ownership comment line "# rootsync: SUBJECT". Everything else in the
+// file (other blocks such as keys and CRLs, comments and text between blocks,
+// certificates nobody asked to change) is kept byte for byte. A DER file that
+// Apply changes is written back as PEM. Files are replaced atomically with
+// their permissions kept; the package never logs.
+package pem
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/rootsync/rootsync/internal/atomicfile"
+	"github.com/rootsync/rootsync/stores"
+)
+
+// Store is a PEM bundle file.
+type Store struct {
+	spec stores.Spec
+	path string
+}
+
+// Open returns the store for spec (kind "pem"). It does not touch the file.
+func Open(spec stores.Spec, _ stores.OpenOptions) (stores.Store, error) {
+	if spec.Kind != "pem" {
+		return nil, fmt.Errorf("store %s: not a pem store", spec)
+	}
+	if spec.Location == "" {
+		return nil, fmt.Errorf("store %s: missing file name (want pem:FILE)", spec)
+	}
+	return &Store{spec: spec, path: filepath.Clean(spec.Location)}, nil
+}
+
+// Spec returns the spec the store was opened with.
+func (s *Store) Spec() stores.Spec { return s.spec }
+
+// Capabilities: a bundle trusts each certificate for everything; rootsync
+// marks its own blocks with a comment line.
+func (s *Store) Capabilities() stores.Capabilities {
+	return stores.Capabilities{PerPurpose: false, Distrust: false, Ownership: true}
+}
+
+// Paths is the bundle file.
+func (s *Store) Paths() []string { return []string{s.path} }
+
+// Load reads the bundle. A missing file is an empty store.
+func (s *Store) Load(ctx context.Context) (*stores.Set, error) {
+	f, err := s.read()
+	if err != nil {
+		return nil, err
+	}
+	return Entries(f), nil
+}
+
+// Entries turns a parsed file into a set: one entry per certificate, with
+// duplicates folded into the first block that holds them (and a note).
+func Entries(f *File) *stores.Set {
+	set := stores.NewSet()
+	first := map[stores.Fingerprint]*Block{}
+	for _, b := range f.Certificates() {
+		e := &stores.Entry{Cert: b.Cert, Trust: b.Trust, Owned: b.Owned, Label: b.Label()}
+		if f.der {
+			e.Label = "DER certificate"
+		}
+		if b.Alias != "" {
+			e.Notes = append(e.Notes, fmt.Sprintf("alias %q", b.Alias))
+		}
+		if p, dup := first[b.Cert.Fingerprint]; dup {
+			e.Notes = append(e.Notes, fmt.Sprintf("%s holds the same certificate again (folded into %s)", b.Label(), p.Label()))
+		} else {
+			first[b.Cert.Fingerprint] = b
+		}
+		set.Add(e)
+	}
+	return set
+}
+
+// read parses the file; a missing file is an empty one.
+func (s *Store) read() (*File, error) {
+	data, err := os.ReadFile(s.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		data, err = nil, nil
+	}
+	if err != nil {
+		return nil, &stores.Error{Path: s.path, Err: err, Hint: "check the path and that rootsync may read the file"}
+	}
+	return ParseFile(s.path, data)
+}
+
+// Apply makes the changes in memory and replaces the file once; on any error
+// the file is left as it was. Add appends a plain CERTIFICATE block with the
+// ownership line (a certificate already present is left alone); Remove takes
+// out every block holding the certificate, with its ownership line; SetTrust
+// can only make a certificate trusted for every purpose (rewriting a TRUSTED
+// CERTIFICATE block as a plain one).
+func (s *Store) Apply(ctx context.Context, changes []stores.Change) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	f, err := s.read()
+	if err != nil {
+		return err
+	}
+	present := map[stores.Fingerprint]bool{}
+	for _, b := range f.Certificates() {
+		present[b.Cert.Fingerprint] = true
+	}
+	for _, ch := range changes {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if ch.Entry == nil || ch.Entry.Cert == nil {
+			return fmt.Errorf("%s: %v change without a certificate", s.path, ch.Action)
+		}
+		c := ch.Entry.Cert
+		switch ch.Action {
+		case stores.Add:
+			if err := CheckWritable(s.path, ch.Entry); err != nil {
+				return err
+			}
+			if !present[c.Fingerprint] {
+				f.Add(c)
+				present[c.Fingerprint] = true
+			}
+		case stores.Remove:
+			f.Remove(c.Fingerprint)
+			delete(present, c.Fingerprint)
+		case stores.SetTrust:
+			if err := CheckWritable(s.path, ch.Entry); err != nil {
+				return err
+			}
+			if !present[c.Fingerprint] {
+				return &stores.Error{Path: s.path, Entry: c.Subject, Err: errors.New("certificate is no longer in the bundle"), Hint: "run the command again to plan from the current content"}
+			}
+			f.MakePlain(c.Fingerprint)
+		default:
+			return fmt.Errorf("%s: unknown change %v", s.path, ch.Action)
+		}
+	}
+	if !f.Changed() {
+		return nil
+	}
+	if err := atomicfile.Write(s.path, f.Bytes(), 0o644); err != nil {
+		return &stores.Error{Path: s.path, Err: err, Hint: "check that the folder is writable and the disk has room; the file was left as it was"}
+	}
+	return nil
+}
+
+// CheckWritable refuses trust a plain bundle cannot hold: a bundle entry is
+// trusted for every purpose, so writing a certificate that should be trusted
+// for nothing (or is distrusted) would trust it instead.
+func CheckWritable(path string, e *stores.Entry) error {
+	if e.Trust.Any(stores.Trusted) {
+		return nil
+	}
+	return &stores.Error{
+		Path:  path,
+		Entry: e.Cert.Subject,
+		Err:   fmt.Errorf("%w: a certificate in this store is trusted for every purpose, cannot write trust %v", stores.ErrUnsupported, e.Trust),
+		Hint:  "leave the certificate out of this target (exclude it) or use a store that records distrust, such as nss",
+	}
+}
