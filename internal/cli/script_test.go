@@ -1,15 +1,20 @@
 package cli
 
 import (
+	"errors"
 	"flag"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/rootsync/rootsync/internal/testpki"
+	"github.com/rootsync/rootsync/stores/storetest"
 )
 
 var updateScripts = flag.Bool("update", false, "rewrite the expected output in testdata/script from what rootsync prints now")
@@ -32,7 +37,9 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"pki": cmdPKI,
+			"pki":    cmdPKI,
+			"status": cmdStatus,
+			"snap":   cmdSnap,
 		},
 	})
 }
@@ -74,5 +81,71 @@ func cmdPKI(ts *testscript.TestScript, neg bool, args []string) {
 		write(args[len(args)-1], all)
 	default:
 		ts.Fatalf("pki: unknown %q", args[0])
+	}
+}
+
+// cmdStatus runs a program and requires its exact exit status; its output is
+// then checked with stdout and stderr as after exec:
+//
+//	status 3 rootsync diff ...
+func cmdStatus(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: status CODE PROGRAM ARGS...")
+	}
+	want, err := strconv.Atoi(args[0])
+	if err != nil {
+		ts.Fatalf("status: %v", err)
+	}
+	got := 0
+	if err := ts.Exec(args[1], args[2:]...); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			ts.Fatalf("status: %v", err)
+		}
+		got = ee.ExitCode()
+	}
+	if got != want {
+		ts.Fatalf("exit status %d, want %d", got, want)
+	}
+}
+
+var snapshots = map[string]map[string]string{}
+
+// cmdSnap records and compares every byte, mode, link and modification time:
+//
+//	snap save NAME PATH...   record
+//	snap same NAME           fail if anything recorded under NAME changed
+func cmdSnap(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: snap save NAME PATH... | snap same NAME")
+	}
+	key := ts.Getenv("WORK") + "\x00" + args[1]
+	switch args[0] {
+	case "save":
+		var paths []string
+		for _, p := range args[2:] {
+			paths = append(paths, ts.MkAbs(p))
+		}
+		s, err := storetest.TakeSnapshot(paths)
+		if err != nil {
+			ts.Fatalf("%v", err)
+		}
+		s["\x00paths"] = strings.Join(paths, "\x00")
+		snapshots[key] = s
+	case "same":
+		before, ok := snapshots[key]
+		if !ok {
+			ts.Fatalf("no snapshot %q", args[1])
+		}
+		after, err := storetest.TakeSnapshot(strings.Split(before["\x00paths"], "\x00"))
+		if err != nil {
+			ts.Fatalf("%v", err)
+		}
+		after["\x00paths"] = before["\x00paths"]
+		if d := storetest.Diff(before, after); len(d) > 0 {
+			ts.Fatalf("changed:\n%s", strings.Join(d, "\n"))
+		}
+	default:
+		ts.Fatalf("snap: unknown %q", args[0])
 	}
 }
