@@ -122,6 +122,11 @@ func (s *Store) plan(changes []stores.Change, in *inputs) ([]fileOp, []expectati
 		switch {
 		case ch.Action == stores.Remove:
 			files := in.byFP[fp]
+			if len(files) == 0 && s.inCertDir(ch.Entry.Label) {
+				return nil, nil, &stores.Error{Path: ch.Entry.Label, Entry: c.Subject,
+					Err:  fmt.Errorf("%w: the file was put into a generated folder by hand, not through the tool", stores.ErrUnsupported),
+					Hint: "remove " + ch.Entry.Label + " and the links to it by hand, then run " + s.commandLine()}
+			}
 			if len(files) == 0 {
 				hint := "it comes from the distribution's package; "
 				if s.layout.Blocklist != "" {
@@ -180,6 +185,16 @@ func (s *Store) plan(changes []stores.Change, in *inputs) ([]fileOp, []expectati
 		out = append(out, op)
 	}
 	return out, expect, nil
+}
+
+// inCertDir reports whether p is a file of one of the layout's CertDirs.
+func (s *Store) inCertDir(p string) bool {
+	for _, d := range s.layout.CertDirs {
+		if p != "" && filepath.Dir(p) == s.path(d) {
+			return true
+		}
+	}
+	return false
 }
 
 // undoLog restores the input folders to what they were before write.

@@ -77,6 +77,11 @@ type Layout struct {
 	// first TrustedBundle that exists is read alone; otherwise every PEMBundle
 	// that exists is read.
 	Outputs []Output
+	// CertDirs are generated folders of certificate files that programs read
+	// besides the bundles (Debian's /etc/ssl/certs: Go reads every file in
+	// it, OpenSSL's default verify paths its hash links). A certificate placed
+	// there by hand is trusted by those programs although no bundle holds it.
+	CertDirs []string
 	// DistrustHint says how to distrust a certificate on a family without a
 	// blocklist folder ("" when Blocklist is set).
 	DistrustHint string
@@ -111,7 +116,8 @@ var Layouts = []Layout{
 			"--localcertsdir", "{root}/usr/local/share/ca-certificates",
 			"--etccertsdir", "{root}/etc/ssl/certs",
 			"--hooksdir", "{hooks}"}},
-		Outputs: []Output{{Path: "/etc/ssl/certs/ca-certificates.crt", Form: PEMBundle, Purposes: stores.Purposes}},
+		Outputs:  []Output{{Path: "/etc/ssl/certs/ca-certificates.crt", Form: PEMBundle, Purposes: stores.Purposes}},
+		CertDirs: []string{"/etc/ssl/certs"},
 	},
 	{
 		// Fedora and the RHEL family: p11-kit's trust module reads
@@ -181,6 +187,7 @@ var Layouts = []Layout{
 		Rooted:       [][]string{{"chroot", "{root}", "update-ca-certificates"}},
 		DistrustHint: "Alpine has no distrust list: remove the certificate from /etc/ca-certificates.conf or the package",
 		Outputs:      []Output{{Path: "/etc/ssl/certs/ca-certificates.crt", Form: PEMBundle, Purposes: stores.Purposes}},
+		CertDirs:     []string{"/etc/ssl/certs"},
 	},
 }
 

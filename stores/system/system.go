@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -315,6 +316,9 @@ func (s *Store) load() (*stores.Set, *inputs, error) {
 		}
 		set.Add(entry(c, trust[fp], where[fp], files))
 	}
+	if err := s.readCertDirs(set); err != nil {
+		return nil, nil, err
+	}
 	// The blocklist folder distrusts its certificates whatever the bundles say
 	// (p11-kit folds an anchor that is also blocklisted into one entry without
 	// its reject list; the PEM bundles leave it out).
@@ -331,6 +335,53 @@ func (s *Store) load() (*stores.Set, *inputs, error) {
 		}
 	}
 	return set, in, nil
+}
+
+// hashName matches OpenSSL's HHHHHHHH.N link names.
+var hashName = regexp.MustCompile(`^[0-9a-f]{8}\.[0-9]+$`)
+
+// readCertDirs adds the certificates of the layout's CertDirs that no bundle
+// holds: files put there by hand, trusted by programs that read the folder.
+// Files that hold no certificate are skipped, as those programs skip them.
+func (s *Store) readCertDirs(set *stores.Set) error {
+	for _, d := range s.layout.CertDirs {
+		dir := s.path(d)
+		ents, err := os.ReadDir(dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return &stores.Error{Path: dir, Err: err}
+		}
+		// Named files first, so that an entry is labelled with its file
+		// rather than its hash link.
+		sort.SliceStable(ents, func(i, j int) bool {
+			return !hashName.MatchString(ents[i].Name()) && hashName.MatchString(ents[j].Name())
+		})
+		for _, e := range ents {
+			p := filepath.Join(dir, e.Name())
+			fi, err := os.Stat(p)
+			if err != nil || !fi.Mode().IsRegular() {
+				continue
+			}
+			data, err := os.ReadFile(p)
+			if err != nil {
+				continue
+			}
+			blocks, err := readPEM(data)
+			if err != nil {
+				continue
+			}
+			for _, b := range blocks {
+				if set.Get(b.cert.Fingerprint) != nil {
+					continue
+				}
+				set.Add(&stores.Entry{Cert: b.cert, Trust: stores.TrustAll(), Label: p, Notes: []string{
+					"in " + dir + " but in no generated bundle: programs that read the folder (Go, OpenSSL's default paths) trust it, programs that read only the bundle do not"}})
+			}
+		}
+	}
+	return nil
 }
 
 // fileName is the name rootsync gives the file of c.
