@@ -74,7 +74,6 @@ const (
 	flagTrustedClientCA             // T
 	flagTrusted                     // P
 	flagUser                        // u
-	flagGovtApproved                // G
 )
 
 func nss3Flags(v uint32) int {
@@ -102,7 +101,7 @@ func encodeFlags(f int) string {
 	for _, x := range []struct {
 		bit int
 		c   byte
-	}{{flagTrustedCA, 'C'}, {flagTrustedClientCA, 'T'}, {flagTrusted, 'P'}, {flagUser, 'u'}, {flagGovtApproved, 'G'}} {
+	}{{flagTrustedCA, 'C'}, {flagTrustedClientCA, 'T'}, {flagTrusted, 'P'}, {flagUser, 'u'}} {
 		if f&x.bit != 0 {
 			b.WriteByte(x.c)
 		}
@@ -125,9 +124,7 @@ func certutilString(t *nssTrust, user bool) string {
 		ssl |= client
 		email = nss3Flags(t.vals[2])
 		code = nss3Flags(t.vals[3])
-		if t.stepUp {
-			ssl |= flagGovtApproved
-		}
+		// NSS 3.87 reads the step-up flag but certutil -L does not show it.
 	}
 	if user {
 		ssl, email, code = ssl|flagUser, email|flagUser, code|flagUser
