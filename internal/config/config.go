@@ -24,6 +24,7 @@ import (
 
 	"github.com/rootsync/rootsync/internal/plan"
 	"github.com/rootsync/rootsync/stores"
+	"github.com/rootsync/rootsync/stores/nss"
 )
 
 // Defaults for the global settings.
@@ -433,8 +434,8 @@ func (p *parser) spec(n *yaml.Node, ctx, role, raw string) *Store {
 		p.errf(n, "%s%s", where, strings.TrimPrefix(err.Error(), fmt.Sprintf("store %q: ", raw)))
 		return nil
 	}
-	if sp.Location != "" && sp.Kind != "system" && !filepath.IsAbs(sp.Location) {
-		p.errf(n, "%sgive an absolute path (or ~/...): unattended runs start in /", where)
+	if sp.Location != "" && sp.Kind != "system" && !filepath.IsAbs(sp.Location) && !(sp.Kind == "nss" && nss.IsShorthand(sp.Location)) {
+		p.errf(n, "%sgive an absolute path (or ~/..., or an nss shorthand such as nss:chromium): unattended runs start in /", where)
 		return nil
 	}
 	return &Store{Raw: raw, Line: n.Line, Spec: sp}

@@ -47,7 +47,7 @@ func TestExampleParses(t *testing.T) {
 }
 
 func TestMinimalDefaults(t *testing.T) {
-	cfg, err := Parse("c.yaml", []byte("jobs:\n  a:\n    sources: [nss:/n]\n    targets: [pem:/p]\n"))
+	cfg, err := Parse("c.yaml", []byte("jobs:\n  a:\n    sources: [nss:/n, nss:chromium, nss:firefox/default]\n    targets: [pem:/p]\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ jobs:
 			`c.yaml:11: job "a": exclude "zzzzzzzzzz": give at least 8 hex digits of the certificate's SHA-256 fingerprint`,
 			`c.yaml:12: job "a": include-expired: want true or false, not "maybe"`,
 			`c.yaml:13: job "b": no sources: a job needs at least one source store`,
-			`c.yaml:14: job "b": target "capath:relative": give an absolute path (or ~/...): unattended runs start in /`,
+			`c.yaml:14: job "b": target "capath:relative": give an absolute path (or ~/..., or an nss shorthand such as nss:chromium): unattended runs start in /`,
 		}},
 		{"hooks", `
 jobs:

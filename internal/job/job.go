@@ -54,6 +54,11 @@ type Job struct {
 	Log      *zap.Logger
 	// Now gives the time for backups; nil means time.Now.
 	Now func() time.Time
+	// BeforeApply, when set, is called with each target's backup after it
+	// was taken and before the target is changed (for example to record it
+	// in a journal that survives a crash). An error stops the job as a
+	// failed backup would.
+	BeforeApply func(target string, b *backup.Backup) error
 }
 
 // ErrFailed is wrapped by the error Run returns when a target failed and the
@@ -126,6 +131,13 @@ func (j *Job) Run(ctx context.Context) (*report.Run, error) {
 		}
 		rt.Backup = b.Dir
 		log.Info("backed up", zap.String("store", spec), zap.String("backup", b.Dir))
+		if j.BeforeApply != nil {
+			if err := j.BeforeApply(spec, b); err != nil {
+				rt.Err = fmt.Errorf("before changing %s: %w", spec, err)
+				failure = rt.Err
+				break
+			}
+		}
 		if err := t.Store.Apply(ctx, rt.Plan.Changes); err != nil {
 			rt.Err = err
 			failure = fmt.Errorf("%s: %w", spec, err)

@@ -1,0 +1,139 @@
+// Package journal makes a job's "all targets or none" promise survive a
+// crash. Before a target is changed, the job's journal in the state folder
+// (STATE/journal.json) records the target and its backup, synced to disk. A
+// job that ends — committed or rolled back in-process — removes the journal.
+// A journal found at the start of the next run therefore belongs to a run
+// that was killed (SIGKILL, power loss) part-way; Recover restores every
+// target it names from its backup, so the job's targets are all back in
+// their state before that run.
+//
+// The journal never names a target before its backup is complete, and each
+// store's Apply is atomic on its own, so restoring every named target is
+// always safe, also when the killed run had already finished some of them.
+// The package never logs and never runs hooks.
+package journal
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/rootsync/rootsync/internal/atomicfile"
+	"github.com/rootsync/rootsync/internal/backup"
+)
+
+// FileName is the journal's name inside the state folder.
+const FileName = "journal.json"
+
+// Record is what a journal holds.
+type Record struct {
+	Job     string    `json:"job"`
+	PID     int       `json:"pid"`
+	Started time.Time `json:"started"`
+	Targets []Target  `json:"targets"`
+}
+
+// Target is one store the job was about to change, with its backup folder.
+type Target struct {
+	Store  string `json:"store"`
+	Backup string `json:"backup"`
+}
+
+// Journal is the open journal of one running job.
+type Journal struct {
+	path    string
+	rec     Record
+	written bool
+}
+
+// Begin starts the journal of job in stateDir. Nothing is written until the
+// first Add, so a job that changes nothing leaves no trace. Begin fails if an
+// unfinished journal is still there: Recover it first.
+func Begin(stateDir, job string, now time.Time) (*Journal, error) {
+	path := filepath.Join(stateDir, FileName)
+	if _, err := os.Lstat(path); err == nil {
+		return nil, fmt.Errorf("%s: an interrupted run's journal is still there; it must be recovered first", path)
+	}
+	return &Journal{path: path, rec: Record{Job: job, PID: os.Getpid(), Started: now.UTC()}}, nil
+}
+
+// Add records that store is about to change and b holds its state before;
+// it returns once the record is on disk.
+func (j *Journal) Add(store string, b *backup.Backup) error {
+	j.rec.Targets = append(j.rec.Targets, Target{Store: store, Backup: b.Dir})
+	data, _ := json.MarshalIndent(j.rec, "", "  ")
+	if err := os.MkdirAll(filepath.Dir(j.path), 0o700); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	if err := atomicfile.Write(j.path, append(data, '\n'), 0o600); err != nil {
+		j.rec.Targets = j.rec.Targets[:len(j.rec.Targets)-1]
+		return fmt.Errorf("journal %s: %w", j.path, err)
+	}
+	j.written = true
+	return nil
+}
+
+// Finish ends the journal: the job either completed or rolled itself back.
+func (j *Journal) Finish() error {
+	if !j.written {
+		return nil
+	}
+	if err := os.Remove(j.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("journal: %w", err)
+	}
+	j.written = false
+	return atomicfile.SyncDir(filepath.Dir(j.path))
+}
+
+// Pending returns the unfinished journal in stateDir, or nil when there is
+// none. It changes nothing.
+func Pending(stateDir string) (*Record, error) {
+	path := filepath.Join(stateDir, FileName)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("journal %s: %w", path, err)
+	}
+	var r Record
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("journal %s: %w", path, err)
+	}
+	return &r, nil
+}
+
+// Recover rolls back the run an unfinished journal in stateDir describes:
+// every target it names is restored from its backup, last first, and the
+// journal is removed. It returns the record (nil when there was nothing to
+// recover). When a restore fails the journal stays, so the next run tries
+// again, and the error names the store and its backup.
+func Recover(stateDir string) (*Record, error) {
+	r, err := Pending(stateDir)
+	if err != nil || r == nil {
+		return r, err
+	}
+	var errs []error
+	for i := len(r.Targets) - 1; i >= 0; i-- {
+		t := r.Targets[i]
+		b, err := backup.Open(t.Backup)
+		if err == nil {
+			err = b.Restore()
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("rolling back %s from %s: %w", t.Store, t.Backup, err))
+		}
+	}
+	if len(errs) > 0 {
+		return r, errors.Join(errs...)
+	}
+	path := filepath.Join(stateDir, FileName)
+	if err := os.Remove(path); err != nil {
+		return r, fmt.Errorf("journal: %w", err)
+	}
+	return r, atomicfile.SyncDir(stateDir)
+}
