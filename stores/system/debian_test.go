@@ -244,3 +244,27 @@ func TestDebianRemovePackaged(t *testing.T) {
 	}
 	storetest.Compare(t, before, storetest.Snapshot(t, append(s.Paths(), s.Outputs()...)))
 }
+
+// BenchmarkDebianAddRemove measures one Apply that adds a root and one that
+// removes it, each running update-ca-certificates in the sandbox.
+func BenchmarkDebianAddRemove(b *testing.B) {
+	s := debianTree(b, b.TempDir())
+	ctx := context.Background()
+	root := testpki.Root("Bench Root")
+	keep := testpki.Root("Bench Kept Root")
+	if err := s.Apply(ctx, []stores.Change{addChange(keep)}); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if err := s.Apply(ctx, []stores.Change{addChange(root)}); err != nil {
+			b.Fatal(err)
+		}
+		set, err := s.Load(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Apply(ctx, []stores.Change{{Action: stores.Remove, Entry: set.Get(stores.FingerprintOf(root.DER))}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

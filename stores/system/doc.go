@@ -8,7 +8,9 @@
 // Load reads what the system actually trusts: the files the regeneration
 // tool generated (for the p11-kit families the openssl-bundle with
 // per-purpose trust and distrust when it exists, else the PEM bundles), plus
-// the blocklist folder's certificates as distrusted. An entry whose
+// the blocklist folder's certificates as distrusted, plus (Debian, Alpine)
+// certificates put by hand into /etc/ssl/certs that no bundle holds, which Go
+// and OpenSSL's default paths trust too (they carry a note). An entry whose
 // certificate is in a file of an input folder is labelled with that file, and
 // is owned by rootsync when the file name starts with "rootsync-"; any other
 // entry is labelled with the bundle it was read from.

@@ -100,3 +100,17 @@ func TestHostSystemStore(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkLoadHost measures Load of this machine's system store.
+func BenchmarkLoadHost(b *testing.B) {
+	sp, _ := stores.ParseSpec("system")
+	st, err := Open(sp, stores.OpenOptions{})
+	if err != nil {
+		b.Skip(err)
+	}
+	for b.Loop() {
+		if _, err := st.Load(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
