@@ -509,9 +509,9 @@ func execWrite(ctx context.Context, c *conn, w rowWrite) error {
 // create makes the folder (0700) and the database files that are missing,
 // as certutil -N --empty-password would, and returns a function that removes
 // what it made.
-func (s *Store) create(ctx context.Context) (undo func(), err error) {
+func (s *Store) create(ctx context.Context) (_ func(), err error) {
 	var made []string
-	undo = func() {
+	undo := func() {
 		for i := len(made) - 1; i >= 0; i-- {
 			os.Remove(made[i])
 		}

@@ -29,6 +29,9 @@ type damage func(t *testing.T, dir string, trustID uint32)
 
 func sqlExec(t *testing.T, path, q string, args ...any) {
 	t.Helper()
+	if ok, _ := exists(path); !ok {
+		writeFile(t, path, "")
+	}
 	c, err := openConn(context.Background(), path, true)
 	if err != nil {
 		t.Fatal(err)
