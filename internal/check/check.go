@@ -1,0 +1,788 @@
+// Package check explains why a TLS server that asks for client certificates
+// would accept or reject one: it builds the chain from the client certificate
+// through the intermediates to a root in the server's stores, the way OpenSSL
+// (nginx, Apache) does, and reports every reason that applies (validity,
+// revocation, key usages, trust for client authentication, missing issuers,
+// signatures, the size of the advertised CA list), with the rootsync command
+// that fixes a missing root when another store on the host trusts it.
+//
+// It is pure: it works only on the certificates, store contents and CRLs it is
+// given, reads no files, never logs, and takes the time from its input.
+package check
+
+import (
+	"bytes"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	ctx509 "github.com/google/certificate-transparency-go/x509"
+
+	"github.com/rootsync/rootsync/stores"
+)
+
+// Severity says what a reason does to the verdict.
+type Severity string
+
+const (
+	// Reject: the server rejects the certificate for this reason.
+	Reject Severity = "reject"
+	// Warning: the certificate passes, but something will bite (some clients
+	// or servers fail, or a change elsewhere would break it).
+	Warning Severity = "warning"
+	// Note: worth knowing, changes nothing.
+	Note Severity = "note"
+)
+
+// Reason codes: stable for scripts (documented in docs/json.md).
+const (
+	CodeExpired           = "expired"
+	CodeNotYetValid       = "not-yet-valid"
+	CodeRevoked           = "revoked"
+	CodeCRLMissing        = "crl-missing"
+	CodeCRLExpired        = "crl-expired"
+	CodeCRLNotYetValid    = "crl-not-yet-valid"
+	CodeCRLBadSignature   = "crl-bad-signature"
+	CodeMissingIssuer     = "missing-issuer"
+	CodeMissingInter      = "missing-intermediate"
+	CodeRootNotInStore    = "root-not-in-store"
+	CodeRootNotTrusted    = "root-not-trusted"
+	CodeRootDistrusted    = "root-distrusted"
+	CodeAnchorNotSelfSign = "anchor-not-self-signed"
+	CodeNotSelfSignedRoot = "not-self-signed-in-store"
+	CodeBadSignature      = "bad-signature"
+	CodeEKU               = "eku"
+	CodeKeyUsage          = "key-usage"
+	CodeNotCA             = "not-ca"
+	CodeUnparsed          = "unparsed"
+	CodeCAListSize        = "ca-list-size"
+	CodeChain             = "chain"
+)
+
+// DefaultCAListWarn is the size of the advertised CA list (bytes on the wire)
+// above which check warns: some clients fail well before the TLS limit.
+const DefaultCAListWarn = 16 << 10
+
+// maxCAList is the most a TLS CertificateRequest can carry for the list of
+// CA names (certificate_authorities<0..2^16-1>).
+const maxCAList = 1<<16 - 1
+
+// CRLMode says which certificates of the chain need a CRL when CRLs are in use.
+type CRLMode int
+
+const (
+	// CRLChain: every certificate of the chain is checked and needs a CRL from
+	// its issuer, as nginx does with ssl_crl (OpenSSL's X509_V_FLAG_CRL_CHECK_ALL).
+	CRLChain CRLMode = iota
+	// CRLLeaf: only the client certificate is checked (Apache's
+	// SSLCARevocationCheck leaf).
+	CRLLeaf
+)
+
+// Store is the content of one store as loaded.
+type Store struct {
+	Name string // the store's spec, as the user gave it
+	Caps stores.Capabilities
+	Set  *stores.Set
+}
+
+// CRL is one certificate revocation list and where it came from.
+type CRL struct {
+	Source    string // file name, for messages
+	List      *ctx509.CertificateList
+	RawIssuer []byte // DER of the issuer Name, exactly as in the CRL
+}
+
+// Input is everything a check looks at.
+type Input struct {
+	// Leaf is the client certificate; Intermediates are those the client
+	// sends with it (or the user gives to check with).
+	Leaf          *stores.Certificate
+	Intermediates []*stores.Certificate
+	// Stores are where the server takes its roots from (the union counts).
+	Stores []Store
+	// CRLs are the revocation lists the server uses. None means no
+	// revocation checking.
+	CRLs     []*CRL
+	CRLCheck CRLMode
+	// Others are other stores on the host, looked at only to say where a
+	// missing or untrusted root can be found.
+	Others []Store
+	// Now is the time validity is judged at.
+	Now time.Time
+	// CAListWarn is the advertised CA list size that triggers a warning;
+	// 0 means DefaultCAListWarn.
+	CAListWarn int
+}
+
+// CertRef names a certificate in a result.
+type CertRef struct {
+	Fingerprint stores.Fingerprint
+	Subject     string
+}
+
+func refOf(c *stores.Certificate) *CertRef {
+	return &CertRef{Fingerprint: c.Fingerprint, Subject: c.Subject}
+}
+
+// Missing describes an issuer that was looked for and not found.
+type Missing struct {
+	Subject        string
+	AuthorityKeyID string // hex, "" when the certificate has no AKI
+}
+
+// Fix is a way to repair a reason: another store that has what is missing,
+// and the command that copies it over.
+type Fix struct {
+	Store   string
+	Command string
+	Note    string
+}
+
+// Reason is one thing that affects the verdict.
+type Reason struct {
+	Code     string
+	Severity Severity
+	Message  string
+	Cert     *CertRef // the certificate concerned, if any
+	Missing  *Missing // the issuer not found, if any
+	Store    string   // the store concerned, if any
+	Fix      *Fix
+}
+
+// Link is one certificate of the chain and where it was found: "client
+// certificate", "intermediates", or a store's name.
+type Link struct {
+	Cert       *stores.Certificate
+	Source     string
+	SelfSigned bool
+}
+
+// Result is the verdict.
+type Result struct {
+	Accepted bool
+	Leaf     *stores.Certificate
+	Chain    []Link
+	Reasons  []Reason
+	Now      time.Time
+}
+
+// Rejections returns the reasons that reject the certificate.
+func (r *Result) Rejections() []Reason {
+	var out []Reason
+	for _, x := range r.Reasons {
+		if x.Severity == Reject {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// Has reports whether a reason with code is present.
+func (r *Result) Has(code string) bool {
+	for _, x := range r.Reasons {
+		if x.Code == code {
+			return true
+		}
+	}
+	return false
+}
+
+// candidate is a certificate that may issue another, and where it is.
+type candidate struct {
+	cert    *stores.Certificate
+	source  string
+	inStore bool
+}
+
+type checker struct {
+	in      Input
+	out     *Result
+	pool    []candidate
+	selfSig map[stores.Fingerprint]bool
+}
+
+// Evaluate checks in.Leaf against the input and returns the verdict with
+// every reason that applies.
+func Evaluate(in Input) *Result {
+	c := &checker{in: in, out: &Result{Leaf: in.Leaf, Now: in.Now}, selfSig: map[stores.Fingerprint]bool{}}
+	for _, st := range in.Stores {
+		for _, e := range st.Set.Entries() {
+			c.pool = append(c.pool, candidate{cert: e.Cert, source: st.Name, inStore: true})
+		}
+	}
+	for _, ic := range in.Intermediates {
+		c.pool = append(c.pool, candidate{cert: ic, source: "intermediates"})
+	}
+	c.run()
+	c.out.Accepted = len(c.out.Rejections()) == 0
+	sortReasons(c.out.Reasons)
+	return c.out
+}
+
+func (c *checker) add(r Reason) { c.out.Reasons = append(c.out.Reasons, r) }
+
+func (c *checker) run() {
+	leaf := c.in.Leaf
+	if leaf.Parsed == nil {
+		c.add(Reason{Code: CodeUnparsed, Severity: Reject, Cert: refOf(leaf),
+			Message: fmt.Sprintf("the client certificate %s cannot be parsed: %v", leaf.Subject, leaf.ParseError)})
+		return
+	}
+	c.buildChain()
+	c.checkAnchor()
+	for i, l := range c.out.Chain {
+		c.checkValidity(l.Cert, i)
+		c.checkUsage(l.Cert, i)
+	}
+	c.checkRevocation()
+	c.checkStores()
+}
+
+// selfSigned: subject equals issuer and the certificate's own key verifies
+// its signature.
+func (c *checker) selfSigned(x *stores.Certificate) bool {
+	if v, ok := c.selfSig[x.Fingerprint]; ok {
+		return v
+	}
+	v := x.SelfIssued && x.Parsed != nil &&
+		x.Parsed.CheckSignature(x.Parsed.SignatureAlgorithm, x.Parsed.RawTBSCertificate, x.Parsed.Signature) == nil
+	c.selfSig[x.Fingerprint] = v
+	return v
+}
+
+func signedBy(child, parent *stores.Certificate) bool {
+	if child.Parsed == nil || parent.Parsed == nil {
+		return false
+	}
+	return parent.Parsed.CheckSignature(child.Parsed.SignatureAlgorithm, child.Parsed.RawTBSCertificate, child.Parsed.Signature) == nil
+}
+
+// keyIDMismatch: both sides carry key identifiers and they differ (OpenSSL's
+// X509_check_issued then says "not the issuer").
+func keyIDMismatch(child, parent *stores.Certificate) bool {
+	if child.Parsed == nil || parent.Parsed == nil {
+		return false
+	}
+	aki, ski := child.Parsed.AuthorityKeyId, parent.Parsed.SubjectKeyId
+	return len(aki) > 0 && len(ski) > 0 && !bytes.Equal(aki, ski)
+}
+
+// issuers returns the candidates whose subject is x's issuer, best first:
+// signature verifies, then in a store (OpenSSL looks in the trust store
+// first), then self-signed.
+func (c *checker) issuers(x *stores.Certificate, seen map[stores.Fingerprint]bool) []candidate {
+	var out []candidate
+	for _, cand := range c.pool {
+		if seen[cand.cert.Fingerprint] || !bytes.Equal(cand.cert.RawSubject, x.RawIssuer) {
+			continue
+		}
+		out = append(out, cand)
+	}
+	score := func(k candidate) int {
+		s := 0
+		if signedBy(x, k.cert) {
+			s += 8
+		}
+		if !keyIDMismatch(x, k.cert) {
+			s += 4
+		}
+		if k.inStore {
+			s += 2
+		}
+		if c.selfSigned(k.cert) {
+			s++
+		}
+		return s
+	}
+	sort.SliceStable(out, func(i, j int) bool { return score(out[i]) > score(out[j]) })
+	return out
+}
+
+// buildChain follows issuers from the leaf up to a self-signed certificate
+// or to an issuer that cannot be found.
+func (c *checker) buildChain() {
+	leaf := c.in.Leaf
+	c.out.Chain = []Link{{Cert: leaf, Source: "client certificate", SelfSigned: c.selfSigned(leaf)}}
+	if src, ok := c.storeOf(leaf); ok {
+		c.out.Chain[0].Source = src
+	}
+	seen := map[stores.Fingerprint]bool{leaf.Fingerprint: true}
+	cur := leaf
+	for depth := 0; depth < 16; depth++ {
+		if c.selfSigned(cur) {
+			return
+		}
+		cands := c.issuers(cur, seen)
+		if len(cands) == 0 {
+			return
+		}
+		best := cands[0]
+		if !signedBy(cur, best.cert) {
+			why := "its signature does not verify with the issuer's key"
+			if best.cert.Parsed == nil {
+				why = "the issuer certificate cannot be parsed, so the signature cannot be checked"
+			} else if keyIDMismatch(cur, best.cert) {
+				why = fmt.Sprintf("the issuer's name matches but it is a different key (authority key id %s, subject key id %s): the issuer was probably re-keyed; get the certificate that matches",
+					hexID(cur.Parsed.AuthorityKeyId), hexID(best.cert.Parsed.SubjectKeyId))
+			}
+			c.add(Reason{Code: CodeBadSignature, Severity: Reject, Cert: refOf(cur), Store: best.source,
+				Message: fmt.Sprintf("%s is not signed by %s (%s, from %s): %s", describe(cur), best.cert.Subject, best.cert.Fingerprint.Short(), best.source, why)})
+		}
+		seen[best.cert.Fingerprint] = true
+		c.out.Chain = append(c.out.Chain, Link{Cert: best.cert, Source: best.source, SelfSigned: c.selfSigned(best.cert)})
+		cur = best.cert
+	}
+	c.add(Reason{Code: CodeChain, Severity: Reject, Cert: refOf(cur),
+		Message: "the chain is longer than 16 certificates; it probably loops"})
+}
+
+// storeOf returns the name of the first server store holding x.
+func (c *checker) storeOf(x *stores.Certificate) (string, bool) {
+	for _, st := range c.in.Stores {
+		if st.Set.Get(x.Fingerprint) != nil {
+			return st.Name, true
+		}
+	}
+	return "", false
+}
+
+// clientTrust is what the server stores together say about x for client
+// authentication: distrust anywhere wins, trust anywhere is enough. In a store
+// that cannot tell purposes apart, silence means trusted; in one that can,
+// silence means not trusted.
+func clientTrust(sts []Store, x *stores.Certificate) (lvl stores.Level, where string, found bool) {
+	lvl = stores.Unspecified
+	for _, st := range sts {
+		e := st.Set.Get(x.Fingerprint)
+		if e == nil {
+			continue
+		}
+		found = true
+		l := e.Trust.Get(stores.ClientAuth)
+		if l == stores.Unspecified && !st.Caps.PerPurpose {
+			l = stores.Trusted
+		}
+		switch {
+		case l == stores.Distrusted:
+			return stores.Distrusted, st.Name, true
+		case l == stores.Trusted && lvl != stores.Trusted:
+			lvl, where = stores.Trusted, st.Name
+		case where == "":
+			where = st.Name
+		}
+	}
+	return lvl, where, found
+}
+
+func (c *checker) target() string {
+	if len(c.in.Stores) == 0 {
+		return "STORE"
+	}
+	return c.in.Stores[0].Name
+}
+
+func (c *checker) storeNames() string {
+	var n []string
+	for _, st := range c.in.Stores {
+		n = append(n, st.Name)
+	}
+	if len(n) == 0 {
+		return "the server's stores (none given)"
+	}
+	return strings.Join(n, ", ")
+}
+
+// checkAnchor judges the top of the chain.
+func (c *checker) checkAnchor() {
+	if c.out.Has(CodeChain) {
+		return
+	}
+	top := c.out.Chain[len(c.out.Chain)-1].Cert
+	lvl, where, inStore := clientTrust(c.in.Stores, top)
+	switch {
+	case c.selfSigned(top) && inStore:
+		switch lvl {
+		case stores.Trusted:
+			return
+		case stores.Distrusted:
+			c.add(Reason{Code: CodeRootDistrusted, Severity: Reject, Cert: refOf(top), Store: where,
+				Message: fmt.Sprintf("the root %s is in %s but distrusted for client authentication", top.Subject, where),
+				Fix:     c.findFix(top.RawSubject, top, true)})
+		default:
+			c.add(Reason{Code: CodeRootNotTrusted, Severity: Reject, Cert: refOf(top), Store: where,
+				Message: fmt.Sprintf("the root %s is in %s but not trusted for client authentication there", top.Subject, where),
+				Fix:     c.fixOrTrust(top, where)})
+		}
+	case c.selfSigned(top):
+		what := "the chain ends at the root"
+		if len(c.out.Chain) == 1 {
+			what = "the client certificate is self-signed:"
+		}
+		c.add(Reason{Code: CodeRootNotInStore, Severity: Reject, Cert: refOf(top),
+			Message: fmt.Sprintf("%s %s (%s), which is not in %s", what, top.Subject, top.Fingerprint.Short(), c.storeNames()),
+			Fix:     c.findFix(top.RawSubject, top, false)})
+	case inStore:
+		// A trusted certificate that is not self-signed: OpenSSL keeps looking
+		// for its issuer and fails without X509_V_FLAG_PARTIAL_CHAIN.
+		m := missingOf(top)
+		c.add(Reason{Code: CodeAnchorNotSelfSign, Severity: Reject, Cert: refOf(top), Store: where, Missing: m,
+			Message: fmt.Sprintf("the chain reaches %s in %s, but it is not a self-signed root and its issuer %s%s is nowhere to be found: OpenSSL (nginx, Apache) accepts that only with partial-chain verification, which they do not enable; add the root to %s",
+				top.Subject, where, m.Subject, akiText(m), c.target()),
+			Fix: c.findFix(top.RawIssuer, top, false)})
+	default:
+		c.missingIssuer(top)
+	}
+}
+
+func missingOf(x *stores.Certificate) *Missing {
+	m := &Missing{Subject: nameOf(x.RawIssuer)}
+	if x.Parsed != nil {
+		m.AuthorityKeyID = hexID(x.Parsed.AuthorityKeyId)
+	}
+	return m
+}
+
+func akiText(m *Missing) string {
+	if m.AuthorityKeyID == "" {
+		return ""
+	}
+	return " (key id " + m.AuthorityKeyID + ")"
+}
+
+// missingIssuer reports that top's issuer is neither in the stores nor
+// among the intermediates, and says what it is if another store has it.
+func (c *checker) missingIssuer(top *stores.Certificate) {
+	m := missingOf(top)
+	who := "the client certificate"
+	if top != c.in.Leaf {
+		who = "the intermediate " + top.Subject
+	}
+	if other, st := c.findOther(top.RawIssuer, top); other != nil {
+		if c.selfSigned(other) {
+			c.add(Reason{Code: CodeRootNotInStore, Severity: Reject, Cert: refOf(top), Missing: m,
+				Message: fmt.Sprintf("%s was issued by the root %s%s, which is not in %s (it is in %s)", who, m.Subject, akiText(m), c.storeNames(), st.Name),
+				Fix:     c.findFix(top.RawIssuer, top, false)})
+			return
+		}
+		c.add(Reason{Code: CodeMissingInter, Severity: Reject, Cert: refOf(top), Missing: m,
+			Message: fmt.Sprintf("%s was issued by the intermediate CA %s%s, which the client did not send and which is not in %s; it is in %s: the client must send it with its certificate (or add it to %s, with its root)",
+				who, m.Subject, akiText(m), c.storeNames(), st.Name, c.target())})
+		return
+	}
+	given := "no intermediates were given"
+	if n := len(c.in.Intermediates); n > 0 {
+		given = "not among the " + plural(n, "intermediate", "intermediates") + " given"
+	}
+	c.add(Reason{Code: CodeMissingIssuer, Severity: Reject, Cert: refOf(top), Missing: m,
+		Message: fmt.Sprintf("the issuer of %s, %s%s, is not a root in %s and %s: if it is an intermediate CA, the client must send it (check with --intermediates FILE); if it is a root, add it to %s",
+			who, m.Subject, akiText(m), c.storeNames(), given, c.target())})
+}
+
+// findOther looks for the certificate named rawSubject that issued x (or, with
+// x nil, any certificate with that subject) in the other stores.
+func (c *checker) findOther(rawSubject []byte, x *stores.Certificate) (*stores.Certificate, *Store) {
+	for i := range c.in.Others {
+		st := &c.in.Others[i]
+		for _, e := range st.Set.Entries() {
+			if bytes.Equal(e.Cert.RawSubject, rawSubject) && (x == nil || x.SelfIssued && bytes.Equal(x.RawSubject, rawSubject) || signedBy(x, e.Cert)) {
+				return e.Cert, st
+			}
+		}
+	}
+	return nil, nil
+}
+
+// findFix looks in the other stores for a root with rawSubject that issued x
+// (or is x itself) and that the store trusts for client authentication, and
+// returns the sync command that copies it into the first server store.
+// distrusted: the server store distrusts it, so copying trust will not help.
+func (c *checker) findFix(rawSubject []byte, x *stores.Certificate, distrusted bool) *Fix {
+	var found []string
+	for _, st := range c.in.Others {
+		for _, e := range st.Set.Entries() {
+			if !bytes.Equal(e.Cert.RawSubject, rawSubject) {
+				continue
+			}
+			if !(e.Cert.Fingerprint == x.Fingerprint || signedBy(x, e.Cert)) {
+				continue
+			}
+			lvl, _, _ := clientTrust([]Store{st}, e.Cert)
+			if lvl != stores.Trusted {
+				found = append(found, fmt.Sprintf("%s has it, %s for client authentication", st.Name, lvl))
+				continue
+			}
+			if distrusted {
+				return &Fix{Store: st.Name, Note: fmt.Sprintf("%s trusts it for client authentication, but distrust in %s wins: remove the distrust there if the root is good", st.Name, c.target())}
+			}
+			f := &Fix{Store: st.Name,
+				Command: fmt.Sprintf("rootsync sync %s --to %s --purpose client-auth", shellQuote(st.Name), shellQuote(c.target()))}
+			if n := countTrusted(st); n > 1 {
+				f.Note = fmt.Sprintf("%s trusts %d roots for client authentication and the command adds them all: check with 'rootsync diff' first", st.Name, n)
+			}
+			return f
+		}
+	}
+	if len(found) > 0 {
+		return &Fix{Note: strings.Join(found, "; ")}
+	}
+	return nil
+}
+
+// fixOrTrust: for a root present but not trusted for client authentication.
+func (c *checker) fixOrTrust(root *stores.Certificate, where string) *Fix {
+	if f := c.findFix(root.RawSubject, root, false); f != nil {
+		return f
+	}
+	return &Fix{Note: fmt.Sprintf("mark it trusted for client authentication in %s (a source that trusts it: rootsync sync SOURCE --to %s --purpose client-auth)", where, shellQuote(where))}
+}
+
+func countTrusted(st Store) int {
+	n := 0
+	for _, e := range st.Set.Entries() {
+		if lvl, _, _ := clientTrust([]Store{st}, e.Cert); lvl == stores.Trusted {
+			n++
+		}
+	}
+	return n
+}
+
+// checkValidity reports a certificate of the chain outside its validity
+// period; OpenSSL checks every one, the root included.
+func (c *checker) checkValidity(x *stores.Certificate, i int) {
+	now := c.in.Now
+	switch {
+	case !x.NotBefore.IsZero() && now.Before(x.NotBefore):
+		c.add(Reason{Code: CodeNotYetValid, Severity: Reject, Cert: refOf(x),
+			Message: fmt.Sprintf("%s is not valid yet: it becomes valid in %s, on %s", c.role(x, i), ago(x.NotBefore.Sub(now)), day(x.NotBefore))})
+	case !x.NotAfter.IsZero() && now.After(x.NotAfter):
+		c.add(Reason{Code: CodeExpired, Severity: Reject, Cert: refOf(x),
+			Message: fmt.Sprintf("%s expired %s ago on %s", c.role(x, i), ago(now.Sub(x.NotAfter)), day(x.NotAfter))})
+	}
+}
+
+// role names a chain certificate for a message.
+func (c *checker) role(x *stores.Certificate, i int) string {
+	switch {
+	case i == 0:
+		return "the client certificate " + x.Subject
+	case i == len(c.out.Chain)-1 && c.out.Chain[i].SelfSigned:
+		return "the root " + x.Subject
+	}
+	return "the intermediate " + x.Subject
+}
+
+// checkUsage applies OpenSSL's "ssl_client" purpose: extended key usage with
+// clientAuth (or anyExtendedKeyUsage) on every certificate that has one, a key
+// usage that allows signing on the leaf, and CA certificates above it.
+func (c *checker) checkUsage(x *stores.Certificate, i int) {
+	p := x.Parsed
+	if p == nil {
+		c.add(Reason{Code: CodeUnparsed, Severity: Reject, Cert: refOf(x),
+			Message: fmt.Sprintf("%s cannot be parsed: %v", c.role(x, i), x.ParseError)})
+		return
+	}
+	if len(p.ExtKeyUsage)+len(p.UnknownExtKeyUsage) > 0 {
+		ok := false
+		for _, u := range p.ExtKeyUsage {
+			ok = ok || u == ctx509.ExtKeyUsageClientAuth || u == ctx509.ExtKeyUsageAny
+		}
+		if !ok {
+			c.add(Reason{Code: CodeEKU, Severity: Reject, Cert: refOf(x),
+				Message: fmt.Sprintf("%s has an extended key usage without client authentication (it allows %s): OpenSSL rejects it as 'unsupported certificate purpose'",
+					c.role(x, i), ekuNames(p))})
+		}
+	}
+	if i == 0 {
+		if p.KeyUsage != 0 && p.KeyUsage&ctx509.KeyUsageDigitalSignature == 0 {
+			also := "OpenSSL rejects it as 'unsupported certificate purpose'"
+			if p.KeyUsage&ctx509.KeyUsageKeyAgreement != 0 {
+				also = "OpenSSL lets keyAgreement pass, but the key may not sign the TLS handshake and other servers (IIS, Java) reject it"
+			}
+			c.add(Reason{Code: CodeKeyUsage, Severity: Reject, Cert: refOf(x),
+				Message: fmt.Sprintf("the client certificate's key usage (%s) lacks digitalSignature: %s", kuNames(p.KeyUsage), also)})
+		}
+		return
+	}
+	switch {
+	case p.Version >= 3 && !(p.BasicConstraintsValid && p.IsCA):
+		c.add(Reason{Code: CodeNotCA, Severity: Reject, Cert: refOf(x),
+			Message: fmt.Sprintf("%s issues a certificate but is not a CA (basic constraints)", c.role(x, i))})
+	case p.KeyUsage != 0 && p.KeyUsage&ctx509.KeyUsageCertSign == 0:
+		c.add(Reason{Code: CodeNotCA, Severity: Reject, Cert: refOf(x),
+			Message: fmt.Sprintf("%s issues a certificate but its key usage (%s) lacks keyCertSign", c.role(x, i), kuNames(p.KeyUsage))})
+	}
+}
+
+// checkStores looks at the server stores as a whole: certificates that are
+// not self-signed roots, and the size of the CA list a server advertises.
+func (c *checker) checkStores() {
+	var notSelf []string
+	anchor := c.out.Chain[len(c.out.Chain)-1].Cert
+	names := map[string]bool{}
+	size, count := 0, 0
+	for _, st := range c.in.Stores {
+		for _, e := range st.Set.Entries() {
+			if !names[string(e.Cert.RawSubject)] {
+				names[string(e.Cert.RawSubject)] = true
+				size += 2 + len(e.Cert.RawSubject)
+				count++
+			}
+			if !c.selfSigned(e.Cert) && !(c.out.Has(CodeAnchorNotSelfSign) && e.Cert == anchor) {
+				notSelf = append(notSelf, fmt.Sprintf("%s (%s, in %s)", e.Cert.Subject, e.Cert.Fingerprint.Short(), st.Name))
+			}
+		}
+	}
+	if len(notSelf) > 0 {
+		list := notSelf
+		if len(list) > 3 {
+			list = append(list[:3:3], fmt.Sprintf("and %d more", len(notSelf)-3))
+		}
+		c.add(Reason{Code: CodeNotSelfSignedRoot, Severity: Warning,
+			Message: fmt.Sprintf("%s among the roots %s not self-signed: OpenSSL uses such a certificate only on the way to its root, never as the end of a chain (that needs partial-chain verification): %s",
+				plural(len(notSelf), "certificate", "certificates"), isAre(len(notSelf)), strings.Join(list, "; "))})
+	}
+	limit := c.in.CAListWarn
+	if limit <= 0 {
+		limit = DefaultCAListWarn
+	}
+	switch {
+	case size > maxCAList:
+		c.add(Reason{Code: CodeCAListSize, Severity: Reject,
+			Message: fmt.Sprintf("the list of CA names a server advertises from these stores is %d bytes for %s, more than a TLS CertificateRequest can carry (%d): the handshake fails for every client; advertise fewer CAs (nginx: a short ssl_client_certificate, the rest in ssl_trusted_certificate)",
+				size, plural(count, "CA", "CAs"), maxCAList)})
+	case size > limit:
+		c.add(Reason{Code: CodeCAListSize, Severity: Warning,
+			Message: fmt.Sprintf("the list of CA names a server advertises from these stores is %d bytes for %s (warning above %d): some clients fail on long lists; advertise fewer CAs (nginx: a short ssl_client_certificate, the rest in ssl_trusted_certificate)",
+				size, plural(count, "CA", "CAs"), limit)})
+	}
+}
+
+func sortReasons(rs []Reason) {
+	rank := map[Severity]int{Reject: 0, Warning: 1, Note: 2}
+	sort.SliceStable(rs, func(i, j int) bool {
+		if rank[rs[i].Severity] != rank[rs[j].Severity] {
+			return rank[rs[i].Severity] < rank[rs[j].Severity]
+		}
+		return false
+	})
+}
+
+// nameOf renders a raw DER Name for people (RFC 4514 order), or as hex when
+// it does not decode.
+func nameOf(der []byte) string {
+	var seq pkix.RDNSequence
+	if rest, err := asn1.Unmarshal(der, &seq); err == nil && len(rest) == 0 {
+		if s := seq.String(); s != "" {
+			return s
+		}
+		return "(empty name)"
+	}
+	return "#" + hex.EncodeToString(der)
+}
+
+func describe(x *stores.Certificate) string { return x.Subject + " (" + x.Fingerprint.Short() + ")" }
+
+func hexID(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	parts := make([]string, len(b))
+	for i, v := range b {
+		parts[i] = hex.EncodeToString([]byte{v})
+	}
+	return strings.ToUpper(strings.Join(parts, ":"))
+}
+
+func day(t time.Time) string { return t.UTC().Format("2006-01-02") }
+
+// ago renders a duration for people: days when at least one, else hours or
+// minutes.
+func ago(d time.Duration) string {
+	switch {
+	case d >= 24*time.Hour:
+		return plural(int(d/(24*time.Hour)), "day", "days")
+	case d >= time.Hour:
+		return plural(int(d/time.Hour), "hour", "hours")
+	case d >= time.Minute:
+		return plural(int(d/time.Minute), "minute", "minutes")
+	}
+	return plural(int(d/time.Second), "second", "seconds")
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, one)
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+func isAre(n int) string {
+	if n == 1 {
+		return "is"
+	}
+	return "are"
+}
+
+var ekuText = map[ctx509.ExtKeyUsage]string{
+	ctx509.ExtKeyUsageServerAuth:      "serverAuth",
+	ctx509.ExtKeyUsageClientAuth:      "clientAuth",
+	ctx509.ExtKeyUsageCodeSigning:     "codeSigning",
+	ctx509.ExtKeyUsageEmailProtection: "emailProtection",
+	ctx509.ExtKeyUsageTimeStamping:    "timeStamping",
+	ctx509.ExtKeyUsageOCSPSigning:     "OCSPSigning",
+}
+
+func ekuNames(p *ctx509.Certificate) string {
+	var n []string
+	for _, u := range p.ExtKeyUsage {
+		if s, ok := ekuText[u]; ok {
+			n = append(n, s)
+		} else {
+			n = append(n, fmt.Sprintf("usage %d", int(u)))
+		}
+	}
+	for _, o := range p.UnknownExtKeyUsage {
+		n = append(n, o.String())
+	}
+	return strings.Join(n, ", ")
+}
+
+var kuText = []struct {
+	bit  ctx509.KeyUsage
+	name string
+}{
+	{ctx509.KeyUsageDigitalSignature, "digitalSignature"},
+	{ctx509.KeyUsageContentCommitment, "nonRepudiation"},
+	{ctx509.KeyUsageKeyEncipherment, "keyEncipherment"},
+	{ctx509.KeyUsageDataEncipherment, "dataEncipherment"},
+	{ctx509.KeyUsageKeyAgreement, "keyAgreement"},
+	{ctx509.KeyUsageCertSign, "keyCertSign"},
+	{ctx509.KeyUsageCRLSign, "cRLSign"},
+	{ctx509.KeyUsageEncipherOnly, "encipherOnly"},
+	{ctx509.KeyUsageDecipherOnly, "decipherOnly"},
+}
+
+func kuNames(ku ctx509.KeyUsage) string {
+	var n []string
+	for _, k := range kuText {
+		if ku&k.bit != 0 {
+			n = append(n, k.name)
+		}
+	}
+	return strings.Join(n, ", ")
+}
+
+// shellQuote quotes a store spec for a command line when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-:~+=@,%", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

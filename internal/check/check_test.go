@@ -1,0 +1,214 @@
+package check_test
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"math/big"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rootsync/rootsync/internal/check"
+	"github.com/rootsync/rootsync/internal/testpki"
+	"github.com/rootsync/rootsync/stores"
+)
+
+var (
+	now   = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	root  = testpki.Root("check root")
+	inter = root.Intermediate("check issuing ca")
+	other = testpki.Root("check other root")
+)
+
+func cert(c *testpki.Cert) *stores.Certificate { return stores.MustParse(c.DER) }
+
+func store(name string, caps stores.Capabilities, trust stores.Trust, cs ...*testpki.Cert) check.Store {
+	s := stores.NewSet()
+	for i, c := range cs {
+		s.Add(&stores.Entry{Cert: cert(c), Trust: trust, Label: "block " + string(rune('1'+i))})
+	}
+	return check.Store{Name: name, Caps: caps, Set: s}
+}
+
+func pemStore(cs ...*testpki.Cert) check.Store {
+	return store("pem:/etc/nginx/client-ca.pem", stores.Capabilities{}, stores.TrustAll(), cs...)
+}
+
+// crl makes a CRL by issuer that revokes the given serials.
+func crl(t *testing.T, issuer *testpki.Cert, thisUpdate, nextUpdate time.Time, revoked ...*testpki.Cert) *check.CRL {
+	t.Helper()
+	tmpl := &x509.RevocationList{Number: big.NewInt(1), ThisUpdate: thisUpdate, NextUpdate: nextUpdate}
+	for _, r := range revoked {
+		tmpl.RevokedCertificateEntries = append(tmpl.RevokedCertificateEntries, x509.RevocationListEntry{
+			SerialNumber: r.Cert.SerialNumber, RevocationTime: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), ReasonCode: 1})
+	}
+	der, err := x509.CreateRevocationList(nil, tmpl, issuer.Cert, issuer.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, err := check.ParseCRLs("crl.der", der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ls[0]
+}
+
+func keyUsage(ku x509.KeyUsage) testpki.Option { return func(c *x509.Certificate) { c.KeyUsage = ku } }
+
+func TestEvaluate(t *testing.T) {
+	d := func(y int, m time.Month, day int) time.Time { return time.Date(y, m, day, 0, 0, 0, 0, time.UTC) }
+	valid := root.Leaf("alice")
+	viaInter := inter.Leaf("bob")
+	expired := root.Leaf("expired", testpki.Validity(d(2025, 1, 1), d(2026, 10, 12)))
+	future := root.Leaf("future", testpki.Validity(d(2027, 1, 1), d(2030, 1, 1)))
+	stranger := other.Leaf("stranger")
+	serverOnly := root.Leaf("server only", testpki.ExtKeyUsage(x509.ExtKeyUsageServerAuth))
+	badKU := root.Leaf("bad ku", keyUsage(x509.KeyUsageKeyEncipherment))
+	impostor := testpki.Root("impostor", testpki.Subject(root.Cert.Subject))
+	forged := impostor.Leaf("forged")
+	selfSigned := testpki.Root("self signed client")
+	notCA := testpki.Root("not a ca", testpki.NotCA())
+	underNotCA := notCA.Leaf("under not ca")
+	perPurpose := stores.Capabilities{PerPurpose: true, Distrust: true, Ownership: true}
+	nssOther := store("nss:/root/.pki/nssdb", perPurpose, stores.Trust{}.With(stores.ClientAuth, stores.Trusted), other)
+
+	tests := []struct {
+		name     string
+		in       check.Input
+		accepted bool
+		codes    []string // reasons expected (all severities), in order
+		contains []string // substrings of the messages
+		fix      string   // expected fix command, if any
+	}{
+		{name: "valid", in: check.Input{Leaf: cert(valid), Stores: []check.Store{pemStore(root)}}, accepted: true},
+		{name: "valid via intermediate", in: check.Input{Leaf: cert(viaInter), Intermediates: []*stores.Certificate{cert(inter)}, Stores: []check.Store{pemStore(root)}}, accepted: true},
+		{name: "intermediate in the store with its root", in: check.Input{Leaf: cert(viaInter), Stores: []check.Store{pemStore(root, inter)}}, accepted: true,
+			codes: []string{check.CodeNotSelfSignedRoot}},
+		{name: "expired", in: check.Input{Leaf: cert(expired), Stores: []check.Store{pemStore(root)}},
+			codes: []string{check.CodeExpired}, contains: []string{"expired 41 days ago on 2026-10-12"}},
+		{name: "not yet valid", in: check.Input{Leaf: cert(future), Stores: []check.Store{pemStore(root)}},
+			codes: []string{check.CodeNotYetValid}, contains: []string{"becomes valid in 39 days, on 2027-01-01"}},
+		{name: "revoked", in: check.Input{Leaf: cert(valid), Stores: []check.Store{pemStore(root)}, CRLs: []*check.CRL{crl(t, root, d(2026, 11, 1), d(2026, 12, 1), valid)}},
+			codes: []string{check.CodeRevoked}, contains: []string{"revoked on 2026-03-01 (key compromise)"}},
+		{name: "not revoked", in: check.Input{Leaf: cert(valid), Stores: []check.Store{pemStore(root)}, CRLs: []*check.CRL{crl(t, root, d(2026, 11, 1), d(2026, 12, 1), expired)}},
+			accepted: true},
+		{name: "crl expired", in: check.Input{Leaf: cert(valid), Stores: []check.Store{pemStore(root)}, CRLs: []*check.CRL{crl(t, root, d(2026, 9, 1), d(2026, 10, 1))}},
+			codes: []string{check.CodeCRLExpired}, contains: []string{"expired 52 days ago on 2026-10-01"}},
+		{name: "crl not yet valid", in: check.Input{Leaf: cert(valid), Stores: []check.Store{pemStore(root)}, CRLs: []*check.CRL{crl(t, root, d(2026, 12, 1), d(2027, 1, 1))}},
+			codes: []string{check.CodeCRLNotYetValid}},
+		{name: "crl from the wrong key", in: check.Input{Leaf: cert(valid), Stores: []check.Store{pemStore(root)}, CRLs: []*check.CRL{crl(t, impostor, d(2026, 11, 1), d(2026, 12, 1))}},
+			codes: []string{check.CodeCRLBadSignature}},
+		{name: "crl of the root missing for the intermediate", in: check.Input{Leaf: cert(viaInter), Intermediates: []*stores.Certificate{cert(inter)}, Stores: []check.Store{pemStore(root)},
+			CRLs: []*check.CRL{crl(t, inter, d(2026, 11, 1), d(2026, 12, 1))}},
+			codes: []string{check.CodeCRLMissing, check.CodeCRLMissing}, contains: []string{"no CRL from CN=check root,O=rootsync tests is given to check the intermediate"}},
+		{name: "crl of the root missing, leaf only", in: check.Input{Leaf: cert(viaInter), Intermediates: []*stores.Certificate{cert(inter)}, Stores: []check.Store{pemStore(root)},
+			CRLs: []*check.CRL{crl(t, inter, d(2026, 11, 1), d(2026, 12, 1))}, CRLCheck: check.CRLLeaf},
+			accepted: true},
+		{name: "unknown issuer", in: check.Input{Leaf: cert(stranger), Stores: []check.Store{pemStore(root)}},
+			codes: []string{check.CodeMissingIssuer}, contains: []string{"CN=check other root,O=rootsync tests (key id " + hexKeyID(other.Cert.SubjectKeyId) + ")", "no intermediates were given"}},
+		{name: "unknown issuer, root trusted in another store", in: check.Input{Leaf: cert(stranger), Stores: []check.Store{pemStore(root)}, Others: []check.Store{nssOther}},
+			codes: []string{check.CodeRootNotInStore}, contains: []string{"it is in nss:/root/.pki/nssdb"},
+			fix: "rootsync sync nss:/root/.pki/nssdb --to pem:/etc/nginx/client-ca.pem --purpose client-auth"},
+		{name: "missing intermediate", in: check.Input{Leaf: cert(viaInter), Stores: []check.Store{pemStore(root)}},
+			codes: []string{check.CodeMissingIssuer}, contains: []string{"CN=check issuing ca,O=rootsync tests"}},
+		{name: "missing intermediate found elsewhere", in: check.Input{Leaf: cert(viaInter), Stores: []check.Store{pemStore(root)}, Others: []check.Store{store("system", stores.Capabilities{}, stores.TrustAll(), inter)}},
+			codes: []string{check.CodeMissingInter}, contains: []string{"the client must send it"}},
+		{name: "eku server auth only", in: check.Input{Leaf: cert(serverOnly), Stores: []check.Store{pemStore(root)}},
+			codes: []string{check.CodeEKU}, contains: []string{"it allows serverAuth"}},
+		{name: "key usage without digitalSignature", in: check.Input{Leaf: cert(badKU), Stores: []check.Store{pemStore(root)}},
+			codes: []string{check.CodeKeyUsage}, contains: []string{"(keyEncipherment)"}},
+		{name: "root distrusted", in: check.Input{Leaf: cert(valid), Stores: []check.Store{store("nss:/etc/pki/nssdb", perPurpose, stores.TrustAll().With(stores.ClientAuth, stores.Distrusted), root)}},
+			codes: []string{check.CodeRootDistrusted}},
+		{name: "root not trusted for client auth", in: check.Input{Leaf: cert(valid), Stores: []check.Store{store("nss:/etc/pki/nssdb", perPurpose, stores.Trust{}.With(stores.ServerAuth, stores.Trusted), root)}},
+			codes: []string{check.CodeRootNotTrusted}},
+		{name: "unspecified in a store without purposes is trusted", in: check.Input{Leaf: cert(valid), Stores: []check.Store{store("jks:/x.jks", stores.Capabilities{}, stores.Trust{}, root)}},
+			accepted: true},
+		{name: "intermediate as the only anchor", in: check.Input{Leaf: cert(viaInter), Stores: []check.Store{pemStore(inter)}},
+			codes: []string{check.CodeAnchorNotSelfSign}, contains: []string{"partial-chain"}},
+		{name: "same name, other key", in: check.Input{Leaf: cert(forged), Stores: []check.Store{pemStore(root)}},
+			codes: []string{check.CodeBadSignature}, contains: []string{"re-keyed"}},
+		{name: "self-signed client certificate", in: check.Input{Leaf: cert(selfSigned), Stores: []check.Store{pemStore(root)}},
+			codes: []string{check.CodeRootNotInStore}, contains: []string{"self-signed"}},
+		{name: "issuer not a CA", in: check.Input{Leaf: cert(underNotCA), Stores: []check.Store{pemStore(root, notCA)}},
+			codes: []string{check.CodeNotCA}},
+		{name: "ca list too long", in: check.Input{Leaf: cert(valid), Stores: []check.Store{pemStore(root, other)}, CAListWarn: 100},
+			accepted: true, codes: []string{check.CodeCAListSize}, contains: []string{"for 2 CAs (warning above 100)"}},
+		{name: "several reasons at once", in: check.Input{Leaf: cert(root.Leaf("all wrong", testpki.ExtKeyUsage(x509.ExtKeyUsageServerAuth), testpki.Validity(d(2025, 1, 1), d(2026, 10, 12)))), Stores: []check.Store{pemStore(root)}},
+			codes: []string{check.CodeExpired, check.CodeEKU}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.in.Now = now
+			r := check.Evaluate(tt.in)
+			var codes, msgs []string
+			var fix string
+			for _, x := range r.Reasons {
+				codes = append(codes, x.Code)
+				msgs = append(msgs, x.Message)
+				if x.Fix != nil && fix == "" {
+					fix = x.Fix.Command
+				}
+			}
+			if r.Accepted != tt.accepted {
+				t.Errorf("accepted = %v, want %v; reasons:\n%s", r.Accepted, tt.accepted, strings.Join(msgs, "\n"))
+			}
+			if got, want := strings.Join(codes, " "), strings.Join(tt.codes, " "); got != want {
+				t.Errorf("codes = %q, want %q; reasons:\n%s", got, want, strings.Join(msgs, "\n"))
+			}
+			all := strings.Join(msgs, "\n")
+			for _, s := range tt.contains {
+				if !strings.Contains(all, s) {
+					t.Errorf("messages lack %q:\n%s", s, all)
+				}
+			}
+			if fix != tt.fix {
+				t.Errorf("fix = %q, want %q", fix, tt.fix)
+			}
+		})
+	}
+}
+
+func hexKeyID(b []byte) string {
+	var parts []string
+	for _, v := range b {
+		parts = append(parts, strings.ToUpper(big.NewInt(int64(v)).Text(16)))
+	}
+	for i, p := range parts {
+		if len(p) == 1 {
+			parts[i] = "0" + p
+		}
+	}
+	return strings.Join(parts, ":")
+}
+
+func TestChainOrder(t *testing.T) {
+	leaf := inter.Leaf("carol")
+	r := check.Evaluate(check.Input{Leaf: cert(leaf), Intermediates: []*stores.Certificate{cert(inter)}, Stores: []check.Store{pemStore(root)}, Now: now})
+	var got []string
+	for _, l := range r.Chain {
+		got = append(got, l.Cert.Parsed.Subject.CommonName+"@"+l.Source)
+	}
+	want := "carol@client certificate check issuing ca@intermediates check root@pem:/etc/nginx/client-ca.pem"
+	if strings.Join(got, " ") != want {
+		t.Errorf("chain = %q, want %q", strings.Join(got, " "), want)
+	}
+}
+
+func TestParseCRLsPEM(t *testing.T) {
+	tmpl := &x509.RevocationList{Number: big.NewInt(2), ThisUpdate: now, NextUpdate: now.Add(time.Hour)}
+	der, err := x509.CreateRevocationList(nil, tmpl, inter.Cert, inter.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := string(pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der}))
+	ls, err := check.ParseCRLs("two.pem", []byte(block+block))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ls) != 2 || ls[1].Source != "two.pem: CRL 2" || string(ls[0].RawIssuer) != string(inter.Cert.RawSubject) {
+		t.Errorf("got %d CRLs, second %q, issuer match %v", len(ls), ls[len(ls)-1].Source, string(ls[0].RawIssuer) == string(inter.Cert.RawSubject))
+	}
+	if _, err := check.ParseCRLs("junk.pem", []byte("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n")); err == nil {
+		t.Error("a file without CRL blocks parsed without error")
+	}
+}
