@@ -47,6 +47,7 @@ func commands() []command {
 		{"diff", "SOURCE... --to TARGET...", "show the plan that would make targets match sources (changes nothing)", runDiff},
 		{"sync", "SOURCE... --to TARGET... [--dry-run] [--mode add|prune|mirror]", "apply that plan", runSync},
 		{"restore", "[BACKUP]", "list backups, or put a store back as a backup saved it", runRestore},
+		{"run", "[--config FILE] [--job NAME]... [--dry-run] [--cron]", "run the jobs of the configuration file (for cron and systemd timers)", runRun},
 		{"discover", "", "list the trust stores of this user and host (browsers' NSS databases, system, Java)", runDiscover},
 	}
 }
