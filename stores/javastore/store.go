@@ -442,8 +442,8 @@ func (s *Store) encode(kf *keyfile) ([]byte, error) {
 }
 
 // newAlias makes rootsync's alias for c: "rootsync-" and the lower-case
-// common name with every run of other characters made a dash, at most 48
-// characters; when that is taken (ignoring case, as Java does), the first 8
+// common name with every run of other characters made a dash, cut at a dash
+// to at most 48 characters; when that is taken (ignoring case, as Java does), the first 8
 // hex digits of the fingerprint are added, then all of them.
 func newAlias(c *stores.Certificate, inUse map[string]bool) string {
 	var b strings.Builder
@@ -458,11 +458,14 @@ func newAlias(c *stores.Certificate, inUse map[string]bool) string {
 		} else {
 			dash = true
 		}
-		if b.Len() >= 48 {
-			break
-		}
 	}
 	slug := b.String()
+	if len(slug) > 48 {
+		slug = slug[:48]
+		if i := strings.LastIndexByte(slug, '-'); i > 0 {
+			slug = slug[:i]
+		}
+	}
 	if slug == "" {
 		slug = "cert"
 	}
