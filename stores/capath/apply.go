@@ -1,0 +1,439 @@
+package capath
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"syscall"
+	"time"
+
+	"github.com/rootsync/rootsync/internal/atomicfile"
+	"github.com/rootsync/rootsync/stores"
+	pemstore "github.com/rootsync/rootsync/stores/pem"
+)
+
+// maxLinks is how many HASH.N names OpenSSL's rehash uses per hash.
+const maxLinks = 256
+
+// work is what Apply will do, computed before anything is touched.
+type work struct {
+	newFiles []named     // certificate files to create
+	rewrites []named     // files to replace (foreign bundles that lose a block)
+	deletes  []string    // names to remove
+	renames  [][2]string // link renumbering: from, to
+	newLinks []named     // HASH.N -> file
+	modes    map[string]fs.FileMode
+}
+
+type named struct {
+	name string
+	data []byte // file content, or the link target
+}
+
+func (w *work) empty() bool {
+	return len(w.newFiles)+len(w.rewrites)+len(w.deletes)+len(w.renames)+len(w.newLinks) == 0
+}
+
+// Apply carries out the changes all-or-nothing. Add writes
+// rootsync-<fingerprint>.pem and its HASH.N link (reusing a link that already
+// names that file); a certificate whose subject OpenSSL refuses is not added
+// and the whole Apply fails. Remove deletes the files that hold only that
+// certificate (and rewrites a foreign file that holds others too), removes the
+// links that served it and renumbers links to close the gaps. SetTrust can
+// only make a certificate trusted for every purpose (a TRUSTED CERTIFICATE
+// file is rewritten as a plain one). The folder is created (mode 0755) when
+// something is added to a folder that does not exist.
+func (s *Store) Apply(ctx context.Context, changes []stores.Change) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	f, err := s.scan()
+	if err != nil {
+		return err
+	}
+	w, err := s.plan(f, changes)
+	if err != nil {
+		return err
+	}
+	if w.empty() {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.run(f, w)
+}
+
+func (s *Store) plan(f *folder, changes []stores.Change) (*work, error) {
+	w := &work{modes: map[string]fs.FileMode{}}
+	deleted := map[string]bool{}
+	rewritten := map[string]bool{}
+	holders := func(fp stores.Fingerprint) []*entry {
+		var out []*entry
+		for _, name := range f.names {
+			e := f.entries[name]
+			if deleted[name] || e.file == nil {
+				continue
+			}
+			for _, b := range e.file.Certificates() {
+				if b.Cert.Fingerprint == fp {
+					out = append(out, e)
+					break
+				}
+			}
+		}
+		return out
+	}
+	var adds []*stores.Entry
+	for _, ch := range changes {
+		if ch.Entry == nil || ch.Entry.Cert == nil {
+			return nil, fmt.Errorf("%s: %v change without a certificate", s.dir, ch.Action)
+		}
+		c := ch.Entry.Cert
+		switch ch.Action {
+		case stores.Add:
+			if err := pemstore.CheckWritable(s.dir, ch.Entry); err != nil {
+				return nil, err
+			}
+			adds = append(adds, ch.Entry)
+		case stores.Remove:
+			for _, h := range holders(c.Fingerprint) {
+				h.file.Remove(c.Fingerprint)
+				switch {
+				case len(h.file.Blocks()) == 0:
+					deleted[h.name] = true
+					delete(rewritten, h.name)
+				case h.symlink:
+					return nil, s.linkedBundle(h, c)
+				default:
+					rewritten[h.name] = true
+				}
+			}
+		case stores.SetTrust:
+			if err := pemstore.CheckWritable(s.dir, ch.Entry); err != nil {
+				return nil, err
+			}
+			for _, h := range holders(c.Fingerprint) {
+				if h.file.MakePlain(c.Fingerprint) {
+					if h.symlink {
+						return nil, s.linkedBundle(h, c)
+					}
+					rewritten[h.name] = true
+				}
+			}
+		default:
+			return nil, fmt.Errorf("%s: unknown change %v", s.dir, ch.Action)
+		}
+	}
+
+	// Links whose file is gone, or no longer holds a certificate with the
+	// link's hash, go too.
+	for _, name := range f.names {
+		e := f.entries[name]
+		if !e.link || deleted[name] {
+			continue
+		}
+		h := f.holder(e)
+		if deleted[h.name] {
+			deleted[name] = true
+			continue
+		}
+		if rewritten[h.name] && !holdsHash(h, e.hash) {
+			deleted[name] = true
+		}
+	}
+
+	// Which HASH.N names are taken once the deletions are done.
+	used := map[string]map[int]string{}
+	for _, name := range f.names {
+		e := f.entries[name]
+		if e.hash == "" || deleted[name] {
+			continue
+		}
+		if used[e.hash] == nil {
+			used[e.hash] = map[int]string{}
+		}
+		used[e.hash][e.n] = name
+	}
+
+	// Adds in fingerprint order, so that the links come out numbered as
+	// openssl rehash numbers them (it takes files in name order).
+	sort.Slice(adds, func(i, j int) bool {
+		return string(adds[i].Cert.Fingerprint[:]) < string(adds[j].Cert.Fingerprint[:])
+	})
+	added := map[stores.Fingerprint]bool{}
+	for _, a := range adds {
+		c := a.Cert
+		if added[c.Fingerprint] || len(holders(c.Fingerprint)) > 0 {
+			continue
+		}
+		added[c.Fingerprint] = true
+		hash, err := HashName(c.RawSubject)
+		if err != nil {
+			return nil, &stores.Error{
+				Path:  s.dir,
+				Entry: c.Subject,
+				Err:   fmt.Errorf("%w: OpenSSL could not use this certificate (%v), so it is not added", stores.ErrUnsupported, err),
+				Hint:  "leave this certificate out of the capath target (exclude it); OpenSSL refuses to load it anyway",
+			}
+		}
+		name := OwnedName(c.Fingerprint)
+		if e, ok := f.entries[name]; ok && !deleted[name] {
+			return nil, &stores.Error{
+				Path:  filepath.Join(s.dir, e.name),
+				Entry: c.Subject,
+				Err:   errors.New("the file exists but does not hold this certificate"),
+				Hint:  "remove or rename the file, then run again",
+			}
+		}
+		w.newFiles = append(w.newFiles, named{name, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.DER})})
+		reused := false
+		for _, ln := range used[hash] {
+			if e := f.entries[ln]; e != nil && e.link && e.ref == name {
+				reused = true
+			}
+		}
+		if reused {
+			continue
+		}
+		if used[hash] == nil {
+			used[hash] = map[int]string{}
+		}
+		n := 0
+		for ; n < maxLinks; n++ {
+			if _, taken := used[hash][n]; !taken {
+				break
+			}
+		}
+		if n == maxLinks {
+			return nil, &stores.Error{Path: s.dir, Entry: c.Subject, Err: fmt.Errorf("all %d links for hash %s are taken", maxLinks, hash), Hint: "remove unused certificates with this subject"}
+		}
+		link := fmt.Sprintf("%s.%d", hash, n)
+		used[hash][n] = link
+		w.newLinks = append(w.newLinks, named{link, []byte(name)})
+	}
+
+	// Close the gaps the deletions left: move the highest link of a hash into
+	// its lowest hole until none is left, renaming as few links as possible.
+	affected := map[string]bool{}
+	for name := range deleted {
+		if e := f.entries[name]; e.hash != "" {
+			affected[e.hash] = true
+		}
+	}
+	var hashes []string
+	for h := range affected {
+		hashes = append(hashes, h)
+	}
+	sort.Strings(hashes)
+	for _, h := range hashes {
+		u := used[h]
+		for {
+			hole, top := -1, -1
+			for n := range u {
+				top = max(top, n)
+			}
+			for n := 0; n < top; n++ {
+				if _, ok := u[n]; !ok {
+					hole = n
+					break
+				}
+			}
+			if hole < 0 {
+				break
+			}
+			from := u[top]
+			to := fmt.Sprintf("%s.%d", h, hole)
+			w.renames = append(w.renames, [2]string{from, to})
+			delete(u, top)
+			u[hole] = to
+		}
+	}
+
+	for _, name := range f.names {
+		if deleted[name] {
+			w.deletes = append(w.deletes, name)
+		}
+		if rewritten[name] {
+			e := f.entries[name]
+			w.rewrites = append(w.rewrites, named{name, e.file.Bytes()})
+			w.modes[name] = e.mode
+		}
+	}
+	return w, nil
+}
+
+func holdsHash(e *entry, hash string) bool {
+	if e.file == nil {
+		return false
+	}
+	for _, b := range e.file.Certificates() {
+		if h, err := HashName(b.Cert.RawSubject); err == nil && h == hash {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Store) linkedBundle(h *entry, c *stores.Certificate) error {
+	return &stores.Error{
+		Path:  filepath.Join(s.dir, h.name),
+		Entry: c.Subject,
+		Err:   fmt.Errorf("%w: the file is a link to a bundle that holds other certificates too", stores.ErrUnsupported),
+		Hint:  "edit the bundle the link points to, or replace the link by a copy of the file",
+	}
+}
+
+// txn records how to undo each step of an Apply.
+type txn struct {
+	dir        string
+	undo       []func() error
+	cleanup    []string // names removed once everything succeeded
+	hadDir     bool
+	atime, mod time.Time
+}
+
+func (t *txn) path(name string) string { return filepath.Join(t.dir, name) }
+
+func (t *txn) rollback() {
+	for i := len(t.undo) - 1; i >= 0; i-- {
+		_ = t.undo[i]()
+	}
+	if t.hadDir {
+		// Creating and removing names changed the folder's time; put it back.
+		_ = os.Chtimes(t.dir, t.atime, t.mod)
+	}
+}
+
+func tempName(what string) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return tempPrefix + what + "-" + hex.EncodeToString(b[:])
+}
+
+func (s *Store) run(f *folder, w *work) (err error) {
+	t := &txn{dir: s.dir, hadDir: f.exists}
+	fail := func(name string, e error) error {
+		p := s.dir
+		if name != "" {
+			p = t.path(name)
+		}
+		return &stores.Error{Path: p, Err: e, Hint: "check that the folder is writable and the disk has room; the folder was left as it was"}
+	}
+	defer func() {
+		if err != nil {
+			t.rollback()
+		}
+	}()
+	if f.exists {
+		fi, err := os.Stat(s.dir)
+		if err != nil {
+			return fail("", err)
+		}
+		t.mod, t.atime = fi.ModTime(), fi.ModTime()
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			t.atime = time.Unix(st.Atim.Sec, st.Atim.Nsec)
+		}
+	} else {
+		if err := os.Mkdir(s.dir, 0o755); err != nil {
+			return fail("", err)
+		}
+		t.undo = append(t.undo, func() error { return os.Remove(s.dir) })
+	}
+
+	// New files first, then the temporary copies of rewritten files.
+	for _, nf := range w.newFiles {
+		if err := t.create(nf.name, nf.data, 0o644); err != nil {
+			return fail(nf.name, err)
+		}
+	}
+	temps := map[string]string{}
+	for _, rw := range w.rewrites {
+		tmp := tempName("new")
+		if err := t.create(tmp, rw.data, w.modes[rw.name]); err != nil {
+			return fail(rw.name, err)
+		}
+		temps[rw.name] = tmp
+	}
+
+	// Then the names: removals (kept aside until the end), renumbering, new
+	// links, and the rewritten files swapped in.
+	for _, name := range w.deletes {
+		aside := tempName("old")
+		if err := t.rename(name, aside); err != nil {
+			return fail(name, err)
+		}
+		t.cleanup = append(t.cleanup, aside)
+	}
+	for _, r := range w.renames {
+		if err := t.rename(r[0], r[1]); err != nil {
+			return fail(r[0], err)
+		}
+	}
+	for _, l := range w.newLinks {
+		name, target := l.name, string(l.data)
+		if err := os.Symlink(target, t.path(name)); err != nil {
+			return fail(name, err)
+		}
+		t.undo = append(t.undo, func() error { return os.Remove(t.path(name)) })
+	}
+	for _, rw := range w.rewrites {
+		name, old := rw.name, tempName("old")
+		if err := os.Link(t.path(name), t.path(old)); err != nil {
+			return fail(name, err)
+		}
+		t.undo = append(t.undo, func() error { return os.Remove(t.path(old)) })
+		if err := t.rename(temps[name], name); err != nil {
+			return fail(name, err)
+		}
+		t.cleanup = append(t.cleanup, old)
+	}
+	if err := atomicfile.SyncDir(s.dir); err != nil {
+		return fail("", err)
+	}
+	for _, name := range t.cleanup {
+		_ = os.Remove(t.path(name))
+	}
+	return nil
+}
+
+// create makes a new file with data, synced, or fails leaving nothing.
+func (t *txn) create(name string, data []byte, mode fs.FileMode) error {
+	p := t.path(name)
+	fh, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
+		return err
+	}
+	t.undo = append(t.undo, func() error { return os.Remove(p) })
+	if _, err := fh.Write(data); err != nil {
+		fh.Close()
+		return err
+	}
+	if err := fh.Chmod(mode); err != nil {
+		fh.Close()
+		return err
+	}
+	if err := fh.Sync(); err != nil {
+		fh.Close()
+		return err
+	}
+	return fh.Close()
+}
+
+func (t *txn) rename(from, to string) error {
+	if _, err := os.Lstat(t.path(to)); err == nil {
+		return fmt.Errorf("rename %s to %s: %w", from, to, fs.ErrExist)
+	}
+	if err := os.Rename(t.path(from), t.path(to)); err != nil {
+		return err
+	}
+	t.undo = append(t.undo, func() error { return os.Rename(t.path(to), t.path(from)) })
+	return nil
+}
