@@ -114,6 +114,17 @@ func TestWrittenPKCS12Encoding(t *testing.T) {
 	}
 	mustApply(t, ls, addChanges(added))
 
+	// keytool's own default (JDK 17): PBES2 with AES-256 and an HMAC-SHA-256
+	// MAC; rootsync reads it with its alias.
+	keytoolDefault := filepath.Join(dir, "keytool-default.p12")
+	javatest.ImportCert(t, keytoolDefault, "PKCS12", "default-pw", "Default-Alias", foreign)
+	if info := opensslInfo(t, keytoolDefault, "default-pw"); !strings.Contains(info, "AES-256-CBC") || !strings.Contains(info, "MAC: sha256") {
+		t.Errorf("keytool's default is not PBES2/AES-256 with HMAC-SHA-256:\n%s", info)
+	}
+	if set := mustLoad(t, open(t, "p12", keytoolDefault, ptr("default-pw"))); set.Len() != 1 || set.Entries()[0].Label != "Default-Alias" {
+		t.Errorf("keytool's default file: %d entries", set.Len())
+	}
+
 	tests := []struct {
 		file, pw string
 		want     []string
