@@ -1,0 +1,500 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"software.sslmate.com/src/go-pkcs12"
+
+	"github.com/rootsync/rootsync/internal/check"
+	"github.com/rootsync/rootsync/stores"
+	"github.com/rootsync/rootsync/stores/capath"
+	"github.com/rootsync/rootsync/stores/nss"
+)
+
+// CheckSchema is the version of check's JSON output (docs/json.md).
+const CheckSchema = "rootsync.check/v1"
+
+type checkOptions struct {
+	commonOptions
+	stores        []string
+	also          []string
+	intermediates []string
+	crls          []string
+	crlCheck      string
+	at            string
+	noDiscover    bool
+	caListWarn    int
+}
+
+func (o *checkOptions) AddFlags(fs *pflag.FlagSet) {
+	o.commonOptions.AddFlags(fs)
+	fs.StringArrayVar(&o.stores, "store", nil, "a store the server takes its client CAs from (repeatable; several may follow one --store)")
+	fs.StringArrayVar(&o.also, "also", nil, "another store to look in for a missing root (repeatable; several may follow one --also)")
+	fs.StringArrayVar(&o.intermediates, "intermediates", nil, "a PEM or DER file of intermediate certificates the client sends (repeatable)")
+	fs.StringArrayVar(&o.crls, "crl", nil, "a CRL file (PEM or DER) the server uses (repeatable); capath stores add their HASH.rN files")
+	fs.StringVar(&o.crlCheck, "crl-check", "chain", "with CRLs, which certificates need one: chain (nginx ssl_crl) or leaf")
+	fs.StringVar(&o.at, "at", "", "judge validity at this time (RFC 3339 or YYYY-MM-DD) instead of now")
+	fs.BoolVar(&o.noDiscover, "no-discover", false, "do not look in the system store and the NSS databases of this user for a missing root")
+	fs.IntVar(&o.caListWarn, "ca-list-warn", check.DefaultCAListWarn, "warn when the advertised CA name list is larger than this many bytes")
+}
+
+// splitMulti lets one flag take several store specs ("--store A B"): the
+// arguments after it that read as specs are rewritten as repeated flags.
+func splitMulti(args []string, names ...string) []string {
+	var out []string
+	cur, taken := "", false // the flag collecting values; it has its first
+	for _, a := range args {
+		if slices.Contains(names, a) {
+			cur, taken = a, false
+			out = append(out, a)
+			continue
+		}
+		if cur != "" && !strings.HasPrefix(a, "-") {
+			if !taken {
+				taken = true
+				out = append(out, a)
+				continue
+			}
+			if _, err := stores.ParseSpec(a); err == nil {
+				out = append(out, cur, a)
+				continue
+			}
+		}
+		cur = ""
+		out = append(out, a)
+	}
+	return out
+}
+
+func runCheck(ctx context.Context, e *env, args []string) error {
+	var o checkOptions
+	fs := pflag.NewFlagSet("check", pflag.ContinueOnError)
+	o.AddFlags(fs)
+	fs.Usage = func() {
+		e.stderr.Write([]byte("usage: rootsync check CERT --store STORE... [--intermediates FILE]... [--crl FILE]... [--at TIME] [flags]\n" +
+			"CERT is PEM (the first certificate is the client's, the rest intermediates), DER or PKCS#12.\n" +
+			"exit status: 0 accepted, 4 rejected, 1 error, 2 usage\n"))
+		fs.PrintDefaults()
+	}
+	if err := parse(fs, splitMulti(args, "--store", "--also"), e.stderr); err != nil {
+		return err
+	}
+	if err := o.setup(e); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("check needs one client certificate: rootsync check CERT --store STORE")
+	}
+	if len(o.stores) == 0 {
+		return usagef("check needs the server's CA store: rootsync check CERT --store pem:/etc/nginx/client-ca.pem")
+	}
+	in := check.Input{Now: e.now(), CAListWarn: o.caListWarn}
+	switch o.crlCheck {
+	case "chain":
+		in.CRLCheck = check.CRLChain
+	case "leaf":
+		in.CRLCheck = check.CRLLeaf
+	default:
+		return usagef("--crl-check %q: want chain or leaf", o.crlCheck)
+	}
+	if o.at != "" {
+		t, err := parseAt(o.at)
+		if err != nil {
+			return err
+		}
+		in.Now = t
+	}
+	serverSpecs, err := parseSpecs(o.stores)
+	if err != nil {
+		return err
+	}
+	alsoSpecs, err := parseSpecs(o.also)
+	if err != nil {
+		return err
+	}
+
+	certFile := fs.Arg(0)
+	leaf, inters, err := readClientCert(certFile, o.openOptions().Password)
+	if err != nil {
+		return err
+	}
+	in.Leaf, in.Intermediates = leaf, inters
+	for _, f := range o.intermediates {
+		cs, err := readCerts(f)
+		if err != nil {
+			return err
+		}
+		in.Intermediates = append(in.Intermediates, cs...)
+	}
+	for _, f := range o.crls {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		ls, err := check.ParseCRLs(f, b)
+		if err != nil {
+			return &hinted{err, "give a CRL in PEM (X509 CRL blocks) or DER, e.g. from 'openssl ca -gencrl'"}
+		}
+		in.CRLs = append(in.CRLs, ls...)
+	}
+
+	var notes []string
+	serverSts, err := openAll(serverSpecs, o.openOptions())
+	if err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for _, st := range serverSts {
+		set, err := st.Load(ctx)
+		if err != nil {
+			return err
+		}
+		name := st.Spec().String()
+		seen[name] = true
+		in.Stores = append(in.Stores, check.Store{Name: name, Caps: st.Capabilities(), Set: set})
+		if st.Spec().Kind == "capath" {
+			ls, n := capathCRLs(st.Spec().Location)
+			in.CRLs = append(in.CRLs, ls...)
+			notes = append(notes, n...)
+		}
+	}
+
+	// Other stores, to say where a missing root is. Failures here are notes.
+	otherSpecs := alsoSpecs
+	if !o.noDiscover {
+		otherSpecs = append(otherSpecs, stores.Spec{Kind: "system"})
+		if locs, err := nss.DiscoverUser(); err != nil {
+			notes = append(notes, fmt.Sprintf("NSS databases not searched: %v", err))
+		} else {
+			for _, l := range locs {
+				if l.Exists {
+					otherSpecs = append(otherSpecs, stores.Spec{Kind: "nss", Location: l.Path})
+				}
+			}
+		}
+	}
+	for _, sp := range otherSpecs {
+		if seen[sp.String()] {
+			continue
+		}
+		seen[sp.String()] = true
+		sts, err := openStore(sp, o.openOptions())
+		if err != nil {
+			notes = append(notes, fmt.Sprintf("%s not searched: %v", sp, err))
+			continue
+		}
+		for _, st := range sts {
+			set, err := st.Load(ctx)
+			if err != nil {
+				notes = append(notes, fmt.Sprintf("%s not searched: %v", st.Spec(), err))
+				continue
+			}
+			in.Others = append(in.Others, check.Store{Name: st.Spec().String(), Caps: st.Capabilities(), Set: set})
+		}
+	}
+
+	r := check.Evaluate(in)
+	if o.output == "json" {
+		err = checkJSON(e.stdout, r, in, notes)
+	} else {
+		err = checkText(e.stdout, r, in, notes)
+	}
+	if err != nil {
+		return err
+	}
+	if !r.Accepted {
+		return errQuiet{code: ExitRejected}
+	}
+	return nil
+}
+
+func parseAt(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse("2006-01-02", s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, usagef("--at %q: want RFC 3339 (2026-10-12T08:00:00Z) or a date (2026-10-12)", s)
+}
+
+// readClientCert reads the client certificate: PEM (the first certificate is
+// the leaf, the others intermediates), DER, or PKCS#12 (with the password
+// from --password-env or --password-file, else the empty password).
+func readClientCert(path string, pw stores.Secret) (*stores.Certificate, []*stores.Certificate, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if bytes.Contains(data, []byte("-----BEGIN")) {
+		cs, err := pemCerts(path, data)
+		if err != nil {
+			return nil, nil, err
+		}
+		return cs[0], cs[1:], nil
+	}
+	if c, err := stores.ParseCertificate(data); err == nil {
+		return c, nil, nil
+	}
+	password := ""
+	if !pw.IsZero() {
+		v, err := pw.Value()
+		if err != nil {
+			return nil, nil, err
+		}
+		password = string(v)
+	}
+	_, leaf, cas, err := pkcs12.DecodeChain(data, password)
+	if err != nil {
+		if errors.Is(err, pkcs12.ErrIncorrectPassword) {
+			hint := "give the file's password with --password-env VAR or --password-file FILE"
+			if !pw.IsZero() {
+				hint = "check the password in " + pw.String()
+			}
+			return nil, nil, &stores.Error{Path: path, Err: stores.ErrBadPassword, Hint: hint}
+		}
+		return nil, nil, &stores.Error{Path: path, Err: fmt.Errorf("neither PEM, DER nor PKCS#12: %w", err),
+			Hint: "give the client certificate as PEM, DER or a PKCS#12 file (.p12, .pfx)"}
+	}
+	c, err := stores.ParseCertificate(leaf.Raw)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	var inters []*stores.Certificate
+	for i, ca := range cas {
+		ic, err := stores.ParseCertificate(ca.Raw)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: certificate %d: %w", path, i+2, err)
+		}
+		inters = append(inters, ic)
+	}
+	return c, inters, nil
+}
+
+// readCerts reads every certificate of a PEM or DER file.
+func readCerts(path string) ([]*stores.Certificate, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if bytes.Contains(data, []byte("-----BEGIN")) {
+		return pemCerts(path, data)
+	}
+	c, err := stores.ParseCertificate(data)
+	if err != nil {
+		return nil, &stores.Error{Path: path, Err: err, Hint: "give certificates in PEM or DER"}
+	}
+	return []*stores.Certificate{c}, nil
+}
+
+func pemCerts(path string, data []byte) ([]*stores.Certificate, error) {
+	var out []*stores.Certificate
+	rest := data
+	for n := 1; ; n++ {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := stores.ParseCertificate(b.Bytes)
+		if err != nil {
+			return nil, &stores.Error{Path: path, Entry: fmt.Sprintf("block %d", n), Err: err, Hint: "replace the damaged block with the certificate itself"}
+		}
+		out = append(out, c)
+	}
+	if len(out) == 0 {
+		return nil, &stores.Error{Path: path, Err: errors.New("no CERTIFICATE block"), Hint: "give a file with the certificate in PEM, DER or PKCS#12"}
+	}
+	return out, nil
+}
+
+var crlLinkRE = regexp.MustCompile(`^([0-9a-f]{8})\.r[0-9]+$`)
+
+// capathCRLs reads the HASH.rN files of a hashed directory, as OpenSSL finds
+// them: by the subject hash of the CRL's issuer. A CRL under the wrong hash
+// is left out with a note (OpenSSL would not find it).
+func capathCRLs(dir string) ([]*check.CRL, []string) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, []string{fmt.Sprintf("CRLs in %s not read: %v", dir, err)}
+	}
+	var out []*check.CRL
+	var notes []string
+	for _, de := range ents {
+		m := crlLinkRE.FindStringSubmatch(de.Name())
+		if m == nil {
+			continue
+		}
+		p := filepath.Join(dir, de.Name())
+		b, err := os.ReadFile(p)
+		if err != nil {
+			notes = append(notes, fmt.Sprintf("CRL %s not read: %v", p, err))
+			continue
+		}
+		ls, err := check.ParseCRLs(p, b)
+		if err != nil {
+			notes = append(notes, fmt.Sprintf("CRL %s not used: %v", p, err))
+			continue
+		}
+		for _, l := range ls {
+			h, err := capath.HashName(l.RawIssuer)
+			if err != nil || h != m[1] {
+				notes = append(notes, fmt.Sprintf("CRL %s is not named for its issuer's hash (%s): OpenSSL does not find it; run 'openssl rehash %s'", p, h, dir))
+				continue
+			}
+			out = append(out, l)
+		}
+	}
+	return out, notes
+}
+
+func verdict(r *check.Result) string {
+	if r.Accepted {
+		return "accepted"
+	}
+	return "rejected"
+}
+
+// checkText writes the verdict for people.
+func checkText(w io.Writer, r *check.Result, in check.Input, notes []string) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %s (%s)\n", verdict(r), r.Leaf.Subject, r.Leaf.Fingerprint.Short())
+	var names []string
+	for _, s := range in.Stores {
+		names = append(names, s.Name)
+	}
+	fmt.Fprintf(&b, "  checked against %s at %s\n", strings.Join(names, ", "), r.Now.UTC().Format(time.RFC3339))
+	b.WriteString("  chain:\n")
+	for i, l := range r.Chain {
+		fmt.Fprintf(&b, "    %d %s  %s  [%s]\n", i, l.Cert.Fingerprint.Short(), l.Cert.Subject, l.Source)
+	}
+	for _, x := range r.Reasons {
+		fmt.Fprintf(&b, "  %s: %s: %s\n", x.Severity, x.Code, x.Message)
+		if f := x.Fix; f != nil {
+			if f.Command != "" {
+				fmt.Fprintf(&b, "    fix: the root is trusted for client authentication in %s; run:\n      %s\n", f.Store, f.Command)
+			}
+			if f.Note != "" {
+				fmt.Fprintf(&b, "    note: %s\n", f.Note)
+			}
+		}
+	}
+	for _, n := range notes {
+		fmt.Fprintf(&b, "  note: %s\n", n)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+type jsonCheck struct {
+	Schema      string            `json:"schema"`
+	Verdict     string            `json:"verdict"`
+	Accepted    bool              `json:"accepted"`
+	At          time.Time         `json:"at"`
+	Certificate jsonCheckCert     `json:"certificate"`
+	Stores      []string          `json:"stores"`
+	Chain       []jsonCheckLink   `json:"chain"`
+	Reasons     []jsonCheckReason `json:"reasons"`
+	Notes       []string          `json:"notes"`
+}
+
+type jsonCheckCert struct {
+	Fingerprint string     `json:"fingerprint"`
+	Subject     string     `json:"subject"`
+	Issuer      string     `json:"issuer,omitempty"`
+	Serial      string     `json:"serial,omitempty"`
+	NotBefore   *time.Time `json:"not_before,omitempty"`
+	NotAfter    *time.Time `json:"not_after,omitempty"`
+}
+
+type jsonCheckLink struct {
+	Fingerprint string `json:"fingerprint"`
+	Subject     string `json:"subject"`
+	Source      string `json:"source"`
+	SelfSigned  bool   `json:"self_signed"`
+}
+
+type jsonCheckReason struct {
+	Code        string          `json:"code"`
+	Severity    string          `json:"severity"`
+	Message     string          `json:"message"`
+	Certificate *jsonCheckRef   `json:"certificate,omitempty"`
+	Missing     *jsonCheckMiss  `json:"missing_issuer,omitempty"`
+	Store       string          `json:"store,omitempty"`
+	Fix         *jsonCheckFixes `json:"fix,omitempty"`
+}
+
+type jsonCheckRef struct {
+	Fingerprint string `json:"fingerprint"`
+	Subject     string `json:"subject"`
+}
+
+type jsonCheckMiss struct {
+	Subject        string `json:"subject"`
+	AuthorityKeyID string `json:"authority_key_id,omitempty"`
+}
+
+type jsonCheckFixes struct {
+	Store   string `json:"store,omitempty"`
+	Command string `json:"command,omitempty"`
+	Note    string `json:"note,omitempty"`
+}
+
+// checkJSON writes the verdict as one JSON document (schema rootsync.check/v1).
+func checkJSON(w io.Writer, r *check.Result, in check.Input, notes []string) error {
+	out := jsonCheck{Schema: CheckSchema, Verdict: verdict(r), Accepted: r.Accepted, At: r.Now.UTC(),
+		Stores: []string{}, Chain: []jsonCheckLink{}, Reasons: []jsonCheckReason{}, Notes: notes}
+	if out.Notes == nil {
+		out.Notes = []string{}
+	}
+	leaf := r.Leaf
+	out.Certificate = jsonCheckCert{Fingerprint: leaf.Fingerprint.String(), Subject: leaf.Subject}
+	if p := leaf.Parsed; p != nil {
+		out.Certificate.Issuer = p.Issuer.String()
+		out.Certificate.Serial = hex.EncodeToString(p.SerialNumber.Bytes())
+		nb, na := leaf.NotBefore.UTC(), leaf.NotAfter.UTC()
+		out.Certificate.NotBefore, out.Certificate.NotAfter = &nb, &na
+	}
+	for _, s := range in.Stores {
+		out.Stores = append(out.Stores, s.Name)
+	}
+	for _, l := range r.Chain {
+		out.Chain = append(out.Chain, jsonCheckLink{l.Cert.Fingerprint.String(), l.Cert.Subject, l.Source, l.SelfSigned})
+	}
+	for _, x := range r.Reasons {
+		jr := jsonCheckReason{Code: x.Code, Severity: string(x.Severity), Message: x.Message, Store: x.Store}
+		if x.Cert != nil {
+			jr.Certificate = &jsonCheckRef{x.Cert.Fingerprint.String(), x.Cert.Subject}
+		}
+		if x.Missing != nil {
+			jr.Missing = &jsonCheckMiss{x.Missing.Subject, x.Missing.AuthorityKeyID}
+		}
+		if x.Fix != nil {
+			jr.Fix = &jsonCheckFixes{x.Fix.Store, x.Fix.Command, x.Fix.Note}
+		}
+		out.Reasons = append(out.Reasons, jr)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
