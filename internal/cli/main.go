@@ -49,6 +49,7 @@ func commands() []command {
 		{"restore", "[BACKUP]", "list backups, or put a store back as a backup saved it", runRestore},
 		{"run", "[--config FILE] [--job NAME]... [--dry-run] [--cron]", "run the jobs of the configuration file (for cron and systemd timers)", runRun},
 		{"discover", "", "list the trust stores of this user and host (browsers' NSS databases, system, Java)", runDiscover},
+		{"check", "CERT --store STORE... [--intermediates FILE]... [--crl FILE]... [--at TIME]", "explain why a server would accept or reject a client certificate (exit 4: rejected)", runCheck},
 	}
 }
 
