@@ -440,3 +440,40 @@ func BenchmarkPEMParse(b *testing.B) {
 		Entries(f)
 	}
 }
+
+// TestFixtureBundle reads the committed fixtures (see testdata/README.md).
+func TestFixtureBundle(t *testing.T) {
+	a := testpki.Root("Fixture Root A")
+	b := testpki.Root("Fixture Root B")
+	c := testpki.Root("Fixture Root C")
+	set := load(t, open(t, filepath.Join("..", "..", "testdata", "pem", "mixed.pem")))
+	tests := []struct {
+		cert  *testpki.Cert
+		label string
+		trust stores.Trust
+		owned bool
+		notes int
+	}{
+		{a, "block 1", stores.TrustAll(), false, 1},
+		{b, "block 3", stores.Trust{stores.Trusted, stores.Unspecified, stores.Distrusted, stores.Unspecified}, false, 0},
+		{c, "block 5", stores.TrustAll(), true, 0},
+	}
+	if set.Len() != len(tests) {
+		t.Errorf("%d entries, want %d", set.Len(), len(tests))
+	}
+	for _, tt := range tests {
+		e := set.Get(stores.FingerprintOf(tt.cert.DER))
+		if e == nil {
+			t.Errorf("%s missing", tt.cert.Cert.Subject.CommonName)
+			continue
+		}
+		if e.Label != tt.label || e.Trust != tt.trust || e.Owned != tt.owned || len(e.Notes) != tt.notes {
+			t.Errorf("%s: label %q trust %v owned %v notes %q; want %q %v %v %d notes",
+				tt.cert.Cert.Subject.CommonName, e.Label, e.Trust, e.Owned, e.Notes, tt.label, tt.trust, tt.owned, tt.notes)
+		}
+	}
+	der := load(t, open(t, filepath.Join("..", "..", "testdata", "pem", "root-a.der")))
+	if der.Len() != 1 || der.Get(stores.FingerprintOf(a.DER)) == nil {
+		t.Errorf("root-a.der: %d entries, want Fixture Root A", der.Len())
+	}
+}
