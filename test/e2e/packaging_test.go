@@ -1,0 +1,195 @@
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rootsync/rootsync/internal/config"
+)
+
+func packaging(name string) string { return filepath.Join(repoRoot, "packaging", name) }
+
+// TestSystemdUnits checks the service and timer with systemd-analyze verify,
+// pointing a copy of the service at the rootsync binary built for the test.
+// Any complaint (an unknown key is only a warning to systemd) fails the test.
+func TestSystemdUnits(t *testing.T) {
+	analyze := need(t, "systemd-analyze")
+	svc, err := os.ReadFile(packaging("rootsync.service"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(svc, []byte("ExecStart=/usr/local/bin/rootsync run --cron\n")) || !bytes.Contains(svc, []byte("Type=oneshot\n")) {
+		t.Errorf("rootsync.service: want Type=oneshot and ExecStart=/usr/local/bin/rootsync run --cron")
+	}
+	timer, err := os.ReadFile(packaging("rootsync.timer"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Persistent=true\n", "RandomizedDelaySec=", "OnCalendar=", "WantedBy=timers.target\n"} {
+		if !bytes.Contains(timer, []byte(want)) {
+			t.Errorf("rootsync.timer lacks %q", want)
+		}
+	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "rootsync.service"), strings.ReplaceAll(string(svc), "/usr/local/bin/rootsync", bin))
+	writeFile(t, filepath.Join(dir, "rootsync.timer"), string(timer))
+	cmd := exec.Command(analyze, "verify", "--man=no", filepath.Join(dir, "rootsync.service"), filepath.Join(dir, "rootsync.timer"))
+	out, err := cmd.CombinedOutput()
+	if err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
+	}
+}
+
+func TestCronExample(t *testing.T) {
+	b, err := os.ReadFile(packaging("rootsync.cron"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") || strings.Contains(strings.Fields(line)[0], "=") {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) < 7 || f[5] != "root" {
+			t.Errorf("cron line %q: want minute hour day month weekday user command", line)
+			continue
+		}
+		jobs++
+		cmd := strings.Join(f[6:], " ")
+		if !strings.Contains(cmd, "rootsync run --cron") {
+			t.Errorf("cron command %q does not run 'rootsync run --cron'", cmd)
+		}
+		if out, err := exec.Command("sh", "-n", "-c", cmd).CombinedOutput(); err != nil {
+			t.Errorf("cron command %q: sh -n: %v %s", cmd, err, out)
+		}
+	}
+	if jobs != 1 {
+		t.Errorf("rootsync.cron has %d jobs, want 1", jobs)
+	}
+}
+
+func TestCAHookSyntax(t *testing.T) {
+	hook := packaging("ca-certificates-hook")
+	fi, err := os.Stat(hook)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm()&0o111 == 0 {
+		t.Errorf("%s is not executable (mode %v)", hook, fi.Mode())
+	}
+	for _, sh := range []string{"sh", "dash", "bash"} {
+		if p, err := exec.LookPath(sh); err == nil {
+			if out, err := exec.Command(p, "-n", hook).CombinedOutput(); err != nil {
+				t.Errorf("%s -n %s: %v\n%s", sh, hook, err, out)
+			}
+		}
+	}
+}
+
+// TestCAHook runs the hook as update-ca-certificates does (the changes on
+// stdin) with a fake rootsync first in PATH: the hook must call
+// `rootsync run --cron` and exit 0 whatever rootsync's exit status.
+func TestCAHook(t *testing.T) {
+	hook := packaging("ca-certificates-hook")
+	tests := []struct {
+		name       string
+		fake       string // exit status of the fake rootsync; "" = none in PATH
+		noConfig   bool
+		wantCalled bool
+		wantStderr string
+	}{
+		{"in sync", "0", false, true, ""},
+		{"failed", "1", false, true, "failed with exit status 1"},
+		{"busy", "5", false, true, "another rootsync run holds the lock"},
+		{"not installed", "", false, false, ""},
+		{"no configuration", "0", true, false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			calls := filepath.Join(dir, "calls")
+			binDir := filepath.Join(dir, "bin")
+			if err := os.MkdirAll(binDir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if tt.fake != "" {
+				script := fmt.Sprintf("#!/bin/sh\necho \"$@\" >> %s\nexit %s\n", calls, tt.fake)
+				if err := os.WriteFile(filepath.Join(binDir, "rootsync"), []byte(script), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cfg := filepath.Join(dir, "config.yaml")
+			if !tt.noConfig {
+				writeFile(t, cfg, "jobs: {}\n")
+			}
+			cmd := exec.Command(hook)
+			cmd.Env = []string{"PATH=" + binDir + ":/usr/bin:/bin", "ROOTSYNC_CONFIG=" + cfg}
+			cmd.Stdin = strings.NewReader("+local/private-root.crt\n-mozilla/Old_Root.crt\n")
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Run(); err != nil {
+				t.Errorf("hook: %v (it must never fail update-ca-certificates)\n%s", err, stderr.String())
+			}
+			got, _ := os.ReadFile(calls)
+			want := ""
+			if tt.wantCalled {
+				want = "run --cron --config " + cfg + " --lock-wait 5s\n"
+			}
+			if string(got) != want {
+				t.Errorf("rootsync called with %q, want %q", got, want)
+			}
+			if !strings.Contains(stderr.String(), tt.wantStderr) || (tt.wantStderr == "" && stderr.Len() > 0) {
+				t.Errorf("hook stderr = %q, want %q", stderr.String(), tt.wantStderr)
+			}
+		})
+	}
+}
+
+// TestCAHookRealRun runs the hook with the real rootsync first in PATH: the
+// job of its configuration is carried out.
+func TestCAHookRealRun(t *testing.T) {
+	s, targets := nssPair(t, "[]")
+	binDir := filepath.Join(s.dir, "bin")
+	if err := os.MkdirAll(binDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(bin, filepath.Join(binDir, "rootsync")); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(packaging("ca-certificates-hook"))
+	cmd.Env = append(s.env, "PATH="+binDir+":/usr/bin:/bin", "ROOTSYNC_CONFIG="+s.path("config.yaml"))
+	cmd.Stdin = strings.NewReader("+x.crt\n")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("hook: %v\n%s", err, out)
+	}
+	for _, tg := range targets {
+		if !strings.Contains(string(out), tg+": added 2") || len(fingerprints(t, tg)) != 2 {
+			t.Errorf("the hook's run did not change %s:\n%s", tg, out)
+		}
+	}
+}
+
+// TestConfigExample: the example in packaging/ parses, and docs/config.md
+// carries the same example.
+func TestConfigExample(t *testing.T) {
+	ex := packaging("config.example.yaml")
+	if _, err := config.Load(ex); err != nil {
+		t.Fatalf("%v", err)
+	}
+	doc, err := os.ReadFile(filepath.Join(repoRoot, "docs", "config.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(ex)
+	if !bytes.Contains(doc, b) {
+		t.Errorf("docs/config.md does not include packaging/config.example.yaml verbatim")
+	}
+}
