@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/asn1"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -52,6 +53,64 @@ type planner struct {
 	sg      *signer
 	keyPath string
 	p       *plan
+	ix      *rowIndex // built on first use; kept in step with st.certs and st.trusts
+}
+
+// rowIndex finds rows by value without scanning the whole database, so that
+// writing n certificates costs O(n), not O(n^2). Each slice keeps the order
+// of st.certs or st.trusts.
+type rowIndex struct {
+	byDER     map[string][]*certRow
+	byIssuer  map[string][]*certRow // issuer and serial
+	bySubject map[string][]*certRow
+	byLabel   map[string][]*certRow
+	trusts    map[string][]*trustRow // issuer and serial
+}
+
+// pairKey is an unambiguous map key for an issuer and serial pair.
+func pairKey(issuer, serial []byte) string {
+	return string(binary.AppendUvarint(nil, uint64(len(issuer)))) + string(issuer) + string(serial)
+}
+
+func (pl *planner) index() *rowIndex {
+	if pl.ix == nil {
+		ix := &rowIndex{byDER: map[string][]*certRow{}, byIssuer: map[string][]*certRow{},
+			bySubject: map[string][]*certRow{}, byLabel: map[string][]*certRow{}, trusts: map[string][]*trustRow{}}
+		for _, r := range pl.st.certs {
+			ix.addCert(r)
+		}
+		for _, t := range pl.st.trusts {
+			ix.addTrust(t)
+		}
+		pl.ix = ix
+	}
+	return pl.ix
+}
+
+func (ix *rowIndex) addCert(r *certRow) {
+	ix.byDER[string(r.der)] = append(ix.byDER[string(r.der)], r)
+	k := pairKey(r.issuer, r.serial)
+	ix.byIssuer[k] = append(ix.byIssuer[k], r)
+	ix.bySubject[string(r.subject)] = append(ix.bySubject[string(r.subject)], r)
+	ix.byLabel[string(r.label)] = append(ix.byLabel[string(r.label)], r)
+}
+
+func (ix *rowIndex) deleteCert(r *certRow) {
+	ix.byDER[string(r.der)] = deleteRow(ix.byDER[string(r.der)], r)
+	k := pairKey(r.issuer, r.serial)
+	ix.byIssuer[k] = deleteRow(ix.byIssuer[k], r)
+	ix.bySubject[string(r.subject)] = deleteRow(ix.bySubject[string(r.subject)], r)
+	ix.byLabel[string(r.label)] = deleteRow(ix.byLabel[string(r.label)], r)
+}
+
+func (ix *rowIndex) addTrust(t *trustRow) {
+	k := pairKey(t.issuer, t.serial)
+	ix.trusts[k] = append(ix.trusts[k], t)
+}
+
+func (ix *rowIndex) deleteTrust(t *trustRow) {
+	k := pairKey(t.issuer, t.serial)
+	ix.trusts[k] = deleteRow(ix.trusts[k], t)
 }
 
 func (pl *planner) newID() uint32 {
@@ -65,30 +124,18 @@ func (pl *planner) newID() uint32 {
 }
 
 func (pl *planner) certsByDER(der []byte) []*certRow {
-	var out []*certRow
-	for _, c := range pl.st.certs {
-		if string(c.der) == string(der) {
-			out = append(out, c)
-		}
-	}
-	return out
+	return append([]*certRow(nil), pl.index().byDER[string(der)]...)
 }
 
 func (pl *planner) trustsFor(issuer, serial []byte) []*trustRow {
-	var out []*trustRow
-	for _, t := range pl.st.trusts {
-		if string(t.issuer) == string(issuer) && string(t.serial) == string(serial) {
-			out = append(out, t)
-		}
-	}
-	return out
+	return append([]*trustRow(nil), pl.index().trusts[pairKey(issuer, serial)]...)
 }
 
 // nickname picks rootsync's nickname for c: one per subject, "rootsync: CN",
 // with " (2)", " (3)", ... when another subject already uses it.
 func (pl *planner) nickname(c *stores.Certificate) string {
-	for _, r := range pl.st.certs {
-		if string(r.subject) == string(c.RawSubject) && strings.HasPrefix(string(r.label), OwnerPrefix) {
+	for _, r := range pl.index().bySubject[string(c.RawSubject)] {
+		if strings.HasPrefix(string(r.label), OwnerPrefix) {
 			return string(r.label)
 		}
 	}
@@ -108,8 +155,8 @@ func (pl *planner) nickname(c *stores.Certificate) string {
 			cand = fmt.Sprintf("%s (%d)", base, n)
 		}
 		taken := false
-		for _, r := range pl.st.certs {
-			if string(r.label) == cand && string(r.subject) != string(c.RawSubject) {
+		for _, r := range pl.index().byLabel[cand] {
+			if string(r.subject) != string(c.RawSubject) {
 				taken = true
 				break
 			}
@@ -151,12 +198,10 @@ func (pl *planner) ensure(e *stores.Entry) error {
 			Err: fmt.Errorf("%w: certificate has no readable issuer and serial number", stores.ErrUnsupported)}
 	}
 	if len(pl.certsByDER(c.DER)) == 0 {
-		for _, r := range pl.st.certs {
-			if string(r.issuer) == string(c.RawIssuer) && string(r.serial) == string(c.RawSerial) {
-				return &stores.Error{Path: filepath.Join(filepath.Dir(pl.keyPath), certFile), Entry: c.Subject,
-					Err:  fmt.Errorf("%w: the database holds a different certificate (%q) with the same issuer and serial number", stores.ErrUnsupported, string(r.label)),
-					Hint: "remove that certificate first (certutil -D -n NICKNAME)"}
-			}
+		if same := pl.index().byIssuer[pairKey(c.RawIssuer, c.RawSerial)]; len(same) > 0 {
+			return &stores.Error{Path: filepath.Join(filepath.Dir(pl.keyPath), certFile), Entry: c.Subject,
+				Err:  fmt.Errorf("%w: the database holds a different certificate (%q) with the same issuer and serial number", stores.ErrUnsupported, string(same[0].label)),
+				Hint: "remove that certificate first (certutil -D -n NICKNAME)"}
 		}
 		id := pl.newID()
 		subject := c.RawSubject
@@ -166,6 +211,7 @@ func (pl *planner) ensure(e *stores.Entry) error {
 		row := &certRow{id: id, label: []byte(pl.nickname(c)), der: c.DER, issuer: c.RawIssuer,
 			serial: c.RawSerial, subject: subject, ckaID: keyID(c)}
 		pl.st.certs = append(pl.st.certs, row)
+		pl.index().addCert(row)
 		pl.p.writes = append(pl.p.writes, rowWrite{id: id, insert: true, attrs: map[uint32][]byte{
 			attrClass: ulongBytes(ckoCertificate), attrToken: {1}, attrPrivate: {0}, attrModifiable: {1},
 			attrLabel: row.label, attrValue: row.der, attrCertType: ulongBytes(ckcX509),
@@ -224,7 +270,9 @@ func (pl *planner) ensure(e *stores.Entry) error {
 	for i, a := range classicPurposeAttrs {
 		attrs[a] = ulongBytes(want.vals[i])
 	}
-	pl.st.trusts = append(pl.st.trusts, &trustRow{id: id, class: ckoNSSTrust, issuer: c.RawIssuer, serial: c.RawSerial, attrs: attrs})
+	tr := &trustRow{id: id, class: ckoNSSTrust, issuer: c.RawIssuer, serial: c.RawSerial, attrs: attrs}
+	pl.st.trusts = append(pl.st.trusts, tr)
+	pl.index().addTrust(tr)
 	pl.p.writes = append(pl.p.writes, rowWrite{id: id, insert: true, attrs: attrs})
 	pl.sign(id, attrs)
 	return nil
@@ -254,8 +302,10 @@ func (pl *planner) remove(e *stores.Entry) {
 				}
 			}
 			pl.st.trusts = deleteRow(pl.st.trusts, tr)
+			pl.index().deleteTrust(tr)
 		}
 		pl.st.certs = deleteRow(pl.st.certs, r)
+		pl.index().deleteCert(r)
 	}
 }
 
@@ -350,6 +400,9 @@ func (s *Store) applyOnce(ctx context.Context, changes []stores.Change) error {
 		return err
 	}
 	defer kc.close()
+
+	// Outside any lock: read, log in, derive the signing key (the expensive
+	// part with a password) and plan.
 	certVer, err := cc.dataVersion(ctx)
 	if err != nil {
 		return dbError(cc.path, err)
@@ -358,20 +411,9 @@ func (s *Store) applyOnce(ctx context.Context, changes []stores.Change) error {
 	if err != nil {
 		return dbError(kc.path, err)
 	}
-	st := &state{}
-	if err := inReadTx(ctx, cc, func() error { return readCert9(ctx, cc, st) }); err != nil {
+	st, err := readState(ctx, cc, kc, inReadTx)
+	if err != nil {
 		return err
-	}
-	if err := inReadTx(ctx, kc, func() error { return readKey4(ctx, kc, st) }); err != nil {
-		return err
-	}
-	for _, need := range [][]uint32{certWriteAttrs, trustWriteAttrs} {
-		for _, a := range need {
-			if !st.certCols[column(a)] {
-				return &stores.Error{Path: cc.path, Err: fmt.Errorf("%w: nssPublic has no column %s", stores.ErrUnsupported, column(a)),
-					Hint: "this database layout is unknown to rootsync; change it with certutil"}
-			}
-		}
 	}
 	var newPassword [2][]byte
 	if !st.hasPasswordEntry {
@@ -387,26 +429,20 @@ func (s *Store) applyOnce(ctx context.Context, changes []stores.Change) error {
 	if err != nil {
 		return err
 	}
-	pl := &planner{st: st, a: a, keyPath: kc.path, p: &plan{sigs: map[sigKey][]byte{}, oldSigs: map[string][]byte{}}}
+	var sg *signer
 	if a.pk != nil {
-		if pl.sg, err = newSigner(a.pk, a.iterations); err != nil {
+		if sg, err = newSigner(a.pk, a.iterations); err != nil {
 			return err
 		}
 	}
-	for _, ch := range changes {
-		if ch.Action == stores.Remove {
-			pl.remove(ch.Entry)
-		} else if err := pl.ensure(ch.Entry); err != nil {
-			return err
-		}
+	p, err := s.plan(st, a, sg, kc.path, changes)
+	if err != nil {
+		return err
 	}
-	if pl.p.empty() && newPassword[0] == nil {
+	if p.empty() && newPassword[0] == nil {
 		return nil
 	}
-	return s.commit(ctx, cc, kc, certVer, keyVer, pl.p, newPassword)
-}
 
-func (s *Store) commit(ctx context.Context, cc, kc *conn, certVer, keyVer int64, p *plan, newPassword [2][]byte) (err error) {
 	if err := cc.exec(ctx, "BEGIN IMMEDIATE"); err != nil {
 		return dbError(cc.path, err)
 	}
@@ -419,19 +455,38 @@ func (s *Store) commit(ctx context.Context, cc, kc *conn, certVer, keyVer int64,
 			_ = cc.exec(context.Background(), "ROLLBACK")
 		}
 	}()
-	if v, err := cc.dataVersion(ctx); err != nil {
-		return dbError(cc.path, err)
-	} else if v != certVer {
-		return errRetry
-	}
 	if err := kc.exec(ctx, "BEGIN IMMEDIATE"); err != nil {
 		return dbError(kc.path, err)
 	}
 	keyOpen = true
-	if v, err := kc.dataVersion(ctx); err != nil {
+	cv, err := cc.dataVersion(ctx)
+	if err != nil {
+		return dbError(cc.path, err)
+	}
+	kv, err := kc.dataVersion(ctx)
+	if err != nil {
 		return dbError(kc.path, err)
-	} else if v != keyVer {
-		return errRetry
+	}
+	if cv != certVer || kv != keyVer {
+		// Another program wrote in between: plan again under the locks. This
+		// costs a read and one HMAC per signature; the key stays valid unless
+		// the password entry changed.
+		st2, err := readState(ctx, cc, kc, func(_ context.Context, _ *conn, f func() error) error { return f() })
+		if err != nil {
+			return err
+		}
+		if newPassword[0] == nil && (!st2.hasPasswordEntry || string(st2.globalSalt) != string(st.globalSalt) || string(st2.check) != string(st.check)) {
+			return errRetry
+		}
+		if newPassword[0] != nil {
+			if st2.hasPasswordEntry {
+				return errRetry
+			}
+			st2.hasPasswordEntry, st2.globalSalt, st2.check = true, newPassword[0], newPassword[1]
+		}
+		if p, err = s.plan(st2, a, sg, kc.path, changes); err != nil {
+			return err
+		}
 	}
 	for _, id := range p.deletes {
 		if err := cc.exec(ctx, "DELETE FROM nssPublic WHERE id = ?", int64(id)); err != nil {
@@ -469,6 +524,41 @@ func (s *Store) commit(ctx context.Context, cc, kc *conn, certVer, keyVer int64,
 	}
 	certOpen = false
 	return nil
+}
+
+// readState reads both files, each through wrap (a read transaction, or
+// nothing when a write transaction is already open).
+func readState(ctx context.Context, cc, kc *conn, wrap func(context.Context, *conn, func() error) error) (*state, error) {
+	st := &state{}
+	if err := wrap(ctx, cc, func() error { return readCert9(ctx, cc, st) }); err != nil {
+		return nil, err
+	}
+	if err := wrap(ctx, kc, func() error { return readKey4(ctx, kc, st) }); err != nil {
+		return nil, err
+	}
+	for _, need := range [][]uint32{certWriteAttrs, trustWriteAttrs} {
+		for _, a := range need {
+			if !st.certCols[column(a)] {
+				return nil, &stores.Error{Path: cc.path, Err: fmt.Errorf("%w: nssPublic has no column %s", stores.ErrUnsupported, column(a)),
+					Hint: "this database layout is unknown to rootsync; change it with certutil"}
+			}
+		}
+	}
+	return st, nil
+}
+
+// plan simulates the changes on st and returns the statements, signatures
+// included.
+func (s *Store) plan(st *state, a *auth, sg *signer, keyPath string, changes []stores.Change) (*plan, error) {
+	pl := &planner{st: st, a: a, sg: sg, keyPath: keyPath, p: &plan{sigs: map[sigKey][]byte{}, oldSigs: map[string][]byte{}}}
+	for _, ch := range changes {
+		if ch.Action == stores.Remove {
+			pl.remove(ch.Entry)
+		} else if err := pl.ensure(ch.Entry); err != nil {
+			return nil, err
+		}
+	}
+	return pl.p, nil
 }
 
 // undoKey4 restores the signature rows a failed write replaced or deleted.

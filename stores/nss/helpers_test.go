@@ -146,3 +146,5 @@ func sameMap(a, b map[string]string) bool {
 	}
 	return true
 }
+
+func writeFileBytes(path string, b []byte) error { return os.WriteFile(path, b, 0o600) }
