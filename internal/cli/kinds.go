@@ -4,14 +4,18 @@ import (
 	"os"
 
 	"github.com/rootsync/rootsync/stores"
+	"github.com/rootsync/rootsync/stores/capath"
 	"github.com/rootsync/rootsync/stores/jks"
 	"github.com/rootsync/rootsync/stores/nss"
 	"github.com/rootsync/rootsync/stores/p12"
+	"github.com/rootsync/rootsync/stores/pem"
 	"github.com/rootsync/rootsync/stores/system"
 )
 
 // openers maps a spec's kind to its adapter.
 var openers = map[string]func(stores.Spec, stores.OpenOptions) (stores.Store, error){
+	"pem":    pem.Open,
+	"capath": capath.Open,
 	"nss":    nss.Open,
 	"p12":    p12.Open,
 	"jks":    jks.Open,

@@ -115,8 +115,9 @@ var snapshots = map[string]map[string]string{}
 //
 //	snap save NAME PATH...   record
 //	snap same NAME           fail if anything recorded under NAME changed
+//	! snap same NAME         fail if nothing changed
 func cmdSnap(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) < 2 {
+	if (neg && args[0] != "same") || len(args) < 2 {
 		ts.Fatalf("usage: snap save NAME PATH... | snap same NAME")
 	}
 	key := ts.Getenv("WORK") + "\x00" + args[1]
@@ -142,7 +143,11 @@ func cmdSnap(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("%v", err)
 		}
 		after["\x00paths"] = before["\x00paths"]
-		if d := storetest.Diff(before, after); len(d) > 0 {
+		d := storetest.Diff(before, after)
+		switch {
+		case neg && len(d) == 0:
+			ts.Fatalf("nothing changed")
+		case !neg && len(d) > 0:
 			ts.Fatalf("changed:\n%s", strings.Join(d, "\n"))
 		}
 	default:
