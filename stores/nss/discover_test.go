@@ -1,0 +1,125 @@
+package nss
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// fixtureHome builds a home folder with Chromium's database, two Firefox
+// profiles listed in profiles.ini (one with spaces in its name and folder,
+// one absolute), one unlisted profile, a snap Firefox profile and a Flatpak
+// folder without profiles.
+func fixtureHome(t *testing.T) string {
+	home := filepath.Join(t.TempDir(), "home with space")
+	mk := func(rel string, files ...string) {
+		d := filepath.Join(home, rel)
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			writeFile(t, filepath.Join(d, f), "")
+		}
+	}
+	mk(".pki/nssdb", "cert9.db", "key4.db")
+	mk(".mozilla/firefox/abcd.default-release", "cert9.db", "prefs.js")
+	mk(".mozilla/firefox/My Work Profile", "prefs.js")
+	mk(".mozilla/firefox/zz.unlisted", "cert9.db")
+	mk(".mozilla/firefox/Crash Reports")
+	mk("elsewhere/absolute profile", "cert9.db")
+	writeFile(t, filepath.Join(home, ".mozilla/firefox/profiles.ini"), strings.Join([]string{
+		"[Install4F96D1932A9F858E]", "Default=abcd.default-release", "",
+		"[Profile1]", "Name=work stuff", "IsRelative=1", "Path=My Work Profile", "",
+		"[Profile0]", "Name=default-release", "IsRelative=1", "Path=abcd.default-release", "Default=1", "",
+		"[Profile2]", "Name=outside", "IsRelative=0", "Path=" + filepath.Join(home, "elsewhere/absolute profile"), "",
+		"[General]", "StartWithLastProfile=1", "Version=2", "",
+	}, "\n"))
+	mk("snap/firefox/common/.mozilla/firefox/x1.snapprofile", "prefs.js")
+	mk(".var/app/org.mozilla.firefox/.mozilla/firefox")
+	return home
+}
+
+func TestDiscover(t *testing.T) {
+	home := fixtureHome(t)
+	old := places
+	defer func() { places = old }()
+	places = append(append([]place(nil), old[:len(old)-1]...), place{name: "system", browser: "system", path: filepath.Join(home, "etc/pki/nssdb")})
+	got := Discover(home)
+	want := []Location{
+		{"chromium", "Chromium", filepath.Join(home, ".pki/nssdb"), true},
+		{"chromium", "Chromium (XDG data folder)", filepath.Join(home, ".local/share/pki/nssdb"), false},
+		{"chromium", "Chromium (snap)", filepath.Join(home, "snap/chromium/current/.pki/nssdb"), false},
+		{"firefox/work stuff", "Firefox", filepath.Join(home, ".mozilla/firefox/My Work Profile"), false},
+		{"firefox/default-release", "Firefox", filepath.Join(home, ".mozilla/firefox/abcd.default-release"), true},
+		{"firefox/outside", "Firefox", filepath.Join(home, "elsewhere/absolute profile"), true},
+		{"firefox/zz.unlisted", "Firefox", filepath.Join(home, ".mozilla/firefox/zz.unlisted"), true},
+		{"firefox/x1.snapprofile", "Firefox (snap)", filepath.Join(home, "snap/firefox/common/.mozilla/firefox/x1.snapprofile"), false},
+		{"system", "system", filepath.Join(home, "etc/pki/nssdb"), false},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Discover:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+func TestResolveShorthand(t *testing.T) {
+	home := fixtureHome(t)
+	ff := filepath.Join(home, ".mozilla/firefox")
+	cases := []struct {
+		loc     string
+		want    []string
+		wantErr string
+	}{
+		{loc: "chromium", want: []string{filepath.Join(home, ".pki/nssdb")}},
+		{loc: "firefox", want: []string{
+			filepath.Join(ff, "My Work Profile"), filepath.Join(ff, "abcd.default-release"),
+			filepath.Join(home, "elsewhere/absolute profile"), filepath.Join(ff, "zz.unlisted"),
+			filepath.Join(home, "snap/firefox/common/.mozilla/firefox/x1.snapprofile"),
+		}},
+		{loc: "firefox/work stuff", want: []string{filepath.Join(ff, "My Work Profile")}},
+		{loc: "firefox/abcd.default-release", want: []string{filepath.Join(ff, "abcd.default-release")}},
+		{loc: "firefox/nope", wantErr: `no Firefox profile "nope"`},
+		{loc: "system", want: []string{"/etc/pki/nssdb"}},
+		{loc: "opera", wantErr: "unknown nss shorthand"},
+	}
+	for _, c := range cases {
+		t.Run(c.loc, func(t *testing.T) {
+			got, err := ResolveShorthand(c.loc, home)
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("error %v, want %q", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil || !reflect.DeepEqual(got, c.want) {
+				t.Errorf("got %q, %v; want %q", got, err, c.want)
+			}
+		})
+	}
+	// A home without any browser: chromium names the default place, firefox fails.
+	empty := t.TempDir()
+	if got, err := ResolveShorthand("chromium", empty); err != nil || !reflect.DeepEqual(got, []string{filepath.Join(empty, ".pki/nssdb")}) {
+		t.Errorf("chromium in an empty home: %q, %v", got, err)
+	}
+	if _, err := ResolveShorthand("firefox", empty); err == nil {
+		t.Error("firefox in an empty home: no error")
+	}
+}
+
+func TestOpenLocations(t *testing.T) {
+	home := fixtureHome(t)
+	t.Setenv("HOME", home)
+	cases := []struct{ loc, want string }{
+		{"sql:" + filepath.Join(home, ".pki/nssdb"), filepath.Join(home, ".pki/nssdb")},
+		{filepath.Join(home, ".pki/nssdb/cert9.db"), filepath.Join(home, ".pki/nssdb")},
+		{"chromium", filepath.Join(home, ".pki/nssdb")},
+		{"firefox/work stuff", filepath.Join(home, ".mozilla/firefox/My Work Profile")},
+	}
+	for _, c := range cases {
+		s := openDir(t, c.loc).(*Store)
+		if s.Dir() != c.want {
+			t.Errorf("Open(%q).Dir() = %q, want %q", c.loc, s.Dir(), c.want)
+		}
+	}
+}
