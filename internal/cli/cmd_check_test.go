@@ -17,19 +17,7 @@ import (
 
 	"github.com/rootsync/rootsync/internal/testpki"
 	"github.com/rootsync/rootsync/stores/capath"
-	stpem "github.com/rootsync/rootsync/stores/pem"
 )
-
-func init() {
-	// The pem and capath adapters are wired into openers in kinds.go; until
-	// then the check tests wire them here.
-	if openers["pem"] == nil {
-		openers["pem"] = stpem.Open
-	}
-	if openers["capath"] == nil {
-		openers["capath"] = capath.Open
-	}
-}
 
 func writeFile(t *testing.T, path string, b []byte) string {
 	t.Helper()
