@@ -255,6 +255,13 @@ func (c *checker) selfSigned(x *stores.Certificate) bool {
 	return v
 }
 
+// looksSelfSigned is the cheap test for a whole store: self-issued, and the
+// key identifiers (where present) agree. Chains use selfSigned, which
+// verifies the signature.
+func looksSelfSigned(x *stores.Certificate) bool {
+	return x.SelfIssued && !keyIDMismatch(x, x)
+}
+
 func signedBy(child, parent *stores.Certificate) bool {
 	if child.Parsed == nil || parent.Parsed == nil {
 		return false
@@ -283,7 +290,8 @@ func (c *checker) issuers(x *stores.Certificate, seen map[stores.Fingerprint]boo
 		}
 		out = append(out, cand)
 	}
-	score := func(k candidate) int {
+	scores := make(map[*stores.Certificate]int, len(out))
+	for _, k := range out {
 		s := 0
 		if signedBy(x, k.cert) {
 			s += 8
@@ -297,9 +305,9 @@ func (c *checker) issuers(x *stores.Certificate, seen map[stores.Fingerprint]boo
 		if c.selfSigned(k.cert) {
 			s++
 		}
-		return s
+		scores[k.cert] = s
 	}
-	sort.SliceStable(out, func(i, j int) bool { return score(out[i]) > score(out[j]) })
+	sort.SliceStable(out, func(i, j int) bool { return scores[out[i].cert] > scores[out[j].cert] })
 	return out
 }
 
@@ -632,7 +640,7 @@ func (c *checker) checkStores() {
 				size += 2 + len(e.Cert.RawSubject)
 				count++
 			}
-			if !c.selfSigned(e.Cert) && !(c.out.Has(CodeAnchorNotSelfSign) && e.Cert == anchor) {
+			if !looksSelfSigned(e.Cert) && !(c.out.Has(CodeAnchorNotSelfSign) && e.Cert == anchor) {
 				notSelf = append(notSelf, fmt.Sprintf("%s (%s, in %s)", e.Cert.Subject, e.Cert.Fingerprint.Short(), st.Name))
 			}
 		}

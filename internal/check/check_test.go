@@ -2,7 +2,9 @@ package check_test
 
 import (
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"strings"
 	"testing"
@@ -69,6 +71,7 @@ func TestEvaluate(t *testing.T) {
 	selfSigned := testpki.Root("self signed client")
 	notCA := testpki.Root("not a ca", testpki.NotCA())
 	underNotCA := notCA.Leaf("under not ca")
+	huge := testpki.Root("huge", testpki.Subject(pkix.Name{CommonName: strings.Repeat("x", 70000)}))
 	perPurpose := stores.Capabilities{PerPurpose: true, Distrust: true, Ownership: true}
 	nssOther := store("nss:/root/.pki/nssdb", perPurpose, stores.Trust{}.With(stores.ClientAuth, stores.Trusted), other)
 
@@ -133,6 +136,8 @@ func TestEvaluate(t *testing.T) {
 			codes: []string{check.CodeNotCA}},
 		{name: "ca list too long", in: check.Input{Leaf: cert(valid), Stores: []check.Store{pemStore(root, other)}, CAListWarn: 100},
 			accepted: true, codes: []string{check.CodeCAListSize}, contains: []string{"for 2 CAs (warning above 100)"}},
+		{name: "ca list beyond the TLS limit", in: check.Input{Leaf: cert(valid), Stores: []check.Store{pemStore(root, huge)}},
+			codes: []string{check.CodeCAListSize}, contains: []string{"more than a TLS CertificateRequest can carry (65535)"}},
 		{name: "several reasons at once", in: check.Input{Leaf: cert(root.Leaf("all wrong", testpki.ExtKeyUsage(x509.ExtKeyUsageServerAuth), testpki.Validity(d(2025, 1, 1), d(2026, 10, 12)))), Stores: []check.Store{pemStore(root)}},
 			codes: []string{check.CodeExpired, check.CodeEKU}},
 	}
@@ -210,5 +215,21 @@ func TestParseCRLsPEM(t *testing.T) {
 	}
 	if _, err := check.ParseCRLs("junk.pem", []byte("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n")); err == nil {
 		t.Error("a file without CRL blocks parsed without error")
+	}
+}
+
+// BenchmarkEvaluate checks a client certificate against a store of 150
+// roots, about the size of a distribution bundle.
+func BenchmarkEvaluate(b *testing.B) {
+	roots := []*testpki.Cert{root}
+	for i := 0; i < 149; i++ {
+		roots = append(roots, testpki.Root(fmt.Sprintf("bench root %d", i)))
+	}
+	in := check.Input{Leaf: cert(inter.Leaf("bench")), Intermediates: []*stores.Certificate{cert(inter)}, Stores: []check.Store{pemStore(roots...)}, Now: now}
+	b.ResetTimer()
+	for b.Loop() {
+		if r := check.Evaluate(in); !r.Accepted {
+			b.Fatal(r.Reasons)
+		}
 	}
 }
