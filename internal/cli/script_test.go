@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -109,7 +110,10 @@ func cmdStatus(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-var snapshots = map[string]map[string]string{}
+var (
+	snapMu    sync.Mutex
+	snapshots = map[string]map[string]string{} // scripts run in parallel
+)
 
 // cmdSnap records and compares every byte, mode, link and modification time:
 //
@@ -132,9 +136,13 @@ func cmdSnap(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("%v", err)
 		}
 		s["\x00paths"] = strings.Join(paths, "\x00")
+		snapMu.Lock()
 		snapshots[key] = s
+		snapMu.Unlock()
 	case "same":
+		snapMu.Lock()
 		before, ok := snapshots[key]
+		snapMu.Unlock()
 		if !ok {
 			ts.Fatalf("no snapshot %q", args[1])
 		}
