@@ -12,7 +12,9 @@ import (
 // nssTrust is what one trust object says, in NSS (classic) values, indexed
 // like stores.Purposes.
 type nssTrust struct {
-	vals   [4]uint32
+	vals [4]uint32
+	// stepUp is NSS's step-up flag; NSS 3.87 keeps it but certutil -L does
+	// not show it and rootsync's model has no place for it.
 	stepUp bool
 }
 

@@ -75,7 +75,7 @@ func readCert9(ctx context.Context, c *conn, st *state) error {
 	attrs := []uint32{attrClass, attrIssuer, attrSerial}
 	attrs = append(attrs, certReadAttrs...)
 	attrs = append(attrs, trustReadAttrs...)
-	var sel, have []uint32
+	var sel []uint32
 	for _, a := range attrs {
 		if cols[column(a)] {
 			sel = append(sel, a)
@@ -85,7 +85,6 @@ func readCert9(ctx context.Context, c *conn, st *state) error {
 	for i, a := range sel {
 		names[i] = column(a)
 	}
-	_ = have
 	q := "SELECT id, " + strings.Join(names, ", ") + " FROM nssPublic"
 	rows, err := c.c.QueryContext(ctx, q)
 	if err != nil {

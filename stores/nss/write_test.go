@@ -1,0 +1,88 @@
+package nss
+
+import (
+	"context"
+	"crypto/x509/pkix"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/rootsync/rootsync/internal/testpki"
+	"github.com/rootsync/rootsync/stores"
+)
+
+// TestForeignChangedInPlace: a certificate certutil added under its own
+// nickname keeps that nickname and its single certificate and trust objects
+// when rootsync changes its trust or "adds" it again.
+func TestForeignChangedInPlace(t *testing.T) {
+	dir := newCertutilDB(t)
+	root := testpki.Root("In Place Root")
+	certutilAdd(t, dir, "Admin Root", "C,,", root)
+	s := openDir(t, dir)
+	e := load1(t, s, root)
+	d := *e
+	d.Trust = stores.DistrustAll()
+	mustApply(t, s, stores.Change{Action: stores.SetTrust, Entry: &d, From: e.Trust})
+	if got := normalise(certutilList(t, dir)); !sameMap(got, map[string]string{"Admin Root": "p,p,p"}) {
+		t.Errorf("after SetTrust: %v", got)
+	}
+	mustApply(t, s, addChange(root, stores.TrustAll()))
+	if got := normalise(certutilList(t, dir)); !sameMap(got, map[string]string{"Admin Root": "CT,C,C"}) {
+		t.Errorf("after Add of the same certificate: %v", got)
+	}
+	st, err := s.(*Store).read(context.Background(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.certs) != 1 || len(st.trusts) != 1 || len(st.sigs) != 7 {
+		t.Errorf("%d certificates, %d trust objects, %d signatures; want 1, 1, 7", len(st.certs), len(st.trusts), len(st.sigs))
+	}
+	if e := load1(t, s, root); e.Owned || e.Label != "Admin Root" {
+		t.Errorf("foreign entry now label %q owned %v", e.Label, e.Owned)
+	}
+}
+
+// TestNicknamesPerSubject: two subjects with the same CN get distinct
+// nicknames; a second certificate of the same subject shares the nickname,
+// as NSS wants.
+func TestNicknamesPerSubject(t *testing.T) {
+	needTool(t, "certutil")
+	dir := filepath.Join(t.TempDir(), "db")
+	s := openDir(t, dir)
+	a := testpki.Root("Same CN", testpki.Subject(pkix.Name{CommonName: "Same CN", Organization: []string{"One"}}))
+	b := testpki.Root("Same CN 2", testpki.Subject(pkix.Name{CommonName: "Same CN", Organization: []string{"Two"}}))
+	a2 := testpki.Root("Same CN 3", testpki.Subject(pkix.Name{CommonName: "Same CN", Organization: []string{"One"}}), testpki.Serial(77))
+	mustApply(t, s, addChange(a, stores.TrustAll()), addChange(b, stores.TrustAll()))
+	mustApply(t, s, addChange(a2, stores.Trust{}.With(stores.ServerAuth, stores.Trusted)))
+	labels := map[*testpki.Cert]string{a: "rootsync: Same CN", b: "rootsync: Same CN (2)", a2: "rootsync: Same CN"}
+	for c, want := range labels {
+		if e := load1(t, s, c); e.Label != want || !e.Owned {
+			t.Errorf("%v: label %q owned %v, want %q", c.Cert.Subject, e.Label, e.Owned, want)
+		}
+	}
+	got := normalise(certutilList(t, dir))
+	if _, ok := got["rootsync: Same CN (2)"]; !ok || len(got) != 2 {
+		t.Errorf("certutil -L: %v", got)
+	}
+}
+
+// TestFailedCreateLeavesNothing: when the first write into a new folder
+// fails, the folder and the database files it made are gone again.
+func TestFailedCreateLeavesNothing(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "x", "nssdb")
+	s := openDir(t, dir)
+	good := stores.MustParse(testpki.Root("Create Good").DER)
+	bad := *good
+	bad.RawIssuer, bad.RawSerial = nil, nil
+	err := s.Apply(context.Background(), []stores.Change{
+		{Action: stores.Add, Entry: &stores.Entry{Cert: good, Trust: stores.TrustAll()}},
+		{Action: stores.Add, Entry: &stores.Entry{Cert: &bad, Trust: stores.TrustAll()}},
+	})
+	if err == nil {
+		t.Fatal("Apply with an unusable certificate succeeded")
+	}
+	if ents, _ := os.ReadDir(parent); len(ents) != 0 {
+		t.Errorf("left behind: %v", ents)
+	}
+}
