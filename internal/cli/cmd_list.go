@@ -45,6 +45,9 @@ func runList(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		l := report.Listing{Store: st.Spec().String(), Set: set, Flags: flagsFor(st), Now: e.now()}
+		if n, ok := st.(interface{ Notes() []string }); ok {
+			l.Notes = n.Notes()
+		}
 		if o.output == "json" {
 			err = report.ListJSON(e.stdout, l)
 		} else {

@@ -68,7 +68,7 @@ const maxListed = 8
 func Text(w io.Writer, r *Run) error {
 	ew := &errWriter{w: w}
 	for _, s := range r.Sources {
-		ew.printf("source %s: %d certificates\n", s.Store, s.Certificates)
+		ew.printf("source %s: %s\n", s.Store, certificates(s.Certificates))
 	}
 	writeWarnings(ew, "", r.Warnings)
 	for _, t := range r.Targets {
@@ -134,6 +134,13 @@ func writeWarnings(ew *errWriter, indent string, ws []plan.Warning) {
 			ew.printf("%s    %s  %s\n", indent, c.Fingerprint.Short(), c.Subject)
 		}
 	}
+}
+
+func certificates(n int) string {
+	if n == 1 {
+		return "1 certificate"
+	}
+	return fmt.Sprintf("%d certificates", n)
 }
 
 type errWriter struct {
@@ -286,13 +293,19 @@ type Listing struct {
 	// certutil letters) shown beside rootsync's own.
 	Flags func(*stores.Entry) string
 	Now   time.Time
+	// Notes are the store's remarks about itself (a file kept in another
+	// format than its spec names, keys it holds, ...).
+	Notes []string
 }
 
 // ListText writes a listing as a table.
 func ListText(w io.Writer, l Listing) error {
 	ew := &errWriter{w: w}
 	es := l.Set.Entries()
-	ew.printf("%s: %d certificates\n", l.Store, len(es))
+	ew.printf("%s: %s\n", l.Store, certificates(len(es)))
+	for _, n := range l.Notes {
+		ew.printf("note: %s\n", n)
+	}
 	if len(es) == 0 {
 		return ew.err
 	}
@@ -336,6 +349,7 @@ func ListText(w io.Writer, l Listing) error {
 type jsonList struct {
 	Schema       string          `json:"schema"`
 	Store        string          `json:"store"`
+	Notes        []string        `json:"notes,omitempty"`
 	Certificates []jsonListEntry `json:"certificates"`
 }
 
@@ -355,7 +369,7 @@ type jsonListEntry struct {
 
 // ListJSON writes a listing as one JSON document (schema rootsync.list/v1).
 func ListJSON(w io.Writer, l Listing) error {
-	out := jsonList{Schema: ListSchema, Store: l.Store, Certificates: []jsonListEntry{}}
+	out := jsonList{Schema: ListSchema, Store: l.Store, Notes: l.Notes, Certificates: []jsonListEntry{}}
 	for _, e := range l.Set.Entries() {
 		je := jsonListEntry{
 			Fingerprint: e.Cert.Fingerprint.String(), Subject: e.Cert.Subject, Label: e.Label,
