@@ -16,6 +16,7 @@ import (
 
 	"github.com/rootsync/rootsync/internal/testpki"
 	"github.com/rootsync/rootsync/stores"
+	"github.com/rootsync/rootsync/stores/capath"
 	"github.com/rootsync/rootsync/stores/nss"
 	"github.com/rootsync/rootsync/stores/pem"
 )
@@ -27,6 +28,9 @@ var bin string
 var repoRoot string
 
 func TestMain(m *testing.M) {
+	if db := os.Getenv("E2E_HOLD_SQLITE_LOCK"); db != "" {
+		os.Exit(holdLock(db))
+	}
 	_, file, _, _ := runtime.Caller(0)
 	repoRoot = filepath.Join(filepath.Dir(file), "..", "..")
 	dir, err := os.MkdirTemp("", "rootsync-e2e-")
@@ -123,8 +127,9 @@ func writeFile(t testing.TB, path, content string) string {
 
 // openers are the adapters the tests read and fill stores with directly.
 var openers = map[string]func(stores.Spec, stores.OpenOptions) (stores.Store, error){
-	"nss": nss.Open,
-	"pem": pem.Open,
+	"nss":    nss.Open,
+	"pem":    pem.Open,
+	"capath": capath.Open,
 }
 
 func open(t testing.TB, spec string) stores.Store {
