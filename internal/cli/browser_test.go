@@ -17,27 +17,14 @@ import (
 	"time"
 
 	"github.com/rootsync/rootsync/internal/testpki"
+	"github.com/rootsync/rootsync/stores/storetest"
 )
-
-// needTool finds a program; outside CI a missing one skips the test, in CI it
-// fails it (CI installs every tool the tests use).
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s not installed (scripts/test.sh installs it)", name)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return p
-}
 
 // TestChromiumTrustsRootAfterSync is the browser story for real: headless
 // Chromium refuses a page whose certificate chains to a private root, and
 // loads it after rootsync syncs that root into $HOME/.pki/nssdb.
 func TestChromiumTrustsRootAfterSync(t *testing.T) {
-	chromium := needTool(t, "chromium")
+	chromium := storetest.Tool(t, "chromium")
 	dir := t.TempDir()
 	home := filepath.Join(dir, "home")
 	os.MkdirAll(home, 0o700)

@@ -26,15 +26,7 @@ import (
 )
 
 func needOpenSSL(t testing.TB) string {
-	t.Helper()
-	p, err := exec.LookPath("openssl")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("openssl not installed: %v", err)
-		}
-		t.Skipf("openssl not installed: %v", err)
-	}
-	return p
+	return storetest.Tool(t, "openssl")
 }
 
 func open(t testing.TB, dir string) stores.Store {

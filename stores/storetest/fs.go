@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"syscall"
@@ -147,4 +148,16 @@ func unavailable(t testing.TB, what string, err error) {
 		t.Fatalf("%s: %v (CI runs as root and must be able to)", what, err)
 	}
 	t.Skipf("%s: %v (needs root)", what, err)
+}
+
+// Tool returns the path of a program the test needs. A missing program skips
+// the test, except in CI (CI=true), where scripts/test.sh installs every tool
+// and a missing one fails the test.
+func Tool(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		unavailable(t, name+" is not installed (scripts/test.sh installs it)", err)
+	}
+	return p
 }

@@ -17,15 +17,7 @@ import (
 
 // needTool skips the test outside CI when a tool is missing, and fails it in CI.
 func needTool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not installed (scripts/test-packages.txt lists its package): %v", name, err)
-		}
-		t.Skipf("%s is not installed: %v", name, err)
-	}
-	return p
+	return storetest.Tool(t, name)
 }
 
 func openSpec(t testing.TB, spec string) *Store {

@@ -5,6 +5,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/rootsync/rootsync/stores/storetest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -134,15 +135,7 @@ func awkwardNames() []nameCase {
 // --- running openssl ---
 
 func needOpenSSL(t testing.TB) string {
-	t.Helper()
-	p, err := exec.LookPath("openssl")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("openssl not installed: %v", err)
-		}
-		t.Skipf("openssl not installed: %v", err)
-	}
-	return p
+	return storetest.Tool(t, "openssl")
 }
 
 // opensslHashes returns openssl's new and old subject hash of the
