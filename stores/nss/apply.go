@@ -133,7 +133,7 @@ func (pl *planner) trustsFor(issuer, serial []byte) []*trustRow {
 	return append([]*trustRow(nil), pl.index().trusts[pairKey(issuer, serial)]...)
 }
 
-// nickname picks rootsync's nickname for c: one per subject, "rootsync: CN",
+// nickname picks rootsync's nickname for c: one per subject, "rootsync - CN",
 // with " (2)", " (3)", ... when another subject already uses it.
 func (pl *planner) nickname(c *stores.Certificate) string {
 	for _, r := range pl.index().bySubject[string(c.RawSubject)] {

@@ -172,7 +172,7 @@ func TestNewerSchema(t *testing.T) {
 	e2.Trust = stores.TrustAll()
 	mustApply(t, s, stores.Change{Action: stores.SetTrust, Entry: &e2, From: e.Trust}, addChange(testpki.Root("Newer Added"), stores.TrustAll()))
 	got := normalise(certutilList(t, dir))
-	wantList := map[string]string{"Existing": "C,,", "P11 Only": "CT,C,C", "rootsync: Newer Added": "CT,C,C"}
+	wantList := map[string]string{"Existing": "C,,", "P11 Only": "CT,C,C", "rootsync - Newer Added": "CT,C,C"}
 	if !sameMap(got, wantList) {
 		t.Errorf("certutil -L: %v, want %v", got, wantList)
 	}

@@ -9,7 +9,7 @@
 // reported as NSS treats it (untrusted), with a note on the entry. Writes
 // add, remove and change trust in one short SQLite transaction per file, with
 // correct signatures, in the classic format that every NSS version reads.
-// rootsync's entries carry the nickname prefix "rootsync: ".
+// rootsync's entries carry the nickname prefix "rootsync - " (no colon: certutil reads "a:b" as token:nickname).
 //
 // Unknown extra columns (a newer NSS adds some) are fine: rows rootsync
 // inserts leave them NULL, which NSS reads as an absent attribute, and rows it
@@ -30,7 +30,7 @@ import (
 )
 
 // OwnerPrefix starts the nickname of every certificate rootsync adds.
-const OwnerPrefix = "rootsync: "
+const OwnerPrefix = "rootsync - "
 
 // Store is one NSS database folder.
 type Store struct {

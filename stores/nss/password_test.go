@@ -81,7 +81,7 @@ func TestPasswordProtected(t *testing.T) {
 		d := *e
 		d.Trust = stores.DistrustAll()
 		mustApply(t, s, stores.Change{Action: stores.SetTrust, Entry: &d, From: e.Trust})
-		want := map[string]string{"Protected Existing": "p,p,p", "rootsync: Protected New": "CT,C,C"}
+		want := map[string]string{"Protected Existing": "p,p,p", "rootsync - Protected New": "CT,C,C"}
 		if got := normalise(certutilList(t, dir, "-f", pwFile)); !sameMap(got, want) {
 			t.Errorf("certutil -L: %v, want %v", got, want)
 		}

@@ -54,14 +54,14 @@ func TestNicknamesPerSubject(t *testing.T) {
 	a2 := testpki.Root("Same CN 3", testpki.Subject(pkix.Name{CommonName: "Same CN", Organization: []string{"One"}}), testpki.Serial(77))
 	mustApply(t, s, addChange(a, stores.TrustAll()), addChange(b, stores.TrustAll()))
 	mustApply(t, s, addChange(a2, stores.Trust{}.With(stores.ServerAuth, stores.Trusted)))
-	labels := map[*testpki.Cert]string{a: "rootsync: Same CN", b: "rootsync: Same CN (2)", a2: "rootsync: Same CN"}
+	labels := map[*testpki.Cert]string{a: "rootsync - Same CN", b: "rootsync - Same CN (2)", a2: "rootsync - Same CN"}
 	for c, want := range labels {
 		if e := load1(t, s, c); e.Label != want || !e.Owned {
 			t.Errorf("%v: label %q owned %v, want %q", c.Cert.Subject, e.Label, e.Owned, want)
 		}
 	}
 	got := normalise(certutilList(t, dir))
-	if _, ok := got["rootsync: Same CN (2)"]; !ok || len(got) != 2 {
+	if _, ok := got["rootsync - Same CN (2)"]; !ok || len(got) != 2 {
 		t.Errorf("certutil -L: %v", got)
 	}
 }
