@@ -527,12 +527,9 @@ func (c *checker) findFix(rawSubject []byte, x *stores.Certificate, distrusted b
 			if distrusted {
 				return &Fix{Store: st.Name, Note: fmt.Sprintf("%s trusts it for client authentication, but distrust in %s wins: remove the distrust there if the root is good", st.Name, c.target())}
 			}
-			f := &Fix{Store: st.Name,
-				Command: fmt.Sprintf("rootsync sync %s --to %s --purpose client-auth", shellQuote(st.Name), shellQuote(c.target()))}
-			if n := countTrusted(st); n > 1 {
-				f.Note = fmt.Sprintf("%s trusts %d roots for client authentication and the command adds them all: check with 'rootsync diff' first", st.Name, n)
-			}
-			return f
+			return &Fix{Store: st.Name,
+				Command: fmt.Sprintf("rootsync sync %s --to %s --purpose client-auth --only %s",
+					shellQuote(st.Name), shellQuote(c.target()), e.Cert.Fingerprint.Short())}
 		}
 	}
 	if len(found) > 0 {
@@ -547,16 +544,6 @@ func (c *checker) fixOrTrust(root *stores.Certificate, where string) *Fix {
 		return f
 	}
 	return &Fix{Note: fmt.Sprintf("mark it trusted for client authentication in %s (a source that trusts it: rootsync sync SOURCE --to %s --purpose client-auth)", where, shellQuote(where))}
-}
-
-func countTrusted(st Store) int {
-	n := 0
-	for _, e := range st.Set.Entries() {
-		if lvl, _, _ := clientTrust([]Store{st}, e.Cert); lvl == stores.Trusted {
-			n++
-		}
-	}
-	return n
 }
 
 // checkValidity reports a certificate of the chain outside its validity

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -21,6 +22,7 @@ type syncOptions struct {
 	mode           string
 	purposes       []string
 	exclude        []string
+	only           []string
 	includeExpired bool
 	includeNonCA   bool
 	lockWait       time.Duration
@@ -32,6 +34,7 @@ func (o *syncOptions) AddFlags(fs *pflag.FlagSet, sync bool) {
 	fs.StringVar(&o.mode, "mode", "add", "add (never removes), prune (also removes what rootsync added and the sources dropped), or mirror (targets become exactly the sources, after a backup)")
 	fs.StringSliceVar(&o.purposes, "purpose", nil, "only trust for these purposes: server-auth, client-auth, email, code-signing (repeat or comma-separate)")
 	fs.StringArrayVar(&o.exclude, "exclude", nil, "leave out the certificate whose SHA-256 fingerprint starts with this hex (repeatable)")
+	fs.StringArrayVar(&o.only, "only", nil, "consider only the certificate whose SHA-256 fingerprint starts with this hex (repeatable); others are left alone")
 	fs.BoolVar(&o.includeExpired, "include-expired", false, "keep expired certificates")
 	fs.BoolVar(&o.includeNonCA, "include-non-ca", false, "keep certificates that are not CA certificates")
 	if sync {
@@ -46,7 +49,7 @@ func (o *syncOptions) planOptions(now time.Time) (plan.Options, error) {
 	if err != nil {
 		return plan.Options{}, usagef("--mode: %v", err)
 	}
-	opts := plan.Options{Mode: m, Exclude: o.exclude, Now: now, IncludeExpired: o.includeExpired, IncludeNonCA: o.includeNonCA}
+	opts := plan.Options{Mode: m, Exclude: o.exclude, Only: o.only, Now: now, IncludeExpired: o.includeExpired, IncludeNonCA: o.includeNonCA}
 	for _, p := range o.purposes {
 		pp, err := stores.ParsePurpose(p)
 		if err != nil {
@@ -54,9 +57,9 @@ func (o *syncOptions) planOptions(now time.Time) (plan.Options, error) {
 		}
 		opts.Purposes = append(opts.Purposes, pp)
 	}
-	for _, x := range o.exclude {
-		if len(x) < 8 {
-			return plan.Options{}, usagef("--exclude %q: give at least 8 hex digits of the SHA-256 fingerprint", x)
+	for _, x := range append(append([]string(nil), o.exclude...), o.only...) {
+		if len(strings.ReplaceAll(x, ":", "")) < 8 {
+			return plan.Options{}, usagef("fingerprint %q: give at least 8 hex digits of the SHA-256 fingerprint", x)
 		}
 	}
 	return opts, nil

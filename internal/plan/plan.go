@@ -60,12 +60,28 @@ type Options struct {
 	// Exclude drops certificates whose fingerprint starts with one of these
 	// hex prefixes (colons ignored).
 	Exclude []string
+	// Only, when not empty, keeps just the certificates whose fingerprint
+	// starts with one of these hex prefixes; the others are not part of the
+	// desired state (so prune and mirror leave them alone too).
+	Only []string
 	// Now is the time expiry is judged at.
 	Now time.Time
 	// IncludeExpired keeps trusted certificates that have expired.
 	IncludeExpired bool
 	// IncludeNonCA keeps trusted certificates that are not CA certificates.
 	IncludeNonCA bool
+}
+
+func (o Options) selected(fp stores.Fingerprint) bool {
+	if len(o.Only) == 0 {
+		return true
+	}
+	for _, x := range o.Only {
+		if fp.HasPrefix(x) {
+			return true
+		}
+	}
+	return false
 }
 
 func (o Options) purposes() []stores.Purpose {
@@ -126,7 +142,7 @@ func Merge(sources []Source, opts Options) *Desired {
 	for _, src := range sources {
 		for _, e := range src.Set.Entries() {
 			t := e.Trust.Only(d.purposes)
-			if t.IsZero() {
+			if t.IsZero() || !opts.selected(e.Cert.Fingerprint) {
 				continue
 			}
 			fp := e.Cert.Fingerprint
@@ -141,7 +157,8 @@ func Merge(sources []Source, opts Options) *Desired {
 		}
 	}
 	w := newWarnings()
-	for _, e := range d.Set.Entries() {
+	entries := d.Set.Entries()
+	for _, e := range entries {
 		fp, c := e.Cert.Fingerprint, e.Cert
 		ref := CertRef{fp, c.Subject}
 		for _, n := range e.Notes {
@@ -157,7 +174,6 @@ func Merge(sources []Source, opts Options) *Desired {
 		}
 		if reason := filterReason(e, opts); reason != "" {
 			d.Filtered[fp] = reason
-			d.Set = without(d.Set, fp)
 			switch {
 			case strings.HasPrefix(reason, "excluded"):
 				w.add("excluded", "excluded on request; left out", ref)
@@ -167,6 +183,9 @@ func Merge(sources []Source, opts Options) *Desired {
 				w.add("not-ca", "not a CA certificate; left out (use --include-non-ca to keep them)", ref)
 			}
 		}
+	}
+	if len(d.Filtered) > 0 {
+		d.Set = without(entries, d.Filtered)
 	}
 	d.Warnings = w.list()
 	return d
@@ -201,10 +220,12 @@ func filterReason(e *stores.Entry, opts Options) string {
 	return ""
 }
 
-func without(s *stores.Set, fp stores.Fingerprint) *stores.Set {
+// without builds the set of entries whose certificate is not in drop, in one
+// pass (rebuilding it once per dropped certificate would be quadratic).
+func without(entries []*stores.Entry, drop map[stores.Fingerprint]string) *stores.Set {
 	out := stores.NewSet()
-	for _, e := range s.Entries() {
-		if e.Cert.Fingerprint != fp {
+	for _, e := range entries {
+		if _, ok := drop[e.Cert.Fingerprint]; !ok {
 			out.Add(e)
 		}
 	}

@@ -187,3 +187,12 @@ func TestParseMode(t *testing.T) {
 		t.Error("ParseMode(all) accepted")
 	}
 }
+
+func TestOnlySelectsAndLeavesTheRestAlone(t *testing.T) {
+	opts := Options{Mode: Mirror, Only: []string{rootB.Cert.Fingerprint.Short()}, Now: now}
+	d := Merge([]Source{{Name: "s", Set: set(rootA, rootB)}}, opts)
+	p := For("t", d, set(rootC), bundle, opts)
+	if got := summary(p); got != "add:Plan Root B=all" {
+		t.Fatalf("mirror with --only B: %q (Root C must stay, Root A must not be added)", got)
+	}
+}

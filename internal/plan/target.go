@@ -93,7 +93,7 @@ func For(target string, d *Desired, current *stores.Set, caps stores.Capabilitie
 
 	for _, have := range current.Entries() {
 		fp := have.Cert.Fingerprint
-		if d.Set.Get(fp) != nil {
+		if d.Set.Get(fp) != nil || !opts.selected(fp) {
 			continue
 		}
 		switch {
