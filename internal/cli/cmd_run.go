@@ -230,41 +230,47 @@ func (o *runOptions) prepare(e *env, cfg *config.Config, jobs []*config.Job) ([]
 // runJob runs one job under its journal.
 func (o *runOptions) runJob(ctx context.Context, e *env, cfg *config.Config, pj preparedJob) jobResult {
 	res := jobResult{name: pj.cfg.Name}
-	var jr *journal.Journal
-	if !o.dryRun {
-		var err error
-		if jr, err = journal.Begin(o.stateDir, pj.cfg.Name, e.now()); err != nil {
-			res.err = err
-			return res
-		}
-		pj.job.BeforeApply = func(target string, b *backup.Backup) error { return jr.Add(target, b) }
-	}
 	start := time.Now()
-	res.run, res.err = pj.job.Run(ctx)
+	if o.dryRun {
+		res.run, res.err = pj.job.Run(ctx)
+	} else {
+		res.run, res.err, res.journalErr = runJournaled(ctx, e, o.stateDir, pj.cfg.Name, pj.job)
+	}
 	log := e.log.With(zap.String("job", pj.cfg.Name))
 	if res.err != nil {
 		log.Error("job failed", zap.Error(res.err), zap.Duration("took", time.Since(start)))
 	} else {
 		log.Info("job done", zap.Bool("changed", res.run.Changed()), zap.Bool("dry_run", o.dryRun), zap.Duration("took", time.Since(start)))
 	}
-	if jr == nil {
-		return res
-	}
-	// The journal is finished unless a target is still changed after a
-	// failure (the rollback did not complete): then the next run retries it.
-	for _, t := range res.run.Targets {
-		if res.err != nil && t.Applied {
-			res.journalErr = fmt.Errorf("%s: its rollback did not complete; the next run tries again", t.Plan.Target)
-			return res
-		}
-	}
-	if err := jr.Finish(); err != nil {
-		res.journalErr = err
-		if res.err == nil {
-			res.err = err
-		}
-	}
 	return res
+}
+
+// runJournaled runs j under a journal in stateDir that names each target and
+// its backup before the target changes, so that a run killed part-way is
+// rolled back by the next one (recoverJournal). The journal is finished
+// unless a target is still changed after a failure (its rollback did not
+// complete): then the next run retries it. The caller holds the lock.
+func runJournaled(ctx context.Context, e *env, stateDir, name string, j *job.Job) (r *report.Run, err, journalErr error) {
+	jr, err := journal.Begin(stateDir, name, e.now())
+	if err != nil {
+		return nil, err, nil
+	}
+	j.BeforeApply = func(target string, b *backup.Backup) error { return jr.Add(target, b) }
+	r, err = j.Run(ctx)
+	if r != nil {
+		for _, t := range r.Targets {
+			if err != nil && t.Applied {
+				return r, err, fmt.Errorf("%s: its rollback did not complete; the next run tries again", t.Plan.Target)
+			}
+		}
+	}
+	if ferr := jr.Finish(); ferr != nil {
+		journalErr = ferr
+		if err == nil {
+			err = ferr
+		}
+	}
+	return r, err, journalErr
 }
 
 func (o *runOptions) render(e *env, results []jobResult) error {

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -119,14 +120,25 @@ func runPlan(ctx context.Context, e *env, name string, args []string) error {
 	for _, t := range tgts {
 		j.Targets = append(j.Targets, job.Target{Store: t})
 	}
-	if !o.dryRun {
+	var r *report.Run
+	var runErr error
+	if o.dryRun {
+		r, runErr = j.Run(ctx)
+	} else {
 		l, err := lock.Acquire(ctx, o.stateDir, o.lockWait)
 		if err != nil {
 			return err
 		}
 		defer l.Unlock()
+		if err := recoverJournal(e, o.stateDir); err != nil {
+			return err
+		}
+		var journalErr error
+		r, runErr, journalErr = runJournaled(ctx, e, o.stateDir, "sync", j)
+		if journalErr != nil && runErr != nil {
+			runErr = fmt.Errorf("%w; %v", runErr, journalErr)
+		}
 	}
-	r, runErr := j.Run(ctx)
 	if r != nil && (runErr == nil || len(r.Targets) == len(tgts)) {
 		if err := render(e, o.output, r); err != nil {
 			return err

@@ -109,7 +109,8 @@ func uniform(states []string) bool {
 	return true
 }
 
-// TestKillDuringRun kills `rootsync run` with SIGKILL at random moments while
+// TestKillDuringRun kills `rootsync run` (and, in fewer trials, `rootsync
+// sync`, which keeps the same journal) with SIGKILL at random moments while
 // it writes three targets. After each kill the pem file and the NSS database
 // are each wholly old or wholly new and the NSS database is sound (a capath
 // folder may be part-written); after the journal's recovery (what the next
@@ -135,12 +136,24 @@ func TestKillDuringRun(t *testing.T) {
 	}
 	t.Logf("an undisturbed run takes %s", full)
 
+	syncArgs := func(f *faultJob) []string {
+		return append([]string{"sync", "--state-dir", f.state, "pem:" + f.path("source.pem"), "--to"}, f.targets...)
+	}
+	t.Run("run", func(t *testing.T) {
+		killTrials(t, full, trials, func(f *faultJob) []string {
+			return []string{"run", "--cron", "--config", f.path("config.yaml")}
+		})
+	})
+	t.Run("sync", func(t *testing.T) { killTrials(t, full, (trials+2)/3, syncArgs) })
+}
+
+func killTrials(t *testing.T, full time.Duration, trials int, argv func(*faultJob) []string) {
 	rng := rand.New(rand.NewSource(1))
 	counts := map[string]int{}
 	for i := 0; i < trials; i++ {
 		f := newFaultJob(t, "", "[]")
 		delay := time.Duration(rng.Int63n(int64(full)))
-		cmd := exec.Command(bin, "run", "--cron", "--config", f.path("config.yaml"))
+		cmd := exec.Command(bin, argv(f)...)
 		cmd.Env = f.env
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -178,8 +191,10 @@ func TestKillDuringRun(t *testing.T) {
 		}
 		counts[strings.Join(killed, "/")]++
 		if i == trials-1 {
-			if r := f.run("--cron"); r.code != 0 {
-				t.Errorf("run after the kill: %v", r)
+			again := exec.Command(bin, argv(f)...)
+			again.Env = f.env
+			if out, err := again.CombinedOutput(); err != nil {
+				t.Errorf("%v after the kill: %v\n%s", argv(f), err, out)
 			}
 			if st := f.states(t); !uniform(st) || st[0] != "new" {
 				t.Errorf("run after the kill left %v", st)
