@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Scale runs: synthetic stores of 1,000, 10,000 and 100,000 certificates
+# (bench/gencerts: one fixed ECDSA key, distinct subjects and serials). For
+# list, diff, and sync into a new pem bundle, CA directory and NSS database
+# (NSS up to 10,000), it records wall time, CPU time and peak memory, and the
+# cost per certificate, so that growth that is not linear shows at a glance.
+# Writes bench/out/scale.md and bench/out/scale.tsv.
+#
+# Usage: bench/scale.sh            (SIZES="1000 10000 100000" by default)
+# Needs Go 1.26, /usr/bin/time (package time), certutil (libnss3-tools) for
+# the empty NSS database. About 5 minutes on a 2-core machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+for p in time libnss3-tools; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    [ "$(id -u)" -eq 0 ] || { echo "scale.sh: run: sudo apt-get install -y $p" >&2; exit 1; }
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$p" >/dev/null
+  fi
+done
+
+SIZES=${SIZES:-1000 10000 100000}
+NSS_MAX=${NSS_MAX:-10000}
+W=${WORK:-$(mktemp -d /tmp/rootsync-scale.XXXXXX)}
+[ -n "${KEEP:-}" ] || trap 'rm -rf "$W"' EXIT
+mkdir -p "$W" bench/out
+go build -o "$W/rootsync" ./cmd/rootsync
+go build -o "$W/gencerts" ./bench/gencerts
+RS=$W/rootsync
+export ROOTSYNC_STATE_DIR=$W/state
+
+OUT=$W/scale.tsv
+printf 'n\toperation\twall_s\tcpu_s\tpeak_kib\n' >"$OUT"
+
+# run N OPERATION RUNS PREPARE COMMAND...: median of RUNS runs (wall, CPU,
+# peak RSS measured together by GNU time), PREPARE run before each.
+run() {
+  local n=$1 op=$2 runs=$3 prep=$4
+  shift 4
+  local i
+  : >"$W/runs"
+  for ((i = 0; i < runs; i++)); do
+    sh -c "$prep"
+    /usr/bin/time -f '%e %U %S %M' -o "$W/t.out" "$@" >/dev/null 2>"$W/err" || {
+      local rc=$?
+      # diff exits 3 when there are differences: that is its success here.
+      [ "$op" = diff ] && [ "$rc" -eq 3 ] || { cat "$W/err" >&2; exit 1; }
+    }
+    tail -n 1 "$W/t.out" >>"$W/runs"
+  done
+  sort -n "$W/runs" | awk -v n="$n" -v op="$op" '{w[NR]=$1; c[NR]=$2+$3; m[NR]=$4}
+    END{k=int((NR+1)/2); printf "%s\t%s\t%s\t%.2f\t%s\n", n, op, w[k], c[k], m[k]}' >>"$OUT"
+  echo "$n $op: $(tail -n 1 "$OUT" | cut -f3-)" >&2
+}
+
+for n in $SIZES; do
+  B=$W/b$n.pem
+  "$W/gencerts" -n "$n" -o "$B"
+  runs=3
+  [ "$n" -ge 100000 ] && runs=1
+  run "$n" list $runs true "$RS" list "pem:$B"
+  run "$n" diff $runs true "$RS" diff "pem:$B" --to "pem:$W/empty.pem"
+  run "$n" "sync into a new pem bundle" $runs "rm -f $W/t.pem" "$RS" sync "pem:$B" --to "pem:$W/t.pem"
+  run "$n" "sync, pem already in sync" $runs true "$RS" sync "pem:$B" --to "pem:$W/t.pem"
+  run "$n" "sync into a new CA directory" $runs "rm -rf $W/capath" "$RS" sync "pem:$B" --to "capath:$W/capath"
+  run "$n" "sync, CA directory already in sync" $runs true "$RS" sync "pem:$B" --to "capath:$W/capath"
+  if [ "$n" -le "$NSS_MAX" ]; then
+    run "$n" "sync into a new NSS database" $runs "rm -rf $W/nss && mkdir $W/nss && certutil -N -d sql:$W/nss --empty-password" "$RS" sync "pem:$B" --to "nss:$W/nss"
+    run "$n" "sync, NSS already in sync" $runs true "$RS" sync "pem:$B" --to "nss:$W/nss"
+  fi
+  rm -rf "$W/capath" "$W/nss" "$W/t.pem" "$W/state"
+done
+
+cp "$OUT" bench/out/scale.tsv
+{
+  echo "Machine: $(nproc) cores, $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo), $(awk '/MemTotal/{printf "%.1f GiB", $2/1048576}' /proc/meminfo); rootsync $(git rev-parse --short HEAD)"
+  echo
+  echo "| operation | certificates | wall | CPU (user+sys) | CPU per certificate | peak RSS |"
+  echo "|---|---:|---:|---:|---:|---:|"
+  awk -F'\t' 'NR>1{printf "| %s | %d | %.2f s | %.2f s | %.0f µs | %.0f MiB |\n", $2, $1, $3, $4, $4/$1*1e6, $5/1024}' "$OUT" | sort -t'|' -k2,2 -k3,3n
+} >bench/out/scale.md
+cat bench/out/scale.md
