@@ -95,6 +95,7 @@ cat >"$W/config.yaml" <<EOF
 state-dir: $W/state
 jobs:
   four:
+    include-expired: true
     sources: [pem:$BUNDLE]
     targets:
       - pem:$W/run/bundle.pem
@@ -128,7 +129,7 @@ measure() {
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$group" "$tool" "$op" "$med" "$cpu" "$m" "$runs" >>"$RESULTS"
 }
 
-SYNC="$RS sync pem:$BUNDLE --to"
+SYNC="$RS sync --include-expired pem:$BUNDLE --to" # every root, as the other tools write them
 
 # --- CA directory ------------------------------------------------------------
 measure capath rootsync "sync $N roots into an empty CA directory" "$RUNS" "rm -rf $W/capath" "$SYNC capath:$W/capath"
@@ -145,7 +146,7 @@ measure nss "certutil -B" "one batch file of $N -A lines" 3 "${NEWDB//DB/$W/nss-
 # --- Java --------------------------------------------------------------------
 measure java rootsync "sync $N roots into a new PKCS#12 truststore" "$RUNS" "rm -f $W/trust.p12" "$SYNC 'p12:$W/trust.p12?password-env=KSPW'"
 measure java rootsync "sync $N roots into a new JKS" "$RUNS" "rm -f $W/trust.jks" "$SYNC 'jks:$W/trust.jks?password-env=KSPW'"
-measure java-convert rootsync "convert the $N-root PKCS#12 into a new JKS" "$RUNS" "rm -f $W/conv.jks" "$RS sync 'p12:$W/trust.p12?password-env=KSPW' --to 'jks:$W/conv.jks?password-env=KSPW'"
+measure java-convert rootsync "convert the $N-root PKCS#12 into a new JKS" "$RUNS" "rm -f $W/conv.jks" "$RS sync --include-expired 'p12:$W/trust.p12?password-env=KSPW' --to 'jks:$W/conv.jks?password-env=KSPW'"
 measure java "keytool -importcert loop" "$JN x keytool -importcert (a JVM each)" 2 "rm -f $W/kt-loop.p12" "sh $W/keytool-loop.sh"
 measure java-convert "keytool -importkeystore" "convert the $N-root PKCS#12 into a new JKS" 3 "rm -f $W/kt.jks" "keytool -importkeystore -noprompt -srckeystore $W/trust.p12 -srcstoretype PKCS12 -srcstorepass:env KSPW -destkeystore $W/kt.jks -deststoretype JKS -deststorepass:env KSPW"
 
@@ -161,7 +162,7 @@ measure noop update-ca-certificates "rerun, nothing changed (sandbox)" 3 "true" 
 measure noop "openssl rehash" "rerun on the hashed directory" "$RUNS" "true" "openssl rehash $W/rehash"
 
 # --- one job, four targets --------------------------------------------------------
-measure four "rootsync run" "one job: pem, capath, nss, p12 targets, all new" "$RUNS" "rm -rf $W/run" "$RS run --config $W/config.yaml"
+measure four "rootsync run" "one job: pem, capath, nss, p12 targets, all new" "$RUNS" "rm -rf $W/run && mkdir $W/run" "$RS run --config $W/config.yaml"
 measure four "rootsync run" "the same job, already in sync" "$RUNS" "true" "$RS run --config $W/config.yaml"
 
 # --- report ------------------------------------------------------------------
