@@ -116,13 +116,24 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// HintOf returns the first hint found in err's chain, or "".
+// HintOf returns the first hint found in err's tree (errors joined or
+// wrapped with several %w included), or "".
 func HintOf(err error) string {
-	for err != nil {
-		if h, ok := err.(interface{ HintText() string }); ok && h.HintText() != "" {
-			return h.HintText()
+	if err == nil {
+		return ""
+	}
+	if h, ok := err.(interface{ HintText() string }); ok && h.HintText() != "" {
+		return h.HintText()
+	}
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		return HintOf(u.Unwrap())
+	case interface{ Unwrap() []error }:
+		for _, e := range u.Unwrap() {
+			if h := HintOf(e); h != "" {
+				return h
+			}
 		}
-		err = errors.Unwrap(err)
 	}
 	return ""
 }

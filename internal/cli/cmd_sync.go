@@ -146,7 +146,11 @@ func runPlan(ctx context.Context, e *env, name string, args []string) error {
 	}
 	if runErr != nil {
 		if errors.Is(runErr, job.ErrFailed) {
-			return &hinted{runErr, "every target this run changed was restored; the backups named above keep the state before the run"}
+			h := "no target was left half-changed: those this run had changed were restored (the backups named above keep the state before the run)"
+			if sh := stores.HintOf(runErr); sh != "" {
+				h = sh + "\n" + h
+			}
+			return &hinted{runErr, h}
 		}
 		return runErr
 	}

@@ -152,10 +152,19 @@ func (s *Store) Apply(ctx context.Context, changes []stores.Change) error {
 	if !f.Changed() {
 		return nil
 	}
+	if dir := filepath.Dir(s.path); !isDir(dir) {
+		return &stores.Error{Path: s.path, Err: fmt.Errorf("folder %s does not exist", dir),
+			Hint: "create the folder first (mkdir -p " + dir + "), or check the path for a typo"}
+	}
 	if err := atomicfile.Write(s.path, f.Bytes(), 0o644); err != nil {
 		return &stores.Error{Path: s.path, Err: err, Hint: "check that the folder is writable and the disk has room; the file was left as it was"}
 	}
 	return nil
+}
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
 }
 
 // CheckWritable refuses trust a plain bundle cannot hold: a bundle entry is
