@@ -1,73 +1,14 @@
 package p12_test
 
 import (
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
-	"github.com/rootsync/rootsync/internal/testpki"
-	"github.com/rootsync/rootsync/stores"
 	"github.com/rootsync/rootsync/stores/javastore/javatest"
 	"github.com/rootsync/rootsync/stores/p12"
-	"github.com/rootsync/rootsync/stores/storetest"
 )
 
-const password = "conformance-pw"
+var kind = javatest.Kind{Name: "p12", StoreType: "PKCS12", Ext: "p12", Open: p12.Open}
 
-func open(t *testing.T, file, password string) stores.Store {
-	t.Helper()
-	pwFile := filepath.Join(t.TempDir(), "password")
-	if err := os.WriteFile(pwFile, []byte(password+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	spec, err := stores.ParseSpec("p12:" + file + "?password-file=" + pwFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := p12.Open(spec, stores.OpenOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+func TestConformance(t *testing.T) { kind.Conformance(t, "conformance-pw") }
 
-func harness(pw string) storetest.Harness {
-	return storetest.Harness{
-		New: func(t *testing.T, dir string) stores.Store {
-			javatest.Require(t, "keytool")
-			return open(t, filepath.Join(dir, "trust.p12"), pw)
-		},
-		AddForeign: func(t *testing.T, s stores.Store, c *testpki.Cert) {
-			alias := "Foreign " + strings.ReplaceAll(c.Cert.Subject.CommonName, " ", "-")
-			javatest.ImportCert(t, s.Paths()[0], "PKCS12", pw, alias, c)
-		},
-		Corrupt: func(t *testing.T, s stores.Store) {
-			p := s.Paths()[0]
-			b, err := os.ReadFile(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(p, b[:len(b)/2], 0o644); err != nil {
-				t.Fatal(err)
-			}
-		},
-	}
-}
-
-func TestConformance(t *testing.T) {
-	storetest.Run(t, harness(password))
-}
-
-func TestOpenRejectsOtherKinds(t *testing.T) {
-	for _, spec := range []string{"jks:/x/a.jks", "pem:/x/a.pem"} {
-		s, _ := stores.ParseSpec(spec)
-		if _, err := p12.Open(s, stores.OpenOptions{}); err == nil {
-			t.Errorf("Open(%s) succeeded", spec)
-		}
-	}
-	s, _ := stores.ParseSpec("p12:/x/a.p12?pasword-env=X")
-	if _, err := p12.Open(s, stores.OpenOptions{}); err == nil || !strings.Contains(err.Error(), "pasword-env") {
-		t.Errorf("Open with a misspelt option: %v, want an error naming it", err)
-	}
-}
+func TestOpenRejectsOtherKinds(t *testing.T) { kind.OpenRefuses(t, "jks:/x/a.jks", "pem:/x/a.pem") }
