@@ -20,22 +20,8 @@ import (
 	"github.com/rootsync/rootsync/internal/check"
 	"github.com/rootsync/rootsync/internal/testpki"
 	"github.com/rootsync/rootsync/stores"
+	"github.com/rootsync/rootsync/stores/storetest"
 )
-
-// checkTool finds a program; in CI a missing tool fails the test.
-func checkTool(t *testing.T, name string, paths ...string) string {
-	t.Helper()
-	for _, p := range append(paths, name) {
-		if found, err := exec.LookPath(p); err == nil {
-			return found
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is not installed (scripts/test-packages.txt lists it)", name)
-	}
-	t.Skipf("%s is not installed", name)
-	return ""
-}
 
 func freePort(t *testing.T) int {
 	t.Helper()
@@ -61,7 +47,7 @@ type nginxServer struct {
 
 func startNginx(t *testing.T, dir string, sites map[string]nginxSite) *nginxServer {
 	t.Helper()
-	bin := checkTool(t, "nginx", "/usr/sbin/nginx")
+	bin := storetest.Tool(t, "nginx")
 	s := &nginxServer{dir: dir, ports: map[string]int{}}
 	server := testpki.Root("nginx check server root").Leaf("localhost")
 	writeFile(t, filepath.Join(dir, "server.pem"), server.PEM())
@@ -168,7 +154,7 @@ func (s *nginxServer) present(t *testing.T, curl string, port int, certFile, key
 // rootsync is stricter than nginx (see docs/json.md), the case says so and the
 // test asserts both sides as they are.
 func TestCheckAgreesWithNginx(t *testing.T) {
-	curl := checkTool(t, "curl")
+	curl := storetest.Tool(t, "curl")
 	dir := t.TempDir()
 	root := testpki.Root("nginx check root")
 	inter := root.Intermediate("nginx check issuing ca")

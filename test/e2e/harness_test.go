@@ -19,6 +19,7 @@ import (
 	"github.com/rootsync/rootsync/stores/capath"
 	"github.com/rootsync/rootsync/stores/nss"
 	"github.com/rootsync/rootsync/stores/pem"
+	"github.com/rootsync/rootsync/stores/storetest"
 )
 
 // bin is the rootsync binary built for this test run.
@@ -55,17 +56,7 @@ func inCI() bool { return os.Getenv("CI") == "true" }
 
 // need returns the path of a tool the test uses; a missing tool fails the
 // test in CI and skips it elsewhere.
-func need(t testing.TB, tool string) string {
-	t.Helper()
-	p, err := exec.LookPath(tool)
-	if err != nil {
-		if inCI() {
-			t.Fatalf("%s is not installed (scripts/test-packages.txt lists the packages): %v", tool, err)
-		}
-		t.Skipf("%s is not installed", tool)
-	}
-	return p
-}
+func need(t testing.TB, tool string) string { t.Helper(); return storetest.Tool(t, tool) }
 
 type result struct {
 	stdout, stderr string
