@@ -46,7 +46,40 @@ func dsn(path string, write bool) string {
 	return u.String() + "?mode=" + mode + fmt.Sprintf("&_pragma=busy_timeout(%d)", BusyTimeout.Milliseconds())
 }
 
+// openConn opens path for reading or writing. Before a read it rolls back a
+// hot journal, one left by a writer that died mid-transaction (a killed
+// rootsync or certutil, a crashed browser): a read-only connection cannot, and
+// would fail with SQLITE_READONLY_ROLLBACK. NSS does the same when it opens
+// the file. A journal that a live writer holds is left alone: SQLite's locks
+// tell the two apart.
 func openConn(ctx context.Context, path string, write bool) (*conn, error) {
+	if !write {
+		if fi, err := os.Stat(path + "-journal"); err == nil && fi.Size() > 0 {
+			if err := rollbackHotJournal(ctx, path); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return open1(ctx, path, write)
+}
+
+// rollbackHotJournal reads through a read-write connection, which makes
+// SQLite roll a hot journal back. Without write access it does nothing, and
+// the read that follows reports the problem.
+func rollbackHotJournal(ctx context.Context, path string) error {
+	c, err := open1(ctx, path, true)
+	if err != nil {
+		return nil
+	}
+	defer c.close()
+	var n int
+	if err := c.c.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master").Scan(&n); err != nil {
+		return dbError(path, err)
+	}
+	return nil
+}
+
+func open1(ctx context.Context, path string, write bool) (*conn, error) {
 	db, err := sql.Open("sqlite", dsn(path, write))
 	if err != nil {
 		return nil, dbError(path, err)
