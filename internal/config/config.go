@@ -280,31 +280,28 @@ func (p *parser) job(name string, k, v *yaml.Node) *Job {
 			p.errf(kn, "%sunknown key %q (want sources, targets, mode, purposes, exclude, include-expired or include-non-ca)", ctx, key)
 		}
 	})
-	if srcNode == nil {
-		p.errf(k, "%sno sources: a job needs at least one source store", ctx)
-	} else {
-		for _, n := range p.list(srcNode, ctx+"sources") {
-			if s := p.store(n, ctx, "source"); s != nil {
-				j.Sources = append(j.Sources, s)
-			}
-		}
-		if len(srcNode.Content) == 0 && srcNode.Kind == yaml.SequenceNode {
-			p.errf(srcNode, "%ssources: is empty: a job needs at least one source store", ctx)
-		}
-	}
-	if tgtNode == nil {
-		p.errf(k, "%sno targets: a job needs at least one target store", ctx)
-	} else {
-		for _, n := range p.list(tgtNode, ctx+"targets") {
-			if s := p.store(n, ctx, "target"); s != nil {
-				j.Targets = append(j.Targets, s)
-			}
-		}
-		if len(tgtNode.Content) == 0 && tgtNode.Kind == yaml.SequenceNode {
-			p.errf(tgtNode, "%stargets: is empty: a job needs at least one target store", ctx)
-		}
-	}
+	j.Sources = p.stores(k, srcNode, ctx, "source")
+	j.Targets = p.stores(k, tgtNode, ctx, "target")
 	return j
+}
+
+// stores reads a job's list of sources or targets (role "source" or
+// "target"); a job needs at least one of each.
+func (p *parser) stores(job, node *yaml.Node, ctx, role string) []*Store {
+	if node == nil {
+		p.errf(job, "%sno %ss: a job needs at least one %s store", ctx, role, role)
+		return nil
+	}
+	var out []*Store
+	for _, n := range p.list(node, ctx+role+"s") {
+		if s := p.store(n, ctx, role); s != nil {
+			out = append(out, s)
+		}
+	}
+	if len(node.Content) == 0 && node.Kind == yaml.SequenceNode {
+		p.errf(node, "%s%ss: is empty: a job needs at least one %s store", ctx, role, role)
+	}
+	return out
 }
 
 // store reads a source or target: either a spec string, or a mapping with
