@@ -1,17 +1,29 @@
 #!/usr/bin/env bash
-# Runs every rootsync test. Installs the Debian packages the tests use when one
-# is missing (needs root for that; prints the apt-get command otherwise).
-# Usage: scripts/test.sh [go test flags...]   (default: -race ./...)
+# Runs every rootsync check and test. Installs the Debian packages the tests
+# use when one is missing (needs root for that; prints the apt-get command
+# otherwise), then: build, gofmt, go vet,
+# the unit and adapter tests, and the end-to-end tests, printing the time each
+# section took.
+# Usage: scripts/test.sh                  everything
+#        scripts/test.sh [go test args]   only go test with these arguments
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-missing=()
-while read -r pkg _; do
-  case "$pkg" in ''|'#'*) continue ;; esac
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-done < scripts/test-packages.txt
+section() {
+  local name=$1 t0=$SECONDS
+  shift
+  echo "== $name" >&2
+  "$@"
+  echo "== $name: $((SECONDS - t0)) s" >&2
+}
 
-if ((${#missing[@]})); then
+install_packages() {
+  local missing=() pkg
+  while read -r pkg _; do
+    case "$pkg" in '' | '#'*) continue ;; esac
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done <scripts/test-packages.txt
+  ((${#missing[@]})) || return 0
   if [ "$(id -u)" -ne 0 ]; then
     echo "test.sh: missing packages: ${missing[*]}" >&2
     echo "test.sh: run: sudo apt-get install -y ${missing[*]}" >&2
@@ -21,9 +33,24 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+}
+
+section "install test packages" install_packages
 
 if (($#)); then
   exec go test "$@"
 fi
-exec go test -race -timeout 40m ./...
+
+gofmt_check() {
+  local bad
+  bad=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+  [ -z "$bad" ] || { echo "gofmt needed:" >&2; echo "$bad" >&2; return 1; }
+}
+
+
+section "build" go build ./...
+section "gofmt" gofmt_check
+section "vet" go vet ./...
+e2e=$(go list ./test/...)
+section "unit and adapter tests (real programs included)" go test -race -timeout 30m $(go list ./... | grep -v '/test/')
+section "end-to-end tests" go test -race -timeout 30m $e2e
