@@ -20,7 +20,7 @@ import (
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/rootsync/rootsync/internal/plan"
 	"github.com/rootsync/rootsync/stores"
