@@ -54,6 +54,9 @@ type Change struct {
 	From Trust
 	// Reason says why, in words for the report.
 	Reason string
+	// ReasonCode names the kind of Reason for scripts (the planner's stable
+	// codes, listed in docs/json.md); empty when the planner gives none.
+	ReasonCode string
 }
 
 // Store is one place trust lives.

@@ -12,7 +12,6 @@ package plan
 import (
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/rootsync/rootsync/stores"
@@ -106,10 +105,10 @@ type CertRef struct {
 // Warning is something the user should know: a certificate left out and why,
 // a conversion that loses information, a conflict between sources.
 type Warning struct {
-	// Code is stable for scripts: expired, not-ca, excluded, unparsed,
-	// conflict, note, lossy-purpose, lossy-distrust, kept-distrust,
-	// still-trusted.
-	Code    string
+	// Code is stable for scripts (the Code constants).
+	Code Code
+	// Message is rendered from Code and its details; it reads after a count
+	// of certificates.
 	Message string
 	Certs   []CertRef
 }
@@ -122,23 +121,37 @@ type Desired struct {
 	Set *stores.Set
 	// Filtered maps certificates that sources trust but filters dropped to
 	// the reason (used for removal reasons in prune and mirror modes).
-	Filtered map[stores.Fingerprint]string
+	Filtered map[stores.Fingerprint]Reason
 	// Warnings about the sources, in a stable order.
 	Warnings []Warning
 	from     map[stores.Fingerprint][]string
 	purposes []stores.Purpose
 }
 
-// Merge computes the desired state of sources.
+// Merge computes the desired state of sources in two phases: collect takes
+// every selected entry with its trust restricted to the chosen purposes, and
+// judge warns about each and applies the filters.
 func Merge(sources []Source, opts Options) *Desired {
 	d := &Desired{
 		Set:      stores.NewSet(),
-		Filtered: map[stores.Fingerprint]string{},
+		Filtered: map[stores.Fingerprint]Reason{},
 		from:     map[stores.Fingerprint][]string{},
 		purposes: opts.purposes(),
 	}
-	trusted := map[stores.Fingerprint][]string{}
-	distrusted := map[stores.Fingerprint][]string{}
+	sides := d.collect(sources, opts)
+	d.Warnings = d.judge(sides, opts)
+	return d
+}
+
+// sides records which sources trust and which distrust each certificate.
+type sides struct {
+	trusted, distrusted map[stores.Fingerprint][]string
+}
+
+// collect adds every selected entry of the sources that trusts or distrusts
+// one of the chosen purposes to d.Set (merging trust, distrust winning).
+func (d *Desired) collect(sources []Source, opts Options) sides {
+	s := sides{trusted: map[stores.Fingerprint][]string{}, distrusted: map[stores.Fingerprint][]string{}}
 	for _, src := range sources {
 		for _, e := range src.Set.Entries() {
 			t := e.Trust.Only(d.purposes)
@@ -147,48 +160,46 @@ func Merge(sources []Source, opts Options) *Desired {
 			}
 			fp := e.Cert.Fingerprint
 			if t.Any(stores.Trusted) {
-				trusted[fp] = append(trusted[fp], src.Name)
+				s.trusted[fp] = append(s.trusted[fp], src.Name)
 			}
 			if t.Any(stores.Distrusted) {
-				distrusted[fp] = append(distrusted[fp], src.Name)
+				s.distrusted[fp] = append(s.distrusted[fp], src.Name)
 			}
 			d.Set.Add(&stores.Entry{Cert: e.Cert, Trust: t, Label: e.Label, Notes: notesFrom(src.Name, e)})
 			d.from[fp] = append(d.from[fp], src.Name)
 		}
 	}
+	return s
+}
+
+// judge warns about the collected entries (notes, conflicts, certificates
+// the parser refuses) and drops those a filter leaves out, recording why in
+// d.Filtered.
+func (d *Desired) judge(s sides, opts Options) []Warning {
 	w := newWarnings()
 	entries := d.Set.Entries()
 	for _, e := range entries {
 		fp, c := e.Cert.Fingerprint, e.Cert
 		ref := CertRef{fp, c.Subject}
 		for _, n := range e.Notes {
-			w.add("note", n, ref)
+			w.add(CodeNote, detail{text: n}, ref)
 		}
 		e.Notes = nil
-		if len(trusted[fp]) > 0 && len(distrusted[fp]) > 0 {
-			w.add("conflict", fmt.Sprintf("trusted by %s but distrusted by %s; distrust wins",
-				strings.Join(trusted[fp], ", "), strings.Join(distrusted[fp], ", ")), ref)
+		if len(s.trusted[fp]) > 0 && len(s.distrusted[fp]) > 0 {
+			w.add(CodeConflict, detail{trusted: s.trusted[fp], distrusted: s.distrusted[fp]}, ref)
 		}
 		if c.ParseError != nil {
-			w.add("unparsed", "the certificate parser refuses these certificates; they are kept and copied as bytes", ref)
+			w.add(CodeUnparsed, detail{}, ref)
 		}
-		if reason := filterReason(e, opts); reason != "" {
-			d.Filtered[fp] = reason
-			switch {
-			case strings.HasPrefix(reason, "excluded"):
-				w.add("excluded", "excluded on request; left out", ref)
-			case strings.HasPrefix(reason, "expired"):
-				w.add("expired", "expired; left out (use --include-expired to keep them)", ref)
-			default:
-				w.add("not-ca", "not a CA certificate; left out (use --include-non-ca to keep them)", ref)
-			}
+		if r, ok := filterReason(e, opts); ok {
+			d.Filtered[fp] = r
+			w.add(r.Code, detail{}, ref)
 		}
 	}
 	if len(d.Filtered) > 0 {
 		d.Set = without(entries, d.Filtered)
 	}
-	d.Warnings = w.list()
-	return d
+	return w.list()
 }
 
 func notesFrom(src string, e *stores.Entry) []string {
@@ -199,30 +210,31 @@ func notesFrom(src string, e *stores.Entry) []string {
 	return out
 }
 
-// filterReason says why e must be left out of the desired state, or "".
-// Distrust is never filtered: it must reach every target.
-func filterReason(e *stores.Entry, opts Options) string {
+// filterReason says why e must be left out of the desired state: its code is
+// CodeExcluded, CodeExpired or CodeNotCA. Distrust is never filtered: it
+// must reach every target.
+func filterReason(e *stores.Entry, opts Options) (Reason, bool) {
 	for _, x := range opts.Exclude {
 		if e.Cert.Fingerprint.HasPrefix(x) {
-			return "excluded by --exclude " + x
+			return Reason{Code: CodeExcluded, Detail: x}, true
 		}
 	}
 	if e.Trust.Any(stores.Distrusted) {
-		return ""
+		return Reason{}, false
 	}
 	c := e.Cert
 	if !opts.IncludeExpired && !opts.Now.IsZero() && c.Expired(opts.Now) {
-		return "expired on " + c.NotAfter.UTC().Format("2006-01-02")
+		return Reason{Code: CodeExpired, Detail: c.NotAfter.UTC().Format("2006-01-02")}, true
 	}
 	if !opts.IncludeNonCA && c.ParseError == nil && !c.IsCA {
-		return "not a CA certificate"
+		return Reason{Code: CodeNotCA}, true
 	}
-	return ""
+	return Reason{}, false
 }
 
 // without builds the set of entries whose certificate is not in drop, in one
 // pass (rebuilding it once per dropped certificate would be quadratic).
-func without(entries []*stores.Entry, drop map[stores.Fingerprint]string) *stores.Set {
+func without(entries []*stores.Entry, drop map[stores.Fingerprint]Reason) *stores.Set {
 	out := stores.NewSet()
 	for _, e := range entries {
 		if _, ok := drop[e.Cert.Fingerprint]; !ok {
@@ -243,8 +255,9 @@ type warnings struct {
 
 func newWarnings() *warnings { return &warnings{m: map[string]*Warning{}} }
 
-func (w *warnings) add(code, msg string, refs ...CertRef) {
-	k := code + "\x00" + msg
+func (w *warnings) add(code Code, d detail, refs ...CertRef) {
+	msg := warningText(code, d)
+	k := string(code) + "\x00" + msg
 	x, ok := w.m[k]
 	if !ok {
 		x = &Warning{Code: code, Message: msg}

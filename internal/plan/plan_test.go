@@ -58,7 +58,7 @@ func summary(p *Plan) string {
 func codes(ws []Warning) string {
 	var out []string
 	for _, w := range ws {
-		out = append(out, w.Code)
+		out = append(out, string(w.Code))
 	}
 	return strings.Join(out, ",")
 }
@@ -142,8 +142,8 @@ func TestPlans(t *testing.T) {
 				t.Errorf("kept=%d unchanged=%d, want kept=%d unchanged=%d", p.Kept, p.Unchanged, tt.wantKept, tt.wantUnchange)
 			}
 			for _, c := range p.Changes {
-				if c.Reason == "" {
-					t.Errorf("%s %s has no reason", c.Action, c.Entry.Cert.Subject)
+				if c.Reason == "" || c.ReasonCode == "" {
+					t.Errorf("%s %s has no reason (%q) or no reason code (%q)", c.Action, c.Entry.Cert.Subject, c.Reason, c.ReasonCode)
 				}
 				if c.Action == stores.Add && c.Entry.Owned != tt.caps.Ownership {
 					t.Errorf("added entry owned=%v, want %v", c.Entry.Owned, tt.caps.Ownership)
@@ -194,5 +194,57 @@ func TestOnlySelectsAndLeavesTheRestAlone(t *testing.T) {
 	p := For("t", d, set(rootC), bundle, opts)
 	if got := summary(p); got != "add:Plan Root B=all" {
 		t.Fatalf("mirror with --only B: %q (Root C must stay, Root A must not be added)", got)
+	}
+}
+
+func TestReasonCodes(t *testing.T) {
+	tests := []struct {
+		name     string
+		sources  []*stores.Entry
+		target   *stores.Set
+		mode     Mode
+		wantCode Code
+		wantText string
+	}{
+		{name: "added because a source trusts it", sources: []*stores.Entry{rootA}, target: set(),
+			wantCode: ReasonTrusted, wantText: "trusted by s"},
+		{name: "removed because a source distrusts it", sources: []*stores.Entry{with(rootA, stores.DistrustAll(), false)}, mode: Prune,
+			target: set(with(rootA, stores.TrustAll(), true)), wantCode: ReasonDistrusted, wantText: "distrusted by s"},
+		{name: "prune removes what the sources dropped", sources: nil, mode: Prune,
+			target: set(with(rootA, stores.TrustAll(), true)), wantCode: ReasonDropped, wantText: "added by rootsync earlier; no source holds it now"},
+		{name: "mirror removes what no source holds", sources: nil, mode: Mirror,
+			target: set(rootA), wantCode: ReasonNotInSources, wantText: "mirror mode removes what no source holds"},
+		{name: "prune removes what expired", sources: []*stores.Entry{expired}, mode: Prune,
+			target: set(with(expired, stores.TrustAll(), true)), wantCode: CodeExpired, wantText: "expired on 2020-01-01"},
+		{name: "mirror removes what is not a CA", sources: []*stores.Entry{leaf}, mode: Mirror,
+			target: set(leaf), wantCode: CodeNotCA, wantText: "not a CA certificate"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := Options{Mode: tt.mode, Now: now}
+			p := For("t", Merge([]Source{{Name: "s", Set: set(tt.sources...)}}, opts), tt.target, bundle, opts)
+			if len(p.Changes) != 1 {
+				t.Fatalf("changes: got %q, want one", summary(p))
+			}
+			c := p.Changes[0]
+			if got := Code(c.ReasonCode); got != tt.wantCode {
+				t.Errorf("reason code: got %q, want %q", got, tt.wantCode)
+			}
+			if c.Reason != tt.wantText {
+				t.Errorf("reason: got %q, want %q", c.Reason, tt.wantText)
+			}
+		})
+	}
+}
+
+func TestExcludedReason(t *testing.T) {
+	prefix := rootA.Cert.Fingerprint.Short()
+	opts := Options{Mode: Mirror, Exclude: []string{prefix}, Now: now}
+	p := For("t", Merge([]Source{{Name: "s", Set: set(rootA, rootB)}}, opts), set(rootA, rootB), bundle, opts)
+	if got := summary(p); got != "remove:Plan Root A" {
+		t.Fatalf("changes: got %q, want the excluded root removed", got)
+	}
+	if c := p.Changes[0]; Code(c.ReasonCode) != CodeExcluded || c.Reason != "excluded by --exclude "+prefix {
+		t.Errorf("reason: got %q (%s), want excluded by --exclude %s", c.Reason, c.ReasonCode, prefix)
 	}
 }

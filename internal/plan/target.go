@@ -1,7 +1,6 @@
 package plan
 
 import (
-	"fmt"
 	"sort"
 	"strings"
 
@@ -38,86 +37,139 @@ func (p *Plan) Count(a stores.Action) int {
 }
 
 // For computes the plan for one target holding current, a store with the
-// given capabilities.
+// given capabilities, in two phases: toDesired plans each certificate of the
+// desired state, extras each entry of the target outside it.
 func For(target string, d *Desired, current *stores.Set, caps stores.Capabilities, opts Options) *Plan {
-	p := &Plan{Target: target, Mode: opts.Mode}
-	w := newWarnings()
-	var removes, trusts, adds []stores.Change
-	exact := func(e *stores.Entry) bool {
-		return opts.Mode == Mirror || (opts.Mode == Prune && e.Owned)
+	b := &builder{
+		p: &Plan{Target: target, Mode: opts.Mode}, d: d, current: current, caps: caps, opts: opts, w: newWarnings(),
+		dt: detail{target: target, kind: strings.SplitN(target, ":", 2)[0], mode: opts.Mode},
 	}
-	kindName := strings.SplitN(target, ":", 2)[0]
+	b.toDesired()
+	b.extras()
+	return b.finish()
+}
 
-	for _, want := range d.Set.Entries() {
+// builder holds one target's plan while it is computed.
+type builder struct {
+	p       *Plan
+	d       *Desired
+	current *stores.Set
+	caps    stores.Capabilities
+	opts    Options
+	w       *warnings
+	dt      detail
+	// The changes by kind, in the order they are applied.
+	removes, trusts, adds []stores.Change
+}
+
+// exact reports whether the mode may set e's trust exactly (and remove it).
+func (b *builder) exact(e *stores.Entry) bool {
+	return b.opts.Mode == Mirror || (b.opts.Mode == Prune && e.Owned)
+}
+
+// toDesired plans each certificate of the desired state: add it, change its
+// trust, remove it (distrust a store records as absence), or nothing.
+func (b *builder) toDesired() {
+	for _, want := range b.d.Set.Entries() {
 		fp := want.Cert.Fingerprint
 		ref := CertRef{fp, want.Cert.Subject}
-		have := current.Get(fp)
-		rep, present, lossy := represent(want.Trust, caps, d.purposes)
+		have := b.current.Get(fp)
+		rep, present, lossy := represent(want.Trust, b.caps, b.d.purposes)
 		if lossy != "" && (have != nil || present) {
-			w.add(lossy, lossyMessage(lossy, kindName), ref)
+			b.w.add(lossy, b.dt, ref)
 		}
-		why := d.reason(fp, want.Trust)
+		why := b.d.reason(fp, want.Trust)
 		switch {
 		case !present && have == nil:
 			// Distrusted, and absence is how this store says so.
 		case !present:
-			if exact(have) {
-				removes = append(removes, stores.Change{Action: stores.Remove, Entry: have, Reason: why})
-			} else {
-				w.add("still-trusted", fmt.Sprintf("distrusted by the sources but present in %s, which cannot record distrust; %s mode does not remove it (use --mode %s)",
-					target, opts.Mode, suggestMode(have)), ref)
-				p.Kept++
-			}
+			b.absent(have, why, ref)
 		case have == nil:
 			e := *want
 			e.Trust = rep
-			e.Owned = caps.Ownership
-			adds = append(adds, stores.Change{Action: stores.Add, Entry: &e, Reason: why})
+			e.Owned = b.caps.Ownership
+			b.adds = append(b.adds, change(stores.Add, &e, why))
 		default:
-			next := rep
-			if !exact(have) {
-				next = widen(have.Trust, rep)
-				if next != rep && keptDistrust(have.Trust, rep) {
-					w.add("kept-distrust", fmt.Sprintf("distrusted in %s but trusted by the sources; the target's distrust is kept (use --mode mirror to replace it)", target), ref)
-				}
-			}
-			if next == have.Trust || !(caps.PerPurpose || caps.Distrust) {
-				p.Unchanged++
-				continue
-			}
-			e := *have
-			e.Trust = next
-			trusts = append(trusts, stores.Change{Action: stores.SetTrust, Entry: &e, From: have.Trust, Reason: why})
+			b.retrust(have, rep, why, ref)
 		}
 	}
+}
 
-	for _, have := range current.Entries() {
+// absent plans a certificate the sources distrust and the target holds but
+// cannot record distrust for: it is removed where the mode allows.
+func (b *builder) absent(have *stores.Entry, why Reason, ref CertRef) {
+	if b.exact(have) {
+		b.removes = append(b.removes, change(stores.Remove, have, why))
+		return
+	}
+	dt := b.dt
+	dt.suggest = Mirror
+	if have.Owned {
+		dt.suggest = Prune
+	}
+	b.w.add(CodeStillTrusted, dt, ref)
+	b.p.Kept++
+}
+
+// retrust plans the trust of a certificate the target holds: exactly rep
+// where the mode allows, else have's trust widened toward rep.
+func (b *builder) retrust(have *stores.Entry, rep stores.Trust, why Reason, ref CertRef) {
+	next := rep
+	if !b.exact(have) {
+		next = widen(have.Trust, rep)
+		if next != rep && keptDistrust(have.Trust, rep) {
+			b.w.add(CodeKeptDistrust, b.dt, ref)
+		}
+	}
+	if next == have.Trust || !(b.caps.PerPurpose || b.caps.Distrust) {
+		b.p.Unchanged++
+		return
+	}
+	e := *have
+	e.Trust = next
+	c := change(stores.SetTrust, &e, why)
+	c.From = have.Trust
+	b.trusts = append(b.trusts, c)
+}
+
+// extras plans the target's entries outside the desired state: mirror mode
+// removes them, prune mode removes those rootsync added, the rest are kept.
+func (b *builder) extras() {
+	for _, have := range b.current.Entries() {
 		fp := have.Cert.Fingerprint
-		if d.Set.Get(fp) != nil || !opts.selected(fp) {
+		if b.d.Set.Get(fp) != nil || !b.opts.selected(fp) {
 			continue
 		}
 		switch {
-		case opts.Mode == Mirror:
-			removes = append(removes, stores.Change{Action: stores.Remove, Entry: have, Reason: d.absentReason(fp, "mirror mode removes what no source holds")})
-		case opts.Mode == Prune && have.Owned:
-			removes = append(removes, stores.Change{Action: stores.Remove, Entry: have, Reason: d.absentReason(fp, "added by rootsync earlier; no source holds it now")})
+		case b.opts.Mode == Mirror:
+			b.removes = append(b.removes, change(stores.Remove, have, b.d.absentReason(fp, ReasonNotInSources)))
+		case b.opts.Mode == Prune && have.Owned:
+			b.removes = append(b.removes, change(stores.Remove, have, b.d.absentReason(fp, ReasonDropped)))
 		default:
-			p.Kept++
+			b.p.Kept++
 		}
 	}
-	for _, g := range [][]stores.Change{removes, trusts, adds} {
+}
+
+// finish orders the changes and the warnings.
+func (b *builder) finish() *Plan {
+	for _, g := range [][]stores.Change{b.removes, b.trusts, b.adds} {
 		sortChanges(g)
-		p.Changes = append(p.Changes, g...)
+		b.p.Changes = append(b.p.Changes, g...)
 	}
-	p.Warnings = w.list()
-	return p
+	b.p.Warnings = b.w.list()
+	return b.p
+}
+
+func change(a stores.Action, e *stores.Entry, why Reason) stores.Change {
+	return stores.Change{Action: a, Entry: e, Reason: why.String(), ReasonCode: string(why.Code)}
 }
 
 // represent maps desired trust t onto what a store with caps can hold.
 // present is false when the certificate must be absent from the store
-// (distrust in a store that cannot record it). lossy names the warning code
-// when information is lost.
-func represent(t stores.Trust, caps stores.Capabilities, purposes []stores.Purpose) (rep stores.Trust, present bool, lossy string) {
+// (distrust in a store that cannot record it). lossy is the warning code
+// when information is lost (CodeLossyPurpose, CodeLossyDistrust), else "".
+func represent(t stores.Trust, caps stores.Capabilities, purposes []stores.Purpose) (rep stores.Trust, present bool, lossy Code) {
 	anyT, anyD := t.Any(stores.Trusted), t.Any(stores.Distrusted)
 	partial := false
 	for _, p := range purposes {
@@ -138,39 +190,32 @@ func represent(t stores.Trust, caps stores.Capabilities, purposes []stores.Purpo
 			return t, false, ""
 		}
 		if anyD {
-			lossy = "lossy-distrust"
+			lossy = CodeLossyDistrust
 		}
 		return t, true, lossy
 	case caps.Distrust:
 		if anyD {
 			if anyT {
-				lossy = "lossy-distrust"
+				lossy = CodeLossyDistrust
 			}
 			return stores.DistrustAll(), true, lossy
 		}
 		if partial {
-			lossy = "lossy-purpose"
+			lossy = CodeLossyPurpose
 		}
 		return stores.TrustAll(), true, lossy
 	default:
 		if anyD {
 			if anyT {
-				return t, false, "lossy-distrust"
+				return t, false, CodeLossyDistrust
 			}
 			return t, false, ""
 		}
 		if partial {
-			lossy = "lossy-purpose"
+			lossy = CodeLossyPurpose
 		}
 		return stores.TrustAll(), true, lossy
 	}
-}
-
-func lossyMessage(code, kind string) string {
-	if code == "lossy-purpose" {
-		return fmt.Sprintf("trusted only for some of the chosen purposes, but a %s store cannot record purposes: it will trust them for every purpose (use --purpose to choose)", kind)
-	}
-	return fmt.Sprintf("distrusted for some purposes and trusted for others, but a %s store cannot record distrust: they are left out of it", kind)
 }
 
 // widen returns have's trust moved toward want without ever lowering trust:
@@ -199,26 +244,22 @@ func keptDistrust(have, want stores.Trust) bool {
 	return false
 }
 
-func suggestMode(e *stores.Entry) string {
-	if e.Owned {
-		return "prune"
-	}
-	return "mirror"
-}
-
-func (d *Desired) reason(fp stores.Fingerprint, t stores.Trust) string {
-	verb := "trusted"
+// reason is why a certificate of the desired state is added or changed.
+func (d *Desired) reason(fp stores.Fingerprint, t stores.Trust) Reason {
+	code := ReasonTrusted
 	if t.Any(stores.Distrusted) {
-		verb = "distrusted"
+		code = ReasonDistrusted
 	}
-	return verb + " by " + strings.Join(dedupe(d.from[fp]), ", ")
+	return Reason{Code: code, Sources: dedupe(d.from[fp])}
 }
 
-func (d *Desired) absentReason(fp stores.Fingerprint, fallback string) string {
+// absentReason is why a target entry outside the desired state is removed:
+// the filter that dropped it, else the mode's own reason.
+func (d *Desired) absentReason(fp stores.Fingerprint, mode Code) Reason {
 	if r, ok := d.Filtered[fp]; ok {
 		return r
 	}
-	return fallback
+	return Reason{Code: mode}
 }
 
 func dedupe(xs []string) []string {

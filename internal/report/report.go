@@ -215,6 +215,7 @@ type jsonChange struct {
 	Trust       map[string]string `json:"trust,omitempty"`
 	From        map[string]string `json:"from,omitempty"`
 	Reason      string            `json:"reason"`
+	ReasonCode  string            `json:"reason_code,omitempty"`
 }
 
 // TrustMap renders trust as {"server-auth": "trusted", ...}, leaving out
@@ -232,7 +233,7 @@ func TrustMap(t stores.Trust) map[string]string {
 func warningsJSON(ws []plan.Warning) []jsonWarning {
 	out := []jsonWarning{}
 	for _, w := range ws {
-		jw := jsonWarning{Code: w.Code, Message: w.Message, Certificates: []jsonCert{}}
+		jw := jsonWarning{Code: string(w.Code), Message: w.Message, Certificates: []jsonCert{}}
 		for _, c := range w.Certs {
 			jw.Certificates = append(jw.Certificates, jsonCert{c.Fingerprint.String(), c.Subject})
 		}
@@ -266,7 +267,7 @@ func JSON(w io.Writer, r *Run) error {
 		}
 		for _, c := range p.Changes {
 			jc := jsonChange{Action: c.Action.String(), Fingerprint: c.Entry.Cert.Fingerprint.String(),
-				Subject: c.Entry.Cert.Subject, Reason: c.Reason}
+				Subject: c.Entry.Cert.Subject, Reason: c.Reason, ReasonCode: c.ReasonCode}
 			if c.Action != stores.Add {
 				jc.Label = c.Entry.Label
 			}

@@ -1,0 +1,128 @@
+package plan
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Code names the kind of a warning or of a change's reason.
+// The strings are stable: scripts read them in the JSON output, where
+// docs/json.md lists them. Prose is rendered from a code and its details,
+// never the other way round.
+type Code string
+
+// Warning codes.
+const (
+	// CodeExpired: trusted by the sources but expired; left out.
+	CodeExpired Code = "expired"
+	// CodeNotCA: trusted by the sources but not a CA certificate; left out.
+	CodeNotCA Code = "not-ca"
+	// CodeExcluded: left out on request (--exclude).
+	CodeExcluded Code = "excluded"
+	// CodeUnparsed: the certificate parser refuses it; copied as bytes.
+	CodeUnparsed Code = "unparsed"
+	// CodeConflict: trusted by one source, distrusted by another.
+	CodeConflict Code = "conflict"
+	// CodeNote: a store's remark about an entry.
+	CodeNote Code = "note"
+	// CodeLossyPurpose: per-purpose trust written into a store that trusts
+	// for every purpose.
+	CodeLossyPurpose Code = "lossy-purpose"
+	// CodeLossyDistrust: distrust a store cannot record; left out of it.
+	CodeLossyDistrust Code = "lossy-distrust"
+	// CodeStillTrusted: distrusted by the sources, present in a target that
+	// cannot record distrust, and the mode does not remove it.
+	CodeStillTrusted Code = "still-trusted"
+	// CodeKeptDistrust: the target distrusts what the sources trust; add and
+	// prune modes keep the distrust.
+	CodeKeptDistrust Code = "kept-distrust"
+)
+
+// Change reason codes. CodeExcluded, CodeExpired and CodeNotCA are reasons
+// too: the reason an entry added earlier is removed in prune or mirror mode.
+const (
+	// ReasonTrusted: added or changed because sources trust it.
+	ReasonTrusted Code = "trusted"
+	// ReasonDistrusted: changed or removed because sources distrust it.
+	ReasonDistrusted Code = "distrusted"
+	// ReasonNotInSources: mirror mode removes what no source holds.
+	ReasonNotInSources Code = "not-in-sources"
+	// ReasonDropped: prune mode removes what rootsync added earlier and no
+	// source holds now.
+	ReasonDropped Code = "dropped"
+)
+
+// Reason is why a change is planned.
+type Reason struct {
+	Code Code
+	// Sources are the sources that trust or distrust the certificate
+	// (ReasonTrusted, ReasonDistrusted).
+	Sources []string
+	// Detail is the fingerprint prefix (CodeExcluded) or the expiry date
+	// (CodeExpired).
+	Detail string
+}
+
+// String is the reason in words, as the report shows it.
+func (r Reason) String() string {
+	switch r.Code {
+	case ReasonTrusted:
+		return "trusted by " + strings.Join(r.Sources, ", ")
+	case ReasonDistrusted:
+		return "distrusted by " + strings.Join(r.Sources, ", ")
+	case CodeExcluded:
+		return "excluded by --exclude " + r.Detail
+	case CodeExpired:
+		return "expired on " + r.Detail
+	case CodeNotCA:
+		return "not a CA certificate"
+	case ReasonNotInSources:
+		return "mirror mode removes what no source holds"
+	case ReasonDropped:
+		return "added by rootsync earlier; no source holds it now"
+	}
+	return string(r.Code)
+}
+
+// detail is what a warning's words name besides its code.
+type detail struct {
+	target string // the target's spec
+	kind   string // the target's kind (the spec before the colon)
+	mode   Mode
+	// suggest is the mode that would remove the entry (still-trusted).
+	suggest Mode
+	// trusted and distrusted name the sources on each side (conflict).
+	trusted, distrusted []string
+	// text is a store's own remark (note).
+	text string
+}
+
+// warningText renders a warning's message from its code. The message reads
+// after a count: "2 certificates expired; left out ...".
+func warningText(c Code, d detail) string {
+	switch c {
+	case CodeExpired:
+		return "expired; left out (use --include-expired to keep them)"
+	case CodeNotCA:
+		return "not a CA certificate; left out (use --include-non-ca to keep them)"
+	case CodeExcluded:
+		return "excluded on request; left out"
+	case CodeUnparsed:
+		return "that the certificate parser refuses; kept and copied as bytes"
+	case CodeConflict:
+		return fmt.Sprintf("trusted by %s but distrusted by %s; distrust wins",
+			strings.Join(d.trusted, ", "), strings.Join(d.distrusted, ", "))
+	case CodeNote:
+		return d.text
+	case CodeLossyPurpose:
+		return fmt.Sprintf("trusted only for some of the chosen purposes, but a %s store cannot record purposes: it will trust them for every purpose (use --purpose to choose)", d.kind)
+	case CodeLossyDistrust:
+		return fmt.Sprintf("distrusted for some purposes and trusted for others, but a %s store cannot record distrust: they are left out of it", d.kind)
+	case CodeStillTrusted:
+		return fmt.Sprintf("distrusted by the sources but present in %s, which cannot record distrust; %s mode does not remove it (use --mode %s)",
+			d.target, d.mode, d.suggest)
+	case CodeKeptDistrust:
+		return fmt.Sprintf("distrusted in %s but trusted by the sources; the target's distrust is kept (use --mode mirror to replace it)", d.target)
+	}
+	return string(c)
+}
