@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/pem"
 	"errors"
 	"flag"
 	"os"
@@ -50,10 +51,11 @@ func TestScripts(t *testing.T) {
 //	pki root NAME FILE            a self-signed CA
 //	pki expired NAME FILE         a CA that expired in 2020
 //	pki leaf ROOTNAME CN FILE     a leaf issued by ROOTNAME (FILE.key gets its key)
+//	pki badku ROOTNAME CN FILE    a leaf issued by ROOTNAME whose key usage is malformed
 //	pki cat FILE...               concatenate into the last FILE
 func cmdPKI(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 2 {
-		ts.Fatalf("usage: pki root|expired|leaf|cat ...")
+		ts.Fatalf("usage: pki root|expired|leaf|badku|cat ...")
 	}
 	write := func(name string, b []byte) {
 		if err := os.WriteFile(ts.MkAbs(name), b, 0o644); err != nil {
@@ -70,6 +72,9 @@ func cmdPKI(ts *testscript.TestScript, neg bool, args []string) {
 		l := testpki.Root(args[1]).Leaf(args[2])
 		write(args[3], l.PEM())
 		write(args[3]+".key", l.KeyPEM())
+	case "badku":
+		der := testpki.Root(args[1]).LeafDER(args[2], testpki.MalformedKeyUsage())
+		write(args[3], pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
 	case "cat":
 		var all []byte
 		for _, f := range args[1 : len(args)-1] {

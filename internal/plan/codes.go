@@ -17,6 +17,11 @@ const (
 	CodeExpired Code = "expired"
 	// CodeNotCA: trusted by the sources but not a CA certificate; left out.
 	CodeNotCA Code = "not-ca"
+	// CodeCAUndetermined: trusted by the sources, but whether it is a CA
+	// certificate cannot be determined (the certificate parser refuses it,
+	// for example for a malformed basic constraints or key usage extension);
+	// not added, and not removed where a target holds it.
+	CodeCAUndetermined Code = "ca-undetermined"
 	// CodeExcluded: left out on request (--exclude).
 	CodeExcluded Code = "excluded"
 	// CodeUnparsed: the certificate parser refuses it; copied as bytes.
@@ -105,6 +110,8 @@ func warningText(c Code, d detail) string {
 		return "expired; left out (use --include-expired to keep them)"
 	case CodeNotCA:
 		return "not a CA certificate; left out (use --include-non-ca to keep them)"
+	case CodeCAUndetermined:
+		return "whose CA status cannot be determined (the certificate parser refuses them); not added as trusted roots, and not removed where a target holds them (use --include-non-ca to add them)"
 	case CodeExcluded:
 		return "excluded on request; left out"
 	case CodeUnparsed:

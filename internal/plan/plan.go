@@ -67,7 +67,8 @@ type Options struct {
 	Now time.Time
 	// IncludeExpired keeps trusted certificates that have expired.
 	IncludeExpired bool
-	// IncludeNonCA keeps trusted certificates that are not CA certificates.
+	// IncludeNonCA keeps trusted certificates that are not CA certificates,
+	// and those whose CA status cannot be determined.
 	IncludeNonCA bool
 }
 
@@ -120,7 +121,8 @@ type Desired struct {
 	// distrusts at least one purpose.
 	Set *stores.Set
 	// Filtered maps certificates that sources trust but filters dropped to
-	// the reason (used for removal reasons in prune and mirror modes).
+	// the reason: the removal reason in prune and mirror modes, except for
+	// CodeCAUndetermined, which never removes a certificate from a target.
 	Filtered map[stores.Fingerprint]Reason
 	// Warnings about the sources, in a stable order.
 	Warnings []Warning
@@ -173,8 +175,8 @@ func (d *Desired) collect(sources []Source, opts Options) sides {
 }
 
 // judge warns about the collected entries (notes, conflicts, certificates
-// the parser refuses) and drops those a filter leaves out, recording why in
-// d.Filtered.
+// the parser refuses and that are kept) and drops those a filter leaves out,
+// recording why in d.Filtered.
 func (d *Desired) judge(s sides, opts Options) []Warning {
 	w := newWarnings()
 	entries := d.Set.Entries()
@@ -188,12 +190,11 @@ func (d *Desired) judge(s sides, opts Options) []Warning {
 		if len(s.trusted[fp]) > 0 && len(s.distrusted[fp]) > 0 {
 			w.add(CodeConflict, detail{trusted: s.trusted[fp], distrusted: s.distrusted[fp]}, ref)
 		}
-		if c.ParseError != nil {
-			w.add(CodeUnparsed, detail{}, ref)
-		}
 		if r, ok := filterReason(e, opts); ok {
 			d.Filtered[fp] = r
 			w.add(r.Code, detail{}, ref)
+		} else if c.ParseError != nil {
+			w.add(CodeUnparsed, detail{}, ref)
 		}
 	}
 	if len(d.Filtered) > 0 {
@@ -211,8 +212,11 @@ func notesFrom(src string, e *stores.Entry) []string {
 }
 
 // filterReason says why e must be left out of the desired state: its code is
-// CodeExcluded, CodeExpired or CodeNotCA. Distrust is never filtered: it
-// must reach every target.
+// CodeExcluded, CodeExpired, CodeCAUndetermined or CodeNotCA. Distrust is
+// never filtered: it must reach every target. A certificate the parser
+// refuses has no CA status rootsync can read (a malformed basic constraints
+// or key usage extension is one reason the parser refuses a certificate), so
+// it is no trusted root unless IncludeNonCA says so.
 func filterReason(e *stores.Entry, opts Options) (Reason, bool) {
 	for _, x := range opts.Exclude {
 		if e.Cert.Fingerprint.HasPrefix(x) {
@@ -226,7 +230,10 @@ func filterReason(e *stores.Entry, opts Options) (Reason, bool) {
 	if !opts.IncludeExpired && !opts.Now.IsZero() && c.Expired(opts.Now) {
 		return Reason{Code: CodeExpired, Detail: c.NotAfter.UTC().Format("2006-01-02")}, true
 	}
-	if !opts.IncludeNonCA && c.ParseError == nil && !c.IsCA {
+	if !opts.IncludeNonCA && c.ParseError != nil {
+		return Reason{Code: CodeCAUndetermined}, true
+	}
+	if !opts.IncludeNonCA && !c.IsCA {
 		return Reason{Code: CodeNotCA}, true
 	}
 	return Reason{}, false

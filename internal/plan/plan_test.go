@@ -17,6 +17,10 @@ var (
 	expired = entry(testpki.Root("Plan Expired Root", testpki.Validity(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC))), stores.TrustAll())
 	leaf    = entry(testpki.Root("Plan Root A").Leaf("leaf.test"), stores.TrustAll())
 	client  = entry(testpki.Root("Plan Client Root"), stores.Trust{}.With(stores.ClientAuth, stores.Trusted))
+	// badKU is a leaf and badBC a root whose CA status cannot be determined:
+	// the parser refuses their malformed extensions.
+	badKU = &stores.Entry{Cert: stores.MustParse(testpki.Root("Plan Root A").LeafDER("bad-ku.test", testpki.MalformedKeyUsage())), Trust: stores.TrustAll()}
+	badBC = &stores.Entry{Cert: stores.MustParse(testpki.RootDER("Plan Bad BC Root", testpki.MalformedBasicConstraints())), Trust: stores.TrustAll()}
 )
 
 func entry(c *testpki.Cert, t stores.Trust) *stores.Entry {
@@ -72,6 +76,7 @@ func TestPlans(t *testing.T) {
 		caps         stores.Capabilities
 		mode         Mode
 		purposes     []stores.Purpose
+		includeNonCA bool
 		want         string
 		wantWarn     string // target warnings
 		wantMergeW   string // desired-state warnings
@@ -118,6 +123,18 @@ func TestPlans(t *testing.T) {
 		{name: "prune removes an owned root that expired", sources: [][]*stores.Entry{{expired}}, mode: Prune,
 			target: set(with(expired, stores.TrustAll(), true)), caps: bundle, want: "remove:Plan Expired Root", wantMergeW: "expired"},
 		{name: "non-CA certificates are left out", sources: [][]*stores.Entry{{leaf}}, target: set(), caps: bundle, wantMergeW: "not-ca"},
+		{name: "a certificate of undetermined CA status is not added", sources: [][]*stores.Entry{{badKU, rootA}}, target: set(), caps: lossless,
+			want: "add:Plan Root A=all", wantMergeW: "ca-undetermined"},
+		{name: "--include-non-ca adds a certificate of undetermined CA status", sources: [][]*stores.Entry{{badBC}}, target: set(), caps: bundle,
+			includeNonCA: true, want: "add:CN=Plan Bad BC Root,O=rootsync tests=all", wantMergeW: "unparsed"},
+		{name: "mirror keeps a certificate of undetermined CA status the sources trust", sources: [][]*stores.Entry{{rootA, badBC}}, mode: Mirror,
+			target: set(rootA, badBC), caps: bundle, wantMergeW: "ca-undetermined", wantKept: 1, wantUnchange: 1},
+		{name: "prune keeps an owned certificate of undetermined CA status the sources trust", sources: [][]*stores.Entry{{badKU}}, mode: Prune,
+			target: set(with(badKU, stores.TrustAll(), true)), caps: lossless, wantMergeW: "ca-undetermined", wantKept: 1},
+		{name: "distrust of a certificate of undetermined CA status still reaches the target", sources: [][]*stores.Entry{{with(badKU, stores.DistrustAll(), false)}},
+			target: set(), caps: lossless, want: "add:CN=bad-ku.test,O=rootsync tests=distrusted", wantMergeW: "unparsed"},
+		{name: "mirror removes a certificate of undetermined CA status that no source holds", sources: [][]*stores.Entry{{rootA}}, mode: Mirror,
+			target: set(rootA, badKU), caps: bundle, want: "remove:CN=bad-ku.test,O=rootsync tests", wantUnchange: 1},
 		{name: "silent entries are not trust anchors", sources: [][]*stores.Entry{{with(rootA, stores.Trust{}, false)}}, target: set(), caps: lossless},
 	}
 	for _, tt := range tests {
@@ -126,7 +143,7 @@ func TestPlans(t *testing.T) {
 			for i, es := range tt.sources {
 				srcs = append(srcs, Source{Name: "src" + string(rune('1'+i)), Set: set(es...)})
 			}
-			opts := Options{Mode: tt.mode, Purposes: tt.purposes, Now: now}
+			opts := Options{Mode: tt.mode, Purposes: tt.purposes, Now: now, IncludeNonCA: tt.includeNonCA}
 			d := Merge(srcs, opts)
 			p := For("test:target", d, tt.target, tt.caps, opts)
 			if got := summary(p); got != tt.want {

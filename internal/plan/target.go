@@ -134,6 +134,8 @@ func (b *builder) retrust(have *stores.Entry, rep stores.Trust, why Reason, ref 
 
 // extras plans the target's entries outside the desired state: mirror mode
 // removes them, prune mode removes those rootsync added, the rest are kept.
+// A certificate the sources trust but whose CA status cannot be determined
+// is kept in every mode.
 func (b *builder) extras() {
 	for _, have := range b.current.Entries() {
 		fp := have.Cert.Fingerprint
@@ -141,6 +143,9 @@ func (b *builder) extras() {
 			continue
 		}
 		switch {
+		case b.d.Filtered[fp].Code == CodeCAUndetermined:
+			// Left out of the desired state, but not known to be no CA.
+			b.p.Kept++
 		case b.opts.Mode == Mirror:
 			b.removes = append(b.removes, change(stores.Remove, have, b.d.absentReason(fp, ReasonNotInSources)))
 		case b.opts.Mode == Prune && have.Owned:

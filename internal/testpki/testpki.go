@@ -12,6 +12,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/pem"
 	"io"
 	"math/big"
@@ -62,6 +63,32 @@ func NotCA() Option {
 	}
 }
 
+// Extension adds an extension with exactly this DER value. For an extension
+// crypto/x509 writes itself (key usage, basic constraints) it takes that
+// one's place, so a test can make it malformed; read such a certificate with
+// RootDER or LeafDER, since crypto/x509 refuses to parse it.
+func Extension(oid asn1.ObjectIdentifier, value []byte) Option {
+	return func(t *x509.Certificate) {
+		t.ExtraExtensions = append(t.ExtraExtensions, pkix.Extension{Id: oid, Value: value})
+	}
+}
+
+// Object identifiers of the extensions tests make malformed.
+var (
+	OIDKeyUsage         = asn1.ObjectIdentifier{2, 5, 29, 15}
+	OIDBasicConstraints = asn1.ObjectIdentifier{2, 5, 29, 19}
+)
+
+// MalformedKeyUsage replaces the key usage extension with a BIT STRING that
+// claims 8 unused bits (at most 7 are allowed): DER no parser should accept.
+func MalformedKeyUsage() Option { return Extension(OIDKeyUsage, []byte{0x03, 0x02, 0x08, 0x80}) }
+
+// MalformedBasicConstraints replaces the basic constraints extension with a
+// SEQUENCE whose cA BOOLEAN is two bytes long.
+func MalformedBasicConstraints() Option {
+	return Extension(OIDBasicConstraints, []byte{0x30, 0x04, 0x01, 0x02, 0xff, 0xff})
+}
+
 // Key derives the P-256 key for seed.
 func Key(seed string) *ecdsa.PrivateKey {
 	d := sha256.Sum256([]byte("rootsync testpki " + seed))
@@ -86,7 +113,22 @@ func (c *Cert) Intermediate(cn string, opts ...Option) *Cert {
 // Leaf makes an end-entity certificate for cn issued by c, valid for TLS server
 // and client authentication, with DNS names cn and localhost and IP 127.0.0.1.
 func (c *Cert) Leaf(cn string, opts ...Option) *Cert {
-	tmpl := &x509.Certificate{
+	return sign(leafTemplate(cn), c, Key(cn), opts)
+}
+
+// LeafDER makes an end-entity certificate like Leaf but returns only its DER,
+// without reading it back: for extensions crypto/x509 refuses to parse (see
+// Extension).
+func (c *Cert) LeafDER(cn string, opts ...Option) []byte {
+	tmpl := leafTemplate(cn)
+	for _, o := range opts {
+		o(tmpl)
+	}
+	return create(tmpl, c, Key(cn))
+}
+
+func leafTemplate(cn string) *x509.Certificate {
+	return &x509.Certificate{
 		SerialNumber:          serialFor(cn),
 		Subject:               pkix.Name{CommonName: cn, Organization: []string{"rootsync tests"}},
 		NotBefore:             NotBefore,
@@ -97,7 +139,6 @@ func (c *Cert) Leaf(cn string, opts ...Option) *Cert {
 		DNSNames:              []string{cn, "localhost"},
 		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
 	}
-	return sign(tmpl, c, Key(cn), opts)
 }
 
 func caTemplate(cn string) *x509.Certificate {
