@@ -104,12 +104,16 @@ func TestCAHook(t *testing.T) {
 		noConfig   bool
 		wantCalled bool
 		wantStderr string
+		systemd    string // exit status of a fake systemctl on a systemd machine; "" = no systemd
+		wantUnit   bool   // systemctl start --no-block rootsync.service was called
 	}{
-		{"in sync", "0", false, true, ""},
-		{"failed", "1", false, true, "failed with exit status 1"},
-		{"busy", "5", false, true, "another rootsync run holds the lock"},
-		{"not installed", "", false, false, ""},
-		{"no configuration", "0", true, false, ""},
+		{"in sync", "0", false, true, "", "", false},
+		{"failed", "1", false, true, "failed with exit status 1", "", false},
+		{"busy", "5", false, true, "another rootsync run holds the lock", "", false},
+		{"not installed", "", false, false, "", "", false},
+		{"no configuration", "0", true, false, "", "", false},
+		{"systemd starts the service", "0", false, false, "", "0", true},
+		{"systemd refuses, run directly", "0", false, true, "rootsync.service' failed; running rootsync directly", "1", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -125,12 +129,23 @@ func TestCAHook(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			systemdDir := filepath.Join(dir, "run-systemd-system")
+			unitCalls := filepath.Join(dir, "systemctl-calls")
+			if tt.systemd != "" {
+				if err := os.Mkdir(systemdDir, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				script := fmt.Sprintf("#!/bin/sh\necho \"$@\" >> %s\nexit %s\n", unitCalls, tt.systemd)
+				if err := os.WriteFile(filepath.Join(binDir, "systemctl"), []byte(script), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
 			cfg := filepath.Join(dir, "config.yaml")
 			if !tt.noConfig {
 				writeFile(t, cfg, "jobs: {}\n")
 			}
 			cmd := exec.Command(hook)
-			cmd.Env = []string{"PATH=" + binDir + ":/usr/bin:/bin", "ROOTSYNC_CONFIG=" + cfg}
+			cmd.Env = []string{"PATH=" + binDir + ":/usr/bin:/bin", "ROOTSYNC_CONFIG=" + cfg, "ROOTSYNC_HOOK_SYSTEMD_DIR=" + systemdDir}
 			cmd.Stdin = strings.NewReader("+local/private-root.crt\n-mozilla/Old_Root.crt\n")
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
@@ -144,6 +159,14 @@ func TestCAHook(t *testing.T) {
 			}
 			if string(got) != want {
 				t.Errorf("rootsync called with %q, want %q", got, want)
+			}
+			gotUnit, _ := os.ReadFile(unitCalls)
+			wantUnit := ""
+			if tt.wantUnit {
+				wantUnit = "start --no-block rootsync.service\n"
+			}
+			if string(gotUnit) != wantUnit {
+				t.Errorf("systemctl called with %q, want %q", gotUnit, wantUnit)
 			}
 			if !strings.Contains(stderr.String(), tt.wantStderr) || (tt.wantStderr == "" && stderr.Len() > 0) {
 				t.Errorf("hook stderr = %q, want %q", stderr.String(), tt.wantStderr)
@@ -164,7 +187,8 @@ func TestCAHookRealRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(packaging("ca-certificates-hook"))
-	cmd.Env = append(s.env, "PATH="+binDir+":/usr/bin:/bin", "ROOTSYNC_CONFIG="+s.path("config.yaml"))
+	cmd.Env = append(s.env, "PATH="+binDir+":/usr/bin:/bin", "ROOTSYNC_CONFIG="+s.path("config.yaml"),
+		"ROOTSYNC_HOOK_SYSTEMD_DIR="+s.path("no-systemd-here"))
 	cmd.Stdin = strings.NewReader("+x.crt\n")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
