@@ -544,6 +544,9 @@ func readState(ctx context.Context, cc, kc *conn, wrap func(context.Context, *co
 	if err := wrap(ctx, kc, func() error { return readKey4(ctx, kc, st) }); err != nil {
 		return nil, err
 	}
+	if err := checkConverted(filepath.Dir(kc.path), st); err != nil {
+		return nil, err
+	}
 	for _, need := range [][]uint32{certWriteAttrs, trustWriteAttrs} {
 		for _, a := range need {
 			if !st.certCols[column(a)] {
@@ -630,10 +633,8 @@ func (s *Store) create(ctx context.Context) (_ func(), err error) {
 	if haveCert && haveKey {
 		return func() {}, nil
 	}
-	if !haveCert {
-		if err := s.checkLegacy(); err != nil {
-			return nil, err
-		}
+	if err := s.checkLegacy(); err != nil {
+		return nil, err
 	}
 	// Make the missing folders one by one, to remove exactly those on failure.
 	var missing []string

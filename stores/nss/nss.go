@@ -100,12 +100,52 @@ func (s *Store) Paths() []string { return []string{s.certPath(), s.keyPath()} }
 func (s *Store) certPath() string { return filepath.Join(s.dir, certFile) }
 func (s *Store) keyPath() string  { return filepath.Join(s.dir, keyFile) }
 
+// Files of NSS's old Berkeley DB format, which NSS converts to cert9.db and
+// key4.db and then leaves in place.
+const (
+	legacyCertFile = "cert8.db"
+	legacyKeyFile  = "key3.db"
+)
+
+// convertHint tells how to have NSS convert an old database: changing the
+// password (to the same one) makes certutil log in, which completes the
+// conversion, including the key database that needs the password.
+func convertHint(dir string) string {
+	return "let NSS convert it: run certutil -W -d sql:" + dir +
+		" and give the current password as the old and the new one (press Enter at each prompt if it has none)"
+}
+
 // checkLegacy refuses a folder that holds only the old Berkeley DB format.
 func (s *Store) checkLegacy() error {
-	if ok, _ := exists(filepath.Join(s.dir, "cert8.db")); ok {
-		return &stores.Error{Path: filepath.Join(s.dir, "cert8.db"),
-			Err:  fmt.Errorf("%w: legacy NSS database (cert8.db) without cert9.db", stores.ErrUnsupported),
-			Hint: "let NSS convert it first: certutil -L -d sql:" + s.dir}
+	for _, f := range []string{legacyCertFile, legacyKeyFile} {
+		if ok, _ := exists(filepath.Join(s.dir, f)); !ok {
+			continue
+		}
+		return &stores.Error{Path: filepath.Join(s.dir, f),
+			Err: fmt.Errorf("%w: NSS database in the old Berkeley DB format (cert8.db, key3.db); rootsync reads only the SQL format (cert9.db, key4.db)",
+				stores.ErrUnsupported),
+			Hint: convertHint(s.dir)}
+	}
+	return nil
+}
+
+// checkConverted refuses a database whose conversion from the old format NSS
+// began but did not finish: cert9.db exists, but key4.db has no password
+// entry yet (NSS copies it from key3.db only after a login with the
+// password). Until then NSS still reads cert8.db, so what cert9.db holds is
+// not what NSS sees, and a write there would give the database a new empty
+// password.
+func checkConverted(dir string, st *state) error {
+	if st.hasPasswordEntry {
+		return nil
+	}
+	for _, f := range []string{legacyKeyFile, legacyCertFile} {
+		if ok, _ := exists(filepath.Join(dir, f)); ok {
+			return &stores.Error{Path: filepath.Join(dir, keyFile),
+				Err: fmt.Errorf("%w: NSS began converting the old database (%s) but has not finished, so NSS still reads the old one",
+					stores.ErrUnsupported, f),
+				Hint: convertHint(dir)}
+		}
 	}
 	return nil
 }
@@ -129,6 +169,9 @@ func (s *Store) Load(ctx context.Context) (*stores.Set, error) {
 	for attempt := 0; ; attempt++ {
 		st, err := s.read(ctx, false)
 		if err != nil {
+			return nil, err
+		}
+		if err := checkConverted(s.dir, st); err != nil {
 			return nil, err
 		}
 		a, err := login(st, s.keyPath(), s.secret)

@@ -7,6 +7,7 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -151,6 +152,13 @@ func readKey4(ctx context.Context, c *conn, st *state) error {
 	cols, err := c.columns(ctx, "metaData")
 	if err != nil {
 		return dbError(c.path, err)
+	}
+	if cols == nil {
+		// NSS creates metaData with the password entry; a conversion from
+		// key3.db that waits for the password leaves key4.db without it.
+		if ok, _ := exists(filepath.Join(filepath.Dir(c.path), legacyKeyFile)); ok {
+			return nil
+		}
 	}
 	if cols == nil || !cols["id"] || !cols["item1"] || !cols["item2"] {
 		return corrupt(c.path, "no metaData table: not an NSS key database")

@@ -251,8 +251,32 @@ const passwordCheck = "password-check"
 var errUnknownCheck = errors.New("password check value uses an unknown algorithm")
 
 // checkPassword decrypts the password entry's check value with pk and reports
-// whether it reads "password-check".
+// whether it reads "password-check". The value is PBES2 (what NSS writes
+// today) or one of the older schemes a database converted from key3.db keeps
+// (see legacypbe.go).
 func checkPassword(encrypted, pk []byte) (bool, error) {
+	var outer struct {
+		Alg  algorithmIdentifier
+		Data []byte
+	}
+	if rest, err := asn1.Unmarshal(encrypted, &outer); err != nil || len(rest) > 0 {
+		return false, errUnknownCheck
+	}
+	if !outer.Alg.Algorithm.Equal(oidPBES2) {
+		s, ok := legacySchemes[outer.Alg.Algorithm.String()]
+		if !ok {
+			return false, fmt.Errorf("%w (%v)", errUnknownCheck, outer.Alg.Algorithm)
+		}
+		var params legacyParams
+		if rest, err := asn1.Unmarshal(outer.Alg.Parameters.FullBytes, &params); err != nil || len(rest) > 0 {
+			return false, fmt.Errorf("%w (malformed %s parameters)", errUnknownCheck, s.name)
+		}
+		plain, ok, err := s.decrypt(params, pk, outer.Data)
+		if err != nil || !ok {
+			return false, err
+		}
+		return bytes.Equal(plain, []byte(passwordCheck)), nil
+	}
 	var ev encryptedValue
 	rest, err := asn1.Unmarshal(encrypted, &ev)
 	if err != nil || len(rest) > 0 || !ev.Alg.Algorithm.Equal(oidPBES2) ||
