@@ -356,7 +356,8 @@ func keyID(c *stores.Certificate) []byte {
 // Apply makes the changes in one transaction on cert9.db with the key4.db
 // transaction nested inside it and committed first, as NSS does. Signatures
 // are computed before the locks are taken. A folder without a database gets a
-// new one (empty password), which is removed again if the write fails.
+// new one, protected by the store's password (password-env, password-file) or
+// else by the empty password, which is removed again if the write fails.
 func (s *Store) Apply(ctx context.Context, changes []stores.Change) error {
 	if len(changes) == 0 {
 		return nil
@@ -419,8 +420,13 @@ func (s *Store) applyOnce(ctx context.Context, changes []stores.Change) error {
 	}
 	var newPassword [2][]byte
 	if !st.hasPasswordEntry {
-		// As certutil -A does on a database that was never initialised.
-		salt, check, err := newPasswordEntry(nil)
+		// As certutil -A does on a database that was never initialised,
+		// with the password given for the store, if any.
+		pw, err := s.initialPassword(kc.path)
+		if err != nil {
+			return err
+		}
+		salt, check, err := newPasswordEntry(pw)
 		if err != nil {
 			return err
 		}
@@ -608,8 +614,8 @@ func execWrite(ctx context.Context, c *conn, w rowWrite) error {
 }
 
 // create makes the folder (0700) and the database files that are missing,
-// as certutil -N --empty-password would, and returns a function that removes
-// what it made.
+// as certutil -N would with the store's password (--empty-password without
+// one), and returns a function that removes what it made.
 func (s *Store) create(ctx context.Context) (_ func(), err error) {
 	var made []string
 	undo := func() {
@@ -651,7 +657,11 @@ func (s *Store) create(ctx context.Context) (_ func(), err error) {
 		made = append(made, missing[i])
 	}
 	if !haveKey {
-		salt, check, err := newPasswordEntry(nil)
+		pw, err := s.initialPassword(s.keyPath())
+		if err != nil {
+			return nil, err
+		}
+		salt, check, err := newPasswordEntry(pw)
 		if err != nil {
 			return nil, err
 		}
@@ -668,6 +678,21 @@ func (s *Store) create(ctx context.Context) (_ func(), err error) {
 		made = append(made, s.certPath())
 	}
 	return undo, nil
+}
+
+// initialPassword is the password a new database gets: the store's
+// password-env or password-file, else the empty password (as certutil -N
+// --empty-password).
+func (s *Store) initialPassword(keyPath string) ([]byte, error) {
+	if s.secret.IsZero() {
+		return nil, nil
+	}
+	pw, err := s.secret.Value()
+	if err != nil {
+		return nil, &stores.Error{Path: keyPath, Err: fmt.Errorf("%w: %v", stores.ErrBadPassword, err),
+			Hint: "check the password source " + s.secret.String() + "; a new database gets that password"}
+	}
+	return pw, nil
 }
 
 type stmt struct {

@@ -98,3 +98,67 @@ func TestPasswordProtected(t *testing.T) {
 		run(t, "vfychain", "-d", "sql:"+dir, "-W", pwFile, "-u", "1", "-pp", "-a", leaf)
 	})
 }
+
+// TestNewDatabaseGetsPassword: a database rootsync creates for a store with a
+// password gets that password, as certutil -N -f would give it.
+func TestNewDatabaseGetsPassword(t *testing.T) {
+	needTool(t, "certutil")
+	dir := filepath.Join(t.TempDir(), "new nssdb")
+	pwFile := filepath.Join(t.TempDir(), "pw")
+	writeFile(t, pwFile, testPassword+"\n")
+	wrongFile := filepath.Join(t.TempDir(), "wrong")
+	writeFile(t, wrongFile, "not the password\n")
+	emptyFile := filepath.Join(t.TempDir(), "empty")
+	writeFile(t, emptyFile, "\n")
+	s := openDir(t, dir, "password-file", pwFile)
+	root := testpki.Root("New Protected Root")
+	mustApply(t, s, addChange(root, stores.TrustAll()))
+
+	// NSS: the password logs in, and the trust written verifies after login.
+	want := map[string]string{OwnerPrefix + "New Protected Root": "CT,C,C"}
+	if got := normalise(certutilList(t, dir, "-f", pwFile)); !sameMap(got, want) {
+		t.Errorf("certutil -L -f PWFILE: %v, want %v", got, want)
+	}
+	// A key operation needs exactly that password.
+	for _, c := range []struct {
+		file string
+		ok   bool
+	}{{pwFile, true}, {wrongFile, false}, {emptyFile, false}} {
+		out, _ := runErr("certutil", "-K", "-d", "sql:"+dir, "-f", c.file)
+		if bad := strings.Contains(out, "SEC_ERROR_BAD_PASSWORD"); bad == c.ok {
+			t.Errorf("certutil -K with %s: %s", filepath.Base(c.file), out)
+		}
+	}
+
+	// rootsync reads it back with the password, every signature verified.
+	if e := load1(t, s, root); e.Trust != stores.TrustAll() || len(e.Notes) != 0 {
+		t.Errorf("with the password: trust %v notes %v", e.Trust, e.Notes)
+	}
+	// Without it the trust is unverified and a write is refused.
+	s0 := openDir(t, dir)
+	if e := load1(t, s0, root); !strings.Contains(strings.Join(e.Notes, ";"), "not verified") {
+		t.Errorf("without the password: notes %v, want an unverified note", e.Notes)
+	}
+	before := storetest.Snapshot(t, s0.Paths())
+	err := s0.Apply(context.Background(), []stores.Change{addChange(testpki.Root("Refused Without Password"), stores.TrustAll())})
+	if !errors.Is(err, stores.ErrBadPassword) || stores.HintOf(err) == "" {
+		t.Errorf("Apply without the password: %v (hint %q)", err, stores.HintOf(err))
+	}
+	storetest.Compare(t, before, storetest.Snapshot(t, s0.Paths()))
+	t.Setenv("NSS_TEST_PW", "not the password")
+	checkRefused(t, openDir(t, dir, "password-env", "NSS_TEST_PW"), stores.ErrBadPassword, true)
+}
+
+// TestNewDatabaseUnreadablePassword: a password source that cannot be read
+// makes nothing.
+func TestNewDatabaseUnreadablePassword(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "never made")
+	s := openDir(t, dir, "password-env", "NSS_TEST_UNSET_PW")
+	err := s.Apply(context.Background(), []stores.Change{addChange(testpki.Root("Never Added"), stores.TrustAll())})
+	if !errors.Is(err, stores.ErrBadPassword) || !strings.Contains(stores.HintOf(err), "$NSS_TEST_UNSET_PW") {
+		t.Errorf("Apply: %v (hint %q)", err, stores.HintOf(err))
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the folder was made: %v", err)
+	}
+}
