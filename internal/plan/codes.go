@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// Code names the kind of a warning or of a change's reason.
+// Code names the kind of a warning, of a change's reason, or of a refusal.
 // The strings are stable: scripts read them in the JSON output, where
 // docs/json.md lists them. Prose is rendered from a code and its details,
 // never the other way round.
@@ -41,6 +41,13 @@ const (
 	// CodeKeptDistrust: the target distrusts what the sources trust; add and
 	// prune modes keep the distrust.
 	CodeKeptDistrust Code = "kept-distrust"
+)
+
+// Refusal codes.
+const (
+	// CodeMassRemoval: the plan removes most of what its mode may remove, or
+	// empties the target (see Options.MaxRemovals).
+	CodeMassRemoval Code = "mass-removal"
 )
 
 // Change reason codes. CodeExcluded, CodeExpired and CodeNotCA are reasons

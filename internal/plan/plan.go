@@ -70,6 +70,14 @@ type Options struct {
 	// IncludeNonCA keeps trusted certificates that are not CA certificates,
 	// and those whose CA status cannot be determined.
 	IncludeNonCA bool
+	// MaxRemovals lets a target's plan remove up to this many certificates
+	// without the mass-removal guard's consent (see Refusal): 0, the
+	// default, leaves every plan with removals to the guard.
+	MaxRemovals int
+	// NoRemovalGuard turns the mass-removal guard off, for commands whose
+	// removals the user named one by one (remove, distrust) rather than
+	// computed from sources.
+	NoRemovalGuard bool
 }
 
 func (o Options) selected(fp stores.Fingerprint) bool {

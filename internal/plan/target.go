@@ -20,6 +20,9 @@ type Plan struct {
 	Unchanged int
 	// Kept counts target entries outside the desired state that the mode keeps.
 	Kept int
+	// Refused, when set, says why the plan must not be applied (the
+	// mass-removal guard); the changes are still all listed.
+	Refused *Refusal
 }
 
 // Empty reports whether the plan changes nothing.
@@ -38,7 +41,8 @@ func (p *Plan) Count(a stores.Action) int {
 
 // For computes the plan for one target holding current, a store with the
 // given capabilities, in two phases: toDesired plans each certificate of the
-// desired state, extras each entry of the target outside it.
+// desired state, extras each entry of the target outside it, and the guard
+// refuses a plan that removes too much (see Refusal).
 func For(target string, d *Desired, current *stores.Set, caps stores.Capabilities, opts Options) *Plan {
 	b := &builder{
 		p: &Plan{Target: target, Mode: opts.Mode}, d: d, current: current, caps: caps, opts: opts, w: newWarnings(),
@@ -46,6 +50,7 @@ func For(target string, d *Desired, current *stores.Set, caps stores.Capabilitie
 	}
 	b.toDesired()
 	b.extras()
+	b.guard()
 	return b.finish()
 }
 
