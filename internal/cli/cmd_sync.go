@@ -26,6 +26,7 @@ type syncOptions struct {
 	only           []string
 	includeExpired bool
 	includeNonCA   bool
+	maxRemovals    int
 	lockWait       time.Duration
 	keepBackups    int
 }
@@ -37,7 +38,8 @@ func (o *syncOptions) AddFlags(fs *pflag.FlagSet, sync bool) {
 	fs.StringArrayVar(&o.exclude, "exclude", nil, "leave out the certificate whose SHA-256 fingerprint starts with this hex (repeatable)")
 	fs.StringArrayVar(&o.only, "only", nil, "consider only the certificate whose SHA-256 fingerprint starts with this hex (repeatable); others are left alone")
 	fs.BoolVar(&o.includeExpired, "include-expired", false, "keep expired certificates")
-	fs.BoolVar(&o.includeNonCA, "include-non-ca", false, "keep certificates that are not CA certificates")
+	fs.BoolVar(&o.includeNonCA, "include-non-ca", false, "keep certificates that are not CA certificates, or whose CA status cannot be determined")
+	fs.IntVar(&o.maxRemovals, "max-removals", 0, "allow prune and mirror to remove up to this many certificates per target even when that is more than half of it or all of it (default: refuse such a target)")
 	if sync {
 		fs.BoolVarP(&o.dryRun, "dry-run", "n", false, "print the plan, change nothing, exit 3 if there are differences")
 		fs.DurationVar(&o.lockWait, "lock-wait", 30*time.Second, "how long to wait for another rootsync run to finish")
@@ -50,7 +52,11 @@ func (o *syncOptions) planOptions(now time.Time) (plan.Options, error) {
 	if err != nil {
 		return plan.Options{}, usagef("--mode: %v", err)
 	}
-	opts := plan.Options{Mode: m, Exclude: o.exclude, Only: o.only, Now: now, IncludeExpired: o.includeExpired, IncludeNonCA: o.includeNonCA}
+	if o.maxRemovals < 0 {
+		return plan.Options{}, usagef("--max-removals %d: want a whole number, 0 or more", o.maxRemovals)
+	}
+	opts := plan.Options{Mode: m, Exclude: o.exclude, Only: o.only, Now: now, IncludeExpired: o.includeExpired,
+		IncludeNonCA: o.includeNonCA, MaxRemovals: o.maxRemovals}
 	for _, p := range o.purposes {
 		pp, err := stores.ParsePurpose(p)
 		if err != nil {

@@ -276,8 +276,15 @@ func (p *parser) job(name string, k, v *yaml.Node) *Job {
 			j.Options.IncludeExpired = p.boolean(vn, ctx+"include-expired")
 		case "include-non-ca":
 			j.Options.IncludeNonCA = p.boolean(vn, ctx+"include-non-ca")
+		case "max-removals":
+			var n int
+			if vn.Kind != yaml.ScalarNode || vn.Tag != "!!int" || vn.Decode(&n) != nil || n < 0 {
+				p.errf(vn, "%smax-removals %q: want a whole number, 0 or more (the removals a target may lose even when that is most of it or all of it)", ctx, vn.Value)
+				return
+			}
+			j.Options.MaxRemovals = n
 		default:
-			p.errf(kn, "%sunknown key %q (want sources, targets, mode, purposes, exclude, include-expired or include-non-ca)", ctx, key)
+			p.errf(kn, "%sunknown key %q (want sources, targets, mode, purposes, exclude, include-expired, include-non-ca or max-removals)", ctx, key)
 		}
 	})
 	j.Sources = p.stores(k, srcNode, ctx, "source")

@@ -46,6 +46,16 @@ func TestExampleParses(t *testing.T) {
 	}
 }
 
+func TestMaxRemovals(t *testing.T) {
+	cfg, err := Parse("c.yaml", []byte("jobs:\n  a:\n    sources: [nss:/n]\n    targets: [pem:/p]\n    mode: mirror\n    max-removals: 40\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Jobs[0].Options.MaxRemovals; got != 40 {
+		t.Errorf("max-removals: got %d, want 40", got)
+	}
+}
+
 func TestMinimalDefaults(t *testing.T) {
 	cfg, err := Parse("c.yaml", []byte("jobs:\n  a:\n    sources: [nss:/n, nss:chromium, nss:firefox/default]\n    targets: [pem:/p]\n"))
 	if err != nil {
@@ -55,7 +65,7 @@ func TestMinimalDefaults(t *testing.T) {
 		t.Errorf("defaults = %q %d %s", cfg.StateDir, cfg.KeepBackups, cfg.LockWait)
 	}
 	j := cfg.Jobs[0]
-	if j.Options.Mode != plan.AddOnly || j.Options.IncludeExpired || j.Options.IncludeNonCA || len(j.Options.Purposes) != 0 {
+	if j.Options.Mode != plan.AddOnly || j.Options.IncludeExpired || j.Options.IncludeNonCA || len(j.Options.Purposes) != 0 || j.Options.MaxRemovals != 0 {
 		t.Errorf("job options = %+v", j.Options)
 	}
 	if j.Targets[0].Spec.String() != "pem:/p" || j.Targets[0].Line != 4 || len(j.Targets[0].Hooks) != 0 {
@@ -85,7 +95,21 @@ jobs:
     sources: [nss:/n]
     targets: [pem:/p]
     purpose: [client-auth]
-`, []string{`c.yaml:6: job "a": unknown key "purpose" (want sources, targets, mode, purposes, exclude, include-expired or include-non-ca)`}},
+`, []string{`c.yaml:6: job "a": unknown key "purpose" (want sources, targets, mode, purposes, exclude, include-expired, include-non-ca or max-removals)`}},
+		{"max-removals", `
+jobs:
+  a:
+    sources: [nss:/n]
+    targets: [pem:/p]
+    max-removals: -1
+  b:
+    sources: [nss:/n]
+    targets: [pem:/p]
+    max-removals: lots
+`, []string{
+			`c.yaml:6: job "a": max-removals "-1": want a whole number, 0 or more (the removals a target may lose even when that is most of it or all of it)`,
+			`c.yaml:10: job "b": max-removals "lots": want a whole number, 0 or more (the removals a target may lose even when that is most of it or all of it)`,
+		}},
 		{"unknown target key", `
 jobs:
   a:

@@ -6,7 +6,8 @@
 // none of them.
 //
 // Nothing is written before every store has been read and every plan
-// computed. The package logs only through the logger it is given.
+// computed, and nothing at all when the mass-removal guard refused a plan
+// (plan.RefusedError). The package logs only through the logger it is given.
 package job
 
 import (
@@ -104,6 +105,15 @@ func (j *Job) Run(ctx context.Context) (*report.Run, error) {
 	}
 	if j.DryRun {
 		return r, nil
+	}
+	// The mass-removal guard: a refused plan stops the job before any
+	// target is touched.
+	var plans []*plan.Plan
+	for _, t := range r.Targets {
+		plans = append(plans, t.Plan)
+	}
+	if err := plan.Refusals(plans); err != nil {
+		return r, err
 	}
 
 	type done struct {

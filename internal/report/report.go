@@ -91,6 +91,9 @@ func Text(w io.Writer, r *Run) error {
 		}
 		tw.Flush()
 		writeWarnings(ew, "  ", p.Warnings)
+		if p.Refused != nil {
+			ew.printf("  refused: %s\n", p.Refused.Message)
+		}
 		if t.Backup != "" {
 			ew.printf("  backup: %s\n", t.Backup)
 		}
@@ -108,6 +111,8 @@ func summaryLine(r *Run, t Target) string {
 	switch {
 	case p.Empty():
 		return fmt.Sprintf("in sync (%d unchanged, %d kept)", p.Unchanged, p.Kept)
+	case p.Refused != nil:
+		return counts + "; refused"
 	case t.RolledBack:
 		return counts + "; rolled back"
 	case t.Err != nil:
@@ -197,6 +202,14 @@ type jsonTarget struct {
 	RolledBack bool          `json:"rolled_back"`
 	Backup     string        `json:"backup,omitempty"`
 	Error      string        `json:"error,omitempty"`
+	Refused    *jsonRefusal  `json:"refused,omitempty"`
+}
+
+type jsonRefusal struct {
+	Code      string `json:"code"`
+	Message   string `json:"message"`
+	Removals  int    `json:"removals"`
+	Removable int    `json:"removable"`
 }
 
 type jsonSummary struct {
@@ -264,6 +277,9 @@ func JSON(w io.Writer, r *Run) error {
 		}
 		if t.Err != nil {
 			jt.Error = t.Err.Error()
+		}
+		if x := p.Refused; x != nil {
+			jt.Refused = &jsonRefusal{Code: string(x.Code), Message: x.Message, Removals: x.Removals, Removable: x.Removable}
 		}
 		for _, c := range p.Changes {
 			jc := jsonChange{Action: c.Action.String(), Fingerprint: c.Entry.Cert.Fingerprint.String(),

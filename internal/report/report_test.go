@@ -103,3 +103,37 @@ func TestListGolden(t *testing.T) {
 	golden(t, "list.txt", txt.Bytes())
 	golden(t, "list.json", js.Bytes())
 }
+
+// refusedRun is a diff in mirror mode whose plan the mass-removal guard
+// refuses: the source lost three of the target's four roots.
+func refusedRun() *Run {
+	src := stores.NewSet()
+	src.Add(entry("Golden Kept Root", stores.TrustAll(), false))
+	target := stores.NewSet()
+	for _, n := range []string{"Golden Kept Root", "Golden Lost Root 1", "Golden Lost Root 2", "Golden Lost Root 3"} {
+		target.Add(entry(n, stores.TrustAll(), false))
+	}
+	opts := plan.Options{Mode: plan.Mirror, Now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	d := plan.Merge([]plan.Source{{Name: "pem:/src.pem", Set: src}}, opts)
+	return &Run{
+		Command: "diff", Mode: opts.Mode, DryRun: true,
+		Sources: []Source{{"pem:/src.pem", 1}},
+		Targets: []Target{{Plan: plan.For("pem:/etc/ssl/app.pem", d, target, stores.Capabilities{Ownership: true}, opts)}},
+	}
+}
+
+func TestRefusedGolden(t *testing.T) {
+	r := refusedRun()
+	if r.Targets[0].Plan.Refused == nil {
+		t.Fatal("the plan was not refused")
+	}
+	var txt, js bytes.Buffer
+	if err := Text(&txt, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := JSON(&js, r); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "refused.txt", txt.Bytes())
+	golden(t, "refused.json", js.Bytes())
+}
