@@ -1,8 +1,16 @@
 // Package stores is rootsync's public model of trust: certificates identified by
-// the SHA-256 of their DER encoding, per-purpose trust, sets of store entries, and
+// the SHA-256 of their DER encoding, per-purpose trust, sets of store entries,
 // the Store interface that every adapter (stores/pem, stores/capath, stores/nss,
-// stores/p12, stores/jks, stores/system) implements.
+// stores/p12, stores/jks, stores/system) implements, and the kind registry.
 //
-// The package does no I/O and never logs. Another program can import an adapter
-// directly, for example stores/nss, to read a browser's database.
+// Each adapter package describes its kind with a Kind() function: name, Open,
+// accepted spec options, shorthands, discovery and help texts. A program puts
+// the kinds it wants in a Registry, which parses specs (refusing unknown
+// kinds and options in one place), expands shorthands and opens stores.
+// Nothing registers itself: importing an adapter adds no kind anywhere.
+//
+// The package never logs. Its only I/O is reading a password (Secret.Value),
+// the home folder for ~/ and shorthands, and what a kind's own functions do.
+// Another program can import an adapter directly, for example stores/nss, to
+// read a browser's database.
 package stores

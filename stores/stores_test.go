@@ -11,44 +11,6 @@ import (
 	"github.com/rootsync/rootsync/stores"
 )
 
-func TestParseSpec(t *testing.T) {
-	home, _ := os.UserHomeDir()
-	tests := []struct {
-		in, kind, loc, opt string
-		err                bool
-	}{
-		{in: "pem:/etc/nginx/ca.pem", kind: "pem", loc: "/etc/nginx/ca.pem"},
-		{in: "capath:dir with space", kind: "capath", loc: "dir with space"},
-		{in: "nss:~/.pki/nssdb", kind: "nss", loc: home + "/.pki/nssdb"},
-		{in: "p12:trust.p12?password-env=PW", kind: "p12", loc: "trust.p12", opt: "PW"},
-		{in: "system", kind: "system"},
-		{in: "system:/srv/chroot", kind: "system", loc: "/srv/chroot"},
-		{in: "system?password-env=X", kind: "system", opt: "X"},
-		{in: "system?password-env=X:Y", kind: "system", opt: "X:Y"},
-		{in: "pem?password-env=X", err: true},
-		{in: "pem:", err: true},
-		{in: "pem", err: true},
-		{in: "bundle:/x", err: true},
-		{in: "/etc/ssl/cert.pem", err: true},
-	}
-	for _, tt := range tests {
-		s, err := stores.ParseSpec(tt.in)
-		if (err != nil) != tt.err {
-			t.Errorf("ParseSpec(%q) error = %v, want error %v", tt.in, err, tt.err)
-			continue
-		}
-		if err != nil {
-			continue
-		}
-		if s.Kind != tt.kind || s.Location != tt.loc || s.Option("password-env") != tt.opt {
-			t.Errorf("ParseSpec(%q) = %+v", tt.in, s)
-		}
-		if again, err := stores.ParseSpec(s.String()); err != nil || again.String() != s.String() {
-			t.Errorf("round trip of %q: %q, %v", tt.in, s.String(), err)
-		}
-	}
-}
-
 func TestTrustMergeDistrustWins(t *testing.T) {
 	a := stores.Trust{}.With(stores.ServerAuth, stores.Trusted).With(stores.Email, stores.Trusted)
 	b := stores.Trust{}.With(stores.ServerAuth, stores.Distrusted).With(stores.ClientAuth, stores.Trusted)
@@ -124,7 +86,7 @@ func TestSecret(t *testing.T) {
 	if _, err := (stores.Secret{}).Value(); !errors.Is(err, stores.ErrNoSecret) {
 		t.Errorf("zero secret: %v", err)
 	}
-	spec, _ := stores.ParseSpec("jks:x.jks?password-file=" + f)
+	spec := stores.Spec{Kind: "jks", Location: "x.jks", Options: map[string]string{"password-file": f}}
 	if s := stores.SecretFromSpec(spec, stores.Secret{Env: "X"}); s.File != f {
 		t.Errorf("SecretFromSpec = %+v", s)
 	}

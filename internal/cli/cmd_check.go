@@ -20,6 +20,7 @@ import (
 	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/rootsync/rootsync/internal/check"
+	"github.com/rootsync/rootsync/internal/storekinds"
 	"github.com/rootsync/rootsync/stores"
 	"github.com/rootsync/rootsync/stores/capath"
 	"github.com/rootsync/rootsync/stores/nss"
@@ -69,7 +70,7 @@ func splitMulti(args []string, names ...string) []string {
 				out = append(out, a)
 				continue
 			}
-			if _, err := stores.ParseSpec(a); err == nil {
+			if _, err := storekinds.Registry().ParseSpec(a); err == nil {
 				out = append(out, cur, a)
 				continue
 			}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/rootsync/rootsync/stores/nss"
+	"github.com/rootsync/rootsync/internal/storekinds"
 )
 
 type discoverOptions struct {
@@ -19,7 +19,8 @@ type discoverOptions struct {
 func (o *discoverOptions) AddFlags(fs *pflag.FlagSet) { o.commonOptions.AddFlags(fs) }
 
 // runDiscover lists the trust stores of this user and host that rootsync knows
-// where to find, with the spec that names each.
+// where to find, with the spec that names each: what each store kind's
+// Discover reports, in the registry's order.
 func runDiscover(ctx context.Context, e *env, args []string) error {
 	var o discoverOptions
 	fs := pflag.NewFlagSet("discover", pflag.ContinueOnError)
@@ -44,29 +45,18 @@ func runDiscover(ctx context.Context, e *env, args []string) error {
 		Path   string `json:"path"`
 		Exists bool   `json:"exists"`
 	}
-	var all []found
-	locs, err := nss.DiscoverUser()
+	home, err := os.UserHomeDir()
 	if err != nil {
 		return err
 	}
-	seen := map[string]bool{}
-	for _, l := range locs {
-		// A shorthand names one database; the others of that browser are
-		// named by their folder.
-		spec := "nss:" + l.Name
-		if seen[l.Name] {
-			spec = "nss:" + l.Path
+	var all []found
+	for _, k := range storekinds.Registry().Kinds() {
+		if k.Discover == nil {
+			continue
 		}
-		seen[l.Name] = true
-		all = append(all, found{Spec: spec, Kind: "nss", Who: l.Browser, Path: l.Path, Exists: l.Exists})
-	}
-	for _, f := range []found{
-		{Spec: "system", Kind: "system", Who: "the distribution (OpenSSL, Go, curl, ...)", Path: "/"},
-		{Spec: "jks:/etc/ssl/certs/java/cacerts", Kind: "jks", Who: "Java (Debian)", Path: "/etc/ssl/certs/java/cacerts"},
-	} {
-		_, err := os.Stat(f.Path)
-		f.Exists = err == nil
-		all = append(all, f)
+		for _, f := range k.Discover(home) {
+			all = append(all, found{Spec: f.Spec, Kind: k.Name, Who: f.UsedBy, Path: f.Path, Exists: f.Exists})
+		}
 	}
 	if o.output == "json" {
 		enc := json.NewEncoder(e.stdout)

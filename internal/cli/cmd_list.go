@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/spf13/pflag"
 
@@ -21,6 +22,8 @@ func runList(ctx context.Context, e *env, args []string) error {
 	fs.Usage = func() {
 		e.stderr.Write([]byte("usage: rootsync list STORE... [flags]\n"))
 		fs.PrintDefaults()
+		fmt.Fprintln(e.stderr)
+		storeHelp(e.stderr)
 	}
 	if err := parse(fs, args, e.stderr); err != nil {
 		return err
@@ -44,7 +47,7 @@ func runList(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		l := report.Listing{Store: st.Spec().String(), Set: set, Flags: flagsFor(st), Now: e.now()}
+		l := report.Listing{Store: st.Spec().String(), Set: set, Flags: trustNotation(st), Now: e.now()}
 		if n, ok := st.(interface{ Notes() []string }); ok {
 			l.Notes = n.Notes()
 		}

@@ -88,6 +88,8 @@ func runPlan(ctx context.Context, e *env, name string, args []string) error {
 	fs.Usage = func() {
 		e.stderr.Write([]byte("usage: rootsync " + name + " SOURCE... --to TARGET... [flags]\n"))
 		fs.PrintDefaults()
+		fmt.Fprintln(e.stderr)
+		storeHelp(e.stderr)
 	}
 	rest, targets := splitTo(args)
 	if err := parse(fs, rest, e.stderr); err != nil {

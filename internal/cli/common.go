@@ -14,6 +14,7 @@ import (
 
 	"github.com/rootsync/rootsync/internal/backup"
 	"github.com/rootsync/rootsync/internal/lock"
+	"github.com/rootsync/rootsync/internal/storekinds"
 	"github.com/rootsync/rootsync/stores"
 )
 
@@ -116,6 +117,8 @@ func hintOf(err error) string {
 		return "wait for the other run to finish, or raise --lock-wait"
 	case errors.Is(err, stores.ErrBadPassword):
 		return "give the store's password with --password-env VAR or --password-file FILE (or ?password-env= on the store spec)"
+	case errors.Is(err, stores.ErrNothingFound):
+		return "run 'rootsync discover' to see this user's stores and the spec of each; a shorthand never creates a store: to create one, name its folder"
 	case errors.Is(err, stores.ErrCorrupt):
 		return "the file is damaged or not in the format its spec names; fix or restore it (rootsync restore lists backups), or choose another spec kind"
 	}
@@ -126,7 +129,7 @@ func hintOf(err error) string {
 func parseSpecs(args []string) ([]stores.Spec, error) {
 	var out []stores.Spec
 	for _, a := range args {
-		s, err := stores.ParseSpec(a)
+		s, err := storekinds.Registry().ParseSpec(a)
 		if err != nil {
 			return nil, usagef("%v", err)
 		}

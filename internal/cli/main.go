@@ -17,6 +17,8 @@ import (
 
 	"github.com/spf13/pflag"
 	"go.uber.org/zap"
+
+	"github.com/rootsync/rootsync/internal/storekinds"
 )
 
 // Exit statuses: the contract scripts rely on.
@@ -92,7 +94,28 @@ func usage(w io.Writer) {
 	for _, c := range cs {
 		fmt.Fprintf(w, "  %-8s %s\n           %s\n", c.name, c.args, c.summary)
 	}
-	fmt.Fprintln(w, "\nrun 'rootsync COMMAND --help' for a command's flags; store specs: pem:FILE capath:DIR nss:DIR p12:FILE jks:FILE system[:ROOT]")
+	fmt.Fprintln(w, "\nrun 'rootsync COMMAND --help' for a command's flags")
+	fmt.Fprintln(w)
+	storeHelp(w)
+}
+
+// storeHelp lists the store kinds, their shorthands and options, from the
+// registry.
+func storeHelp(w io.Writer) {
+	fmt.Fprintln(w, "stores: KIND:LOCATION[?OPTION=VALUE&...]; in a location, '?' is written %3F and '%' is %25")
+	for _, k := range storekinds.Registry().Kinds() {
+		fmt.Fprintf(w, "  %-15s %s\n", k.Usage(), k.Summary)
+		if len(k.Shorthands) > 0 {
+			var forms []string
+			for _, sh := range k.Shorthands {
+				forms = append(forms, k.Name+":"+sh.Form)
+			}
+			fmt.Fprintf(w, "  %-15s shorthands: %s\n", "", strings.Join(forms, ", "))
+		}
+		for _, o := range k.Options {
+			fmt.Fprintf(w, "  %-15s ?%s=%s: %s\n", "", o.Name, o.Value, o.Meaning)
+		}
+	}
 }
 
 // usageError is a wrong command line: exit status 2.

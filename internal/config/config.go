@@ -23,8 +23,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/rootsync/rootsync/internal/plan"
+	"github.com/rootsync/rootsync/internal/storekinds"
 	"github.com/rootsync/rootsync/stores"
-	"github.com/rootsync/rootsync/stores/nss"
 )
 
 // Defaults for the global settings.
@@ -424,21 +424,17 @@ func (p *parser) spec(n *yaml.Node, ctx, role, raw string) *Store {
 		return nil
 	}
 	where := fmt.Sprintf("%s%s %q: ", ctx, role, raw)
-	kind, _, _ := strings.Cut(raw, ":")
-	known := false
-	for _, k := range stores.Kinds {
-		known = known || k == kind
-	}
-	if !known {
-		p.errf(n, "%sunknown kind %q (want one of %s)", where, kind, strings.Join(stores.Kinds, ", "))
-		return nil
-	}
-	sp, err := stores.ParseSpec(raw)
+	reg := storekinds.Registry()
+	sp, err := reg.ParseSpec(raw)
 	if err != nil {
-		p.errf(n, "%s%s", where, strings.TrimPrefix(err.Error(), fmt.Sprintf("store %q: ", raw)))
+		reason := err.Error()
+		if se := (*stores.SpecError)(nil); errors.As(err, &se) {
+			reason = se.Reason // the spec is named already
+		}
+		p.errf(n, "%s%s", where, reason)
 		return nil
 	}
-	if sp.Location != "" && sp.Kind != "system" && !filepath.IsAbs(sp.Location) && !(sp.Kind == "nss" && nss.IsShorthand(sp.Location)) {
+	if sp.Location != "" && !filepath.IsAbs(sp.Location) && !reg.IsShorthand(sp) {
 		p.errf(n, "%sgive an absolute path (or ~/..., or an nss shorthand such as nss:chromium): unattended runs start in /", where)
 		return nil
 	}

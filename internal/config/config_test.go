@@ -85,7 +85,7 @@ jobs:
     sources: [nss:/root/.pki/nssdb]
     targets:
       - pemm:/x
-`, []string{`c.yaml:6: job "nginx-clients": target "pemm:/x": unknown kind "pemm" (want one of pem, capath, nss, p12, jks, system)`}},
+`, []string{`c.yaml:6: job "nginx-clients": target "pemm:/x": unknown kind "pemm" (want KIND:LOCATION with KIND one of pem, capath, nss, p12, jks, system)`}},
 		{"unknown top-level key", "jobz: {}\n", []string{
 			`c.yaml:1: unknown setting "jobz" (want state-dir, keep-backups, lock-wait or jobs)`,
 			`c.yaml:1: no jobs: section: nothing to do`}},
@@ -219,7 +219,23 @@ jobs:
   a:
     sources: [nss:/n]
     targets: ["pem:"]
-`, []string{`c.yaml:5: job "a": target "pem:": missing location (want pem:PATH)`}},
+`, []string{`c.yaml:5: job "a": target "pem:": missing location (want pem:FILE)`}},
+		{"unknown spec options", `
+jobs:
+  a:
+    sources: ["nss:/n?password-envv=X"]
+    targets: ["capath:/d?bogus=1", "pem:/w/a?b.pem", "pem:/w/a%3Fb.pem"]
+`, []string{
+			`c.yaml:4: job "a": source "nss:/n?password-envv=X": unknown option "password-envv" (nss takes password-env or password-file)`,
+			`c.yaml:5: job "a": target "capath:/d?bogus=1": unknown option "bogus" (capath takes no options)`,
+			`c.yaml:5: job "a": target "pem:/w/a?b.pem": unknown option "b.pem" (pem takes no options)`,
+		}},
+		{"relative system root", `
+jobs:
+  a:
+    sources: [system:srv/root]
+    targets: [pem:/p]
+`, []string{`c.yaml:4: job "a": source "system:srv/root": give an absolute path (or ~/..., or an nss shorthand such as nss:chromium): unattended runs start in /`}},
 		{"empty lists", `
 jobs:
   a:

@@ -37,7 +37,7 @@ func open(t testing.TB, kind, file string, pw *string) *javastore.Store {
 		}
 		specText += "?password-file=" + pwFile
 	}
-	spec, err := stores.ParseSpec(specText)
+	spec, err := map[string]stores.Kind{"p12": p12.Kind(), "jks": jks.Kind()}[kind].ParseSpec(specText)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +288,7 @@ func TestBadInput(t *testing.T) {
 	}
 
 	t.Run("password variable not set", func(t *testing.T) {
-		spec, _ := stores.ParseSpec("p12:" + goodP12 + "?password-env=RS_SURELY_UNSET_VARIABLE")
+		spec, _ := p12.Kind().ParseSpec("p12:" + goodP12 + "?password-env=RS_SURELY_UNSET_VARIABLE")
 		s, _ := p12.Open(spec, stores.OpenOptions{})
 		_, err := s.Load(context.Background())
 		if !errors.Is(err, stores.ErrBadPassword) || !strings.Contains(err.Error(), "RS_SURELY_UNSET_VARIABLE") {

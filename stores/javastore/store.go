@@ -53,11 +53,6 @@ func Open(spec stores.Spec, opts stores.OpenOptions, format Format) (*Store, err
 	if format != JKS && format != PKCS12 {
 		return nil, fmt.Errorf("store %s: cannot create a %s keystore", spec, format)
 	}
-	for k := range spec.Options {
-		if k != "password-env" && k != "password-file" {
-			return nil, fmt.Errorf("store %s: unknown option %q (want password-env or password-file)", spec, k)
-		}
-	}
 	return &Store{
 		spec:      spec,
 		path:      spec.Location,

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/rootsync/rootsync/stores"
 )
 
 // Location is one NSS database a browser or the system uses.
@@ -170,28 +172,30 @@ func IsShorthand(loc string) bool {
 // ResolveShorthand turns an nss store shorthand into database folders, for
 // the user whose home folder is home:
 //
-//	chromium          the first Chromium location whose database exists, else ~/.pki/nssdb
-//	firefox           every Firefox profile (an error if there is none)
+//	chromium          the first Chromium location whose database exists
+//	firefox           every Firefox profile
 //	firefox/PROFILE   the profile with that name (profiles.ini Name=) or folder name
-//	system            /etc/pki/nssdb
+//	system            /etc/pki/nssdb, when its database exists
+//
+// A shorthand that finds nothing is an error matching stores.ErrNothingFound
+// that names where it looked: a shorthand never stands for a database that
+// is not there yet (to create one, name its folder).
 func ResolveShorthand(loc, home string) ([]string, error) {
 	locs := Discover(home)
 	base, prof, hasProf := strings.Cut(loc, "/")
 	switch {
 	case base == "chromium" && !hasProf, base == "system" && !hasProf:
-		var first string
+		var looked []string
 		for _, l := range locs {
 			if l.Name != base {
 				continue
 			}
-			if first == "" {
-				first = l.Path
-			}
 			if l.Exists {
 				return []string{l.Path}, nil
 			}
+			looked = append(looked, l.Path)
 		}
-		return []string{first}, nil
+		return nil, stores.NothingFound(fmt.Sprintf("no NSS database (%s) in %s", certFile, strings.Join(looked, ", ")))
 	case base == "firefox":
 		var out, names []string
 		for _, l := range locs {
@@ -207,10 +211,27 @@ func ResolveShorthand(loc, home string) ([]string, error) {
 		if len(out) > 0 {
 			return out, nil
 		}
-		if !hasProf {
-			return nil, fmt.Errorf("no Firefox profile found under %s", home)
+		if !hasProf || len(names) == 0 {
+			return nil, stores.NothingFound("no Firefox profile under " + home)
 		}
-		return nil, fmt.Errorf("no Firefox profile %q (profiles: %s)", prof, strings.Join(names, ", "))
+		return nil, stores.NothingFound(fmt.Sprintf("no Firefox profile %q (profiles: %s)", prof, strings.Join(names, ", ")))
 	}
 	return nil, fmt.Errorf("unknown nss shorthand %q (want chromium, firefox, firefox/PROFILE or system)", loc)
+}
+
+// discoverSpecs is Discover as the registry reports it: the first database
+// of each shorthand is named by the shorthand, the others of that browser by
+// their folder.
+func discoverSpecs(home string) []stores.Found {
+	var out []stores.Found
+	seen := map[string]bool{}
+	for _, l := range Discover(home) {
+		spec := "nss:" + l.Name
+		if seen[l.Name] {
+			spec = stores.Spec{Kind: "nss", Location: l.Path}.String()
+		}
+		seen[l.Name] = true
+		out = append(out, stores.Found{Spec: spec, UsedBy: l.Browser, Path: l.Path, Exists: l.Exists})
+	}
+	return out
 }

@@ -1,11 +1,14 @@
 package nss
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/rootsync/rootsync/stores"
 )
 
 // fixtureHome builds a home folder with Chromium's database, two Firefox
@@ -65,6 +68,10 @@ func TestDiscover(t *testing.T) {
 
 func TestResolveShorthand(t *testing.T) {
 	home := fixtureHome(t)
+	old := places
+	defer func() { places = old }()
+	sysdb := filepath.Join(home, "etc/pki/nssdb")
+	places = append(append([]place(nil), old[:len(old)-1]...), place{name: "system", browser: "system", path: sysdb})
 	ff := filepath.Join(home, ".mozilla/firefox")
 	cases := []struct {
 		loc     string
@@ -80,7 +87,7 @@ func TestResolveShorthand(t *testing.T) {
 		{loc: "firefox/work stuff", want: []string{filepath.Join(ff, "My Work Profile")}},
 		{loc: "firefox/abcd.default-release", want: []string{filepath.Join(ff, "abcd.default-release")}},
 		{loc: "firefox/nope", wantErr: `no Firefox profile "nope"`},
-		{loc: "system", want: []string{"/etc/pki/nssdb"}},
+		{loc: "system", wantErr: "no NSS database (cert9.db) in " + sysdb},
 		{loc: "opera", wantErr: "unknown nss shorthand"},
 	}
 	for _, c := range cases {
@@ -97,13 +104,24 @@ func TestResolveShorthand(t *testing.T) {
 			}
 		})
 	}
-	// A home without any browser: chromium names the default place, firefox fails.
-	empty := t.TempDir()
-	if got, err := ResolveShorthand("chromium", empty); err != nil || !reflect.DeepEqual(got, []string{filepath.Join(empty, ".pki/nssdb")}) {
-		t.Errorf("chromium in an empty home: %q, %v", got, err)
+	if err := os.MkdirAll(sysdb, 0o700); err != nil {
+		t.Fatal(err)
 	}
-	if _, err := ResolveShorthand("firefox", empty); err == nil {
-		t.Error("firefox in an empty home: no error")
+	writeFile(t, filepath.Join(sysdb, "cert9.db"), "")
+	if got, err := ResolveShorthand("system", home); err != nil || !reflect.DeepEqual(got, []string{sysdb}) {
+		t.Errorf("system with its database: %q, %v", got, err)
+	}
+	// A home without any browser: every shorthand finds nothing, and says
+	// where it looked.
+	empty := t.TempDir()
+	for _, loc := range []string{"chromium", "firefox", "firefox/default"} {
+		got, err := ResolveShorthand(loc, empty)
+		if !errors.Is(err, stores.ErrNothingFound) || !strings.Contains(err.Error(), empty) {
+			t.Errorf("%s in an empty home: %q, %v; want ErrNothingFound naming the home folder", loc, got, err)
+		}
+	}
+	if _, err := ResolveShorthand("firefox/nope", home); !errors.Is(err, stores.ErrNothingFound) {
+		t.Errorf("firefox/nope: %v; want ErrNothingFound", err)
 	}
 }
 

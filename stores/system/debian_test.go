@@ -22,7 +22,7 @@ func needTool(t testing.TB, name string) string {
 
 func openSpec(t testing.TB, spec string) *Store {
 	t.Helper()
-	sp, err := stores.ParseSpec(spec)
+	sp, err := Kind().ParseSpec(spec)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 // TestHostSystemStore: Load of `system` on this machine gives exactly the
 // certificates of the bundle OpenSSL reads, and Go's own system pool agrees.
 func TestHostSystemStore(t *testing.T) {
-	sp, _ := stores.ParseSpec("system")
+	sp, _ := Kind().ParseSpec("system")
 	st, err := Open(sp, stores.OpenOptions{})
 	if err != nil {
 		if os.Getenv("CI") == "true" {
@@ -103,7 +103,7 @@ func TestHostSystemStore(t *testing.T) {
 
 // BenchmarkLoadHost measures Load of this machine's system store.
 func BenchmarkLoadHost(b *testing.B) {
-	sp, _ := stores.ParseSpec("system")
+	sp, _ := Kind().ParseSpec("system")
 	st, err := Open(sp, stores.OpenOptions{})
 	if err != nil {
 		b.Skip(err)

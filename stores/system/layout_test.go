@@ -53,7 +53,7 @@ func TestDetectUnknown(t *testing.T) {
 	} {
 		t.Run(tc.tree, func(t *testing.T) {
 			root, _ := filepath.Abs(filepath.Join("testdata", tc.tree))
-			sp, _ := stores.ParseSpec("system:" + root)
+			sp, _ := Kind().ParseSpec("system:" + root)
 			_, err := Open(sp, stores.OpenOptions{})
 			if !errors.Is(err, ErrUnknownDistribution) {
 				t.Fatalf("err = %v, want ErrUnknownDistribution", err)
@@ -70,7 +70,7 @@ func TestDetectUnknown(t *testing.T) {
 			}
 		})
 	}
-	sp, _ := stores.ParseSpec("system?family=beos")
+	sp, _ := Kind().ParseSpec("system?family=beos")
 	if _, err := Open(sp, stores.OpenOptions{}); err == nil || !strings.Contains(stores.HintOf(err), "debian, fedora, arch, suse, alpine") {
 		t.Errorf("unknown family: %v (hint %q)", err, stores.HintOf(err))
 	}

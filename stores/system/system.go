@@ -37,11 +37,6 @@ func OpenSystem(spec stores.Spec) (*Store, error) {
 	if spec.Kind != "system" {
 		return nil, fmt.Errorf("store %s: not a system spec", spec)
 	}
-	for k := range spec.Options {
-		if k != "family" {
-			return nil, &stores.Error{Path: spec.String(), Err: fmt.Errorf("unknown option %q", k), Hint: "the only option is ?family=NAME"}
-		}
-	}
 	root := ""
 	if spec.Location != "" {
 		abs, err := filepath.Abs(spec.Location)

@@ -14,11 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rootsync/rootsync/internal/storekinds"
 	"github.com/rootsync/rootsync/internal/testpki"
 	"github.com/rootsync/rootsync/stores"
-	"github.com/rootsync/rootsync/stores/capath"
-	"github.com/rootsync/rootsync/stores/nss"
-	"github.com/rootsync/rootsync/stores/pem"
 	"github.com/rootsync/rootsync/stores/storetest"
 )
 
@@ -116,28 +114,17 @@ func writeFile(t testing.TB, path, content string) string {
 	return path
 }
 
-// openers are the adapters the tests read and fill stores with directly.
-var openers = map[string]func(stores.Spec, stores.OpenOptions) (stores.Store, error){
-	"nss":    nss.Open,
-	"pem":    pem.Open,
-	"capath": capath.Open,
-}
-
 func open(t testing.TB, spec string) stores.Store {
 	t.Helper()
-	sp, err := stores.ParseSpec(spec)
+	sp, err := storekinds.Registry().ParseSpec(spec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, ok := openers[sp.Kind]
-	if !ok {
-		t.Fatalf("no adapter for %s in the tests", spec)
+	sts, err := storekinds.Registry().Open(sp, stores.OpenOptions{})
+	if err != nil || len(sts) != 1 {
+		t.Fatalf("open %s: %d stores, %v", spec, len(sts), err)
 	}
-	st, err := o(sp, stores.OpenOptions{})
-	if err != nil {
-		t.Fatalf("open %s: %v", spec, err)
-	}
-	return st
+	return sts[0]
 }
 
 // fill adds certs, trusted for every purpose, to the store spec names.

@@ -28,10 +28,7 @@ func (k Kind) OpenFile(t *testing.T, file, password string) stores.Store {
 	if err := os.WriteFile(pwFile, []byte(password+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	spec, err := stores.ParseSpec(k.Name + ":" + file + "?password-file=" + pwFile)
-	if err != nil {
-		t.Fatal(err)
-	}
+	spec := stores.Spec{Kind: k.Name, Location: file, Options: map[string]string{"password-file": pwFile}}
 	s, err := k.Open(spec, stores.OpenOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -63,16 +60,14 @@ func (k Kind) Conformance(t *testing.T, password string) {
 	})
 }
 
-// OpenRefuses checks that Open refuses other kinds and misspelt options.
+// OpenRefuses checks that Open refuses specs of other kinds, given as
+// KIND:LOCATION. (Misspelt options are refused by the kind's ParseSpec, for
+// every kind alike.)
 func (k Kind) OpenRefuses(t *testing.T, otherKinds ...string) {
 	for _, spec := range otherKinds {
-		s, _ := stores.ParseSpec(spec)
-		if _, err := k.Open(s, stores.OpenOptions{}); err == nil {
+		kind, loc, _ := strings.Cut(spec, ":")
+		if _, err := k.Open(stores.Spec{Kind: kind, Location: loc}, stores.OpenOptions{}); err == nil {
 			t.Errorf("%s.Open(%s) succeeded", k.Name, spec)
 		}
-	}
-	s, _ := stores.ParseSpec(k.Name + ":/x/a." + k.Ext + "?pasword-env=X")
-	if _, err := k.Open(s, stores.OpenOptions{}); err == nil || !strings.Contains(err.Error(), "pasword-env") {
-		t.Errorf("Open with a misspelt option: %v, want an error naming it", err)
 	}
 }
