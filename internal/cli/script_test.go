@@ -19,7 +19,7 @@ import (
 	"github.com/rootsync/rootsync/stores/storetest"
 )
 
-var updateScripts = flag.Bool("update", false, "rewrite the expected output in testdata/script from what rootsync prints now")
+var updateScripts = flag.Bool("update", false, "rewrite the expected output in testdata/script, and the README's store tables, from what rootsync prints now")
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){

@@ -124,3 +124,32 @@ func TestShorthands(t *testing.T) {
 		t.Errorf("nss:firefox without a profile: %v; want ErrNothingFound", err)
 	}
 }
+
+// TestKindCapabilities: what a kind says every store of it can express,
+// a store of it opened on a fresh location can express.
+func TestKindCapabilities(t *testing.T) {
+	for _, k := range Registry().Kinds() {
+		t.Run(k.Name, func(t *testing.T) {
+			spec := stores.Spec{Kind: k.Name, Location: filepath.Join(t.TempDir(), "store")}
+			st, err := k.Open(spec, stores.OpenOptions{})
+			if err != nil && k.Discover != nil {
+				// A kind that needs more than a path (system: a known
+				// distribution) is tried on what it finds on this host.
+				for _, f := range k.Discover(t.TempDir()) {
+					if sp, perr := k.ParseSpec(f.Spec); perr == nil && f.Exists {
+						if st, err = k.Open(sp, stores.OpenOptions{}); err == nil {
+							break
+						}
+					}
+				}
+			}
+			if err != nil {
+				t.Skipf("no store of kind %s can be opened here: %v", k.Name, err)
+			}
+			kc, sc := k.Capabilities, st.Capabilities()
+			if (kc.PerPurpose && !sc.PerPurpose) || (kc.Distrust && !sc.Distrust) || (kc.Ownership && !sc.Ownership) {
+				t.Errorf("kind says %+v, a store of it says %+v", kc, sc)
+			}
+		})
+	}
+}

@@ -18,7 +18,7 @@ func Kind() stores.Kind {
 		Summary:          "the distribution's trust store, written through its own tool; ROOT is a prefix for chroots and containers",
 		What: "the distribution's trust store, written through its own tool (`update-ca-certificates`, `update-ca-trust`); " +
 			"ROOT is a prefix for chroots and containers",
-		CanRecord:    "see below",
+		CanRecord:    "trust for every purpose; distrust too where the distribution has a blocklist folder (" + strings.Join(distrustFamilies(), ", ") + ")",
 		Capabilities: stores.Capabilities{Ownership: true},
 		Options: []stores.Option{{
 			Name: "family", Value: "NAME",
@@ -30,4 +30,15 @@ func Kind() stores.Kind {
 			return []stores.Found{{Spec: "system", UsedBy: "the distribution (OpenSSL, Go, curl, ...)", Path: "/", Exists: err == nil}}
 		},
 	}
+}
+
+// distrustFamilies lists the families whose layout has a blocklist folder.
+func distrustFamilies() []string {
+	var out []string
+	for _, l := range Layouts {
+		if l.Blocklist != "" {
+			out = append(out, l.Family)
+		}
+	}
+	return out
 }
