@@ -1,90 +1,77 @@
 // Package atomicfile replaces files so that a reader sees either the whole old
 // content or the whole new content, never a mix: the new bytes go to a
 // temporary file in the same folder, which is synced and renamed over the old
-// one. It keeps an existing file's permissions and, where allowed, its owner.
-// It never logs.
+// one.
+//
+// A replaced file keeps what made it the file it was: its owner and group
+// (where the process may set them), its permission bits, its POSIX ACLs and
+// its extended attributes (user.*, and as root security.* except
+// security.capability and trusted.*; see KeepXattr). Setuid, setgid and
+// sticky bits are never set. On Linux the folder is opened once and every
+// step is taken relative to it, so a link made during the write cannot
+// redirect it; as root a symbolic link is followed only where
+// internal/securefs allows it (in a folder no other user can write). It never
+// logs.
 package atomicfile
 
 import (
-	"bytes"
-	"errors"
-	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
-	"syscall"
+	"strings"
 )
 
-// Write replaces path with data. If path exists, its mode (and owner, when the
-// process may set it) is kept and perm is ignored; a symbolic link is followed
-// and its target replaced. If the file already holds exactly data, nothing is
-// written and no timestamp changes. On error the old file is untouched and no
-// temporary file is left behind.
-func Write(path string, data []byte, perm fs.FileMode) error {
-	if real, err := filepath.EvalSymlinks(path); err == nil {
-		path = real
-	}
-	uid, gid := -1, -1
-	if fi, err := os.Stat(path); err == nil {
-		if !fi.Mode().IsRegular() {
-			return fmt.Errorf("%s: not a regular file", path)
-		}
-		perm = fi.Mode().Perm()
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-			uid, gid = int(st.Uid), int(st.Gid)
-		}
-		if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
-			return nil
-		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".rootsync-*")
-	if err != nil {
-		return err
-	}
-	name := tmp.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(name)
-		}
-	}()
-	if _, err := tmp.Write(data); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err := tmp.Chmod(perm); err != nil {
-		return err
-	}
-	if uid >= 0 {
-		// Best effort: only root may give a file away, and keeping the owner
-		// matters only when root rewrites a file someone else owns.
-		_ = tmp.Chown(uid, gid)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(name, path); err != nil {
-		return err
-	}
-	ok = true
-	return SyncDir(dir)
+// Meta is what a replaced file keeps besides its bytes.
+type Meta struct {
+	Mode    fs.FileMode `json:"mode"`             // permission bits only
+	UID     int         `json:"uid"`              // -1: leave as created
+	GID     int         `json:"gid"`              // -1: leave as created
+	Xattrs  []Xattr     `json:"xattrs,omitempty"` // sorted by name; POSIX ACLs are system.posix_acl_* xattrs
+	ModTime int64       `json:"-"`                // Unix nanoseconds; 0: now
 }
 
-// SyncDir flushes a folder's entries (new names, renames, removals) to disk.
-func SyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
+// Xattr is one extended attribute.
+type Xattr struct {
+	Name  string `json:"name"`
+	Value []byte `json:"value"`
+}
+
+// KeepXattr says whether an extended attribute is carried over to a file's
+// new version (and may be restored from a backup): POSIX ACLs and user.*
+// always, security.* and trusted.* only for root, and never
+// security.capability, which would give a program privileges.
+func KeepXattr(name string, root bool) bool {
+	switch {
+	case name == "security.capability":
+		return false
+	case name == "system.posix_acl_access", name == "system.posix_acl_default":
+		return true
+	case strings.HasPrefix(name, "user."):
+		return true
+	case strings.HasPrefix(name, "security."), strings.HasPrefix(name, "trusted."):
+		return root
 	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
-		return err
-	}
-	return nil
+	return false
+}
+
+// Write replaces path with data. If path exists, its metadata (see Meta) is
+// kept and perm is ignored; a symbolic link is followed and its target
+// replaced, as root only a link in a folder no other user can write (else
+// the error wraps securefs.ErrUnsafe and names the link). If the file
+// already holds exactly data, nothing is written and no timestamp changes. On
+// error the old file is untouched and no temporary file is left behind.
+func Write(path string, data []byte, perm fs.FileMode) error {
+	return write(path, data, perm, nil, true)
+}
+
+// WriteNoFollow is Write for rootsync's own files in its state folder: a
+// symbolic link at path is replaced by the file, never followed.
+func WriteNoFollow(path string, data []byte, perm fs.FileMode) error {
+	return write(path, data, perm, nil, false)
+}
+
+// WriteMeta replaces path (following links as Write does) with data and gives
+// it m's metadata instead of the old file's: a restore puts back the owner,
+// mode, ACLs and attributes it saved. Extended attributes KeepXattr refuses
+// are not set, nor setuid, setgid or sticky bits. It always writes.
+func WriteMeta(path string, data []byte, m *Meta) error {
+	return write(path, data, 0, m, true)
 }

@@ -2,9 +2,19 @@
 // and puts them back when a run is rolled back or a user asks for a restore.
 //
 // A backup is a folder STATE/backups/TIME-KIND-NAME holding manifest.json and
-// the saved bytes. A saved folder means its direct contents: regular files
-// (bytes, mode, modification time) and symbolic links; subfolders are left
-// alone. The package never logs.
+// the saved bytes. A saved file keeps its bytes, mode, owner, group,
+// modification time, POSIX ACLs and extended attributes (those
+// atomicfile.KeepXattr keeps). A saved folder means its direct contents:
+// regular files (as above) and symbolic links; subfolders are left alone.
+//
+// A manifest is data to check, never instructions: Open refuses one that
+// names a path that is not absolute and clean, a member that is not directly
+// in its folder, a setuid, setgid or sticky bit, security.capability, or
+// anything but files, folders and links; a backup's files are read beneath
+// its folder without following links (internal/securefs); and a restore
+// creates nothing but regular files, folders and symbolic links. As root,
+// a symbolic link on the way to a saved path is followed only in a folder no
+// other user can write. The package never logs.
 package backup
 
 import (
@@ -23,6 +33,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rootsync/rootsync/internal/atomicfile"
+	"github.com/rootsync/rootsync/internal/securefs"
 )
 
 // Backup is one saved state of one store.
@@ -36,20 +47,35 @@ type Backup struct {
 
 // Item is one saved path.
 type Item struct {
-	Path    string  `json:"path"`
-	Kind    string  `json:"kind"` // file, dir or missing
-	Mode    uint32  `json:"mode,omitempty"`
-	ModTime int64   `json:"mtime,omitempty"`
-	Entries []Entry `json:"entries,omitempty"` // for a dir
+	Path    string             `json:"path"`
+	Kind    string             `json:"kind"` // file, dir or missing
+	Mode    uint32             `json:"mode,omitempty"`
+	ModTime int64              `json:"mtime,omitempty"`
+	Owner   *Owner             `json:"owner,omitempty"`
+	Xattrs  []atomicfile.Xattr `json:"xattrs,omitempty"`
+	Entries []Entry            `json:"entries,omitempty"` // for a dir
 }
 
 // Entry is one direct member of a saved folder.
 type Entry struct {
-	Name    string `json:"name"`
-	Link    string `json:"link,omitempty"` // symbolic link target
-	Mode    uint32 `json:"mode,omitempty"`
-	ModTime int64  `json:"mtime,omitempty"`
+	Name    string             `json:"name"`
+	Link    string             `json:"link,omitempty"` // symbolic link target
+	Mode    uint32             `json:"mode,omitempty"`
+	ModTime int64              `json:"mtime,omitempty"`
+	Owner   *Owner             `json:"owner,omitempty"`
+	Xattrs  []atomicfile.Xattr `json:"xattrs,omitempty"`
 }
+
+// Owner is a saved file's owner and group. A manifest without one (written
+// before owners were saved) leaves a restored file's owner as it is.
+type Owner struct {
+	UID int `json:"uid"`
+	GID int `json:"gid"`
+}
+
+// ErrInvalid is wrapped by Open's error for a manifest that is not one
+// rootsync writes.
+var ErrInvalid = errors.New("not a valid backup manifest")
 
 // DefaultRoot is where backups and other state live: $ROOTSYNC_STATE_DIR, or
 // /var/lib/rootsync for root, or $XDG_STATE_HOME/rootsync
@@ -81,6 +107,9 @@ func Take(root, store string, paths []string, now time.Time) (*Backup, error) {
 	if err := os.MkdirAll(base, 0o700); err != nil {
 		return nil, fmt.Errorf("backup folder: %w", err)
 	}
+	if err := securefs.CheckStateDir(base); err != nil {
+		return nil, err
+	}
 	stamp := now.UTC().Format("20060102T150405.000000000Z")
 	dir, err := os.MkdirTemp(base, stamp+"-"+slug+"-")
 	if err != nil {
@@ -101,7 +130,7 @@ func Take(root, store string, paths []string, now time.Time) (*Backup, error) {
 		b.Items = append(b.Items, it)
 	}
 	m, _ := json.MarshalIndent(b, "", "  ")
-	if err := atomicfile.Write(filepath.Join(dir, "manifest.json"), m, 0o600); err != nil {
+	if err := atomicfile.WriteNoFollow(filepath.Join(dir, "manifest.json"), m, 0o600); err != nil {
 		return nil, err
 	}
 	ok = true
@@ -111,6 +140,9 @@ func Take(root, store string, paths []string, now time.Time) (*Backup, error) {
 func save(p, data string) (Item, error) {
 	abs, err := filepath.Abs(p)
 	if err != nil {
+		return Item{}, err
+	}
+	if err := securefs.CheckLinks(abs); err != nil {
 		return Item{}, err
 	}
 	fi, err := os.Stat(abs)
@@ -123,9 +155,17 @@ func save(p, data string) (Item, error) {
 	it := Item{Path: abs, Mode: uint32(fi.Mode().Perm()), ModTime: fi.ModTime().UnixNano()}
 	if !fi.IsDir() {
 		it.Kind = "file"
-		return it, copyFile(abs, filepath.Join(data, "file"))
+		m, err := copyFile(abs, filepath.Join(data, "file"))
+		if err != nil {
+			return it, err
+		}
+		it.Mode, it.Owner, it.Xattrs = uint32(m.Mode), &Owner{m.UID, m.GID}, m.Xattrs
+		return it, nil
 	}
 	it.Kind = "dir"
+	if uid, gid, ok := ownerOf(fi); ok {
+		it.Owner = &Owner{uid, gid}
+	}
 	if err := os.MkdirAll(data, 0o700); err != nil {
 		return it, err
 	}
@@ -140,15 +180,20 @@ func save(p, data string) (Item, error) {
 			return it, err
 		}
 		e := Entry{Name: de.Name(), Mode: uint32(info.Mode().Perm()), ModTime: info.ModTime().UnixNano()}
+		if uid, gid, ok := ownerOf(info); ok {
+			e.Owner = &Owner{uid, gid}
+		}
 		switch {
 		case info.Mode()&fs.ModeSymlink != 0:
 			if e.Link, err = os.Readlink(full); err != nil {
 				return it, err
 			}
 		case info.Mode().IsRegular():
-			if err := copyFile(full, filepath.Join(data, de.Name())); err != nil {
+			m, err := copyFile(full, filepath.Join(data, de.Name()))
+			if err != nil {
 				return it, err
 			}
+			e.Mode, e.Owner, e.Xattrs = uint32(m.Mode), &Owner{m.UID, m.GID}, m.Xattrs
 		default:
 			continue
 		}
@@ -157,41 +202,63 @@ func save(p, data string) (Item, error) {
 	return it, nil
 }
 
-func copyFile(src, dst string) error {
-	b, err := os.ReadFile(src)
-	if err != nil {
-		return err
+func ownerOf(fi fs.FileInfo) (uid, gid int, ok bool) {
+	if st, ok := fi.Sys().(*unix.Stat_t); ok {
+		return int(st.Uid), int(st.Gid), true
 	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
-		return err
-	}
-	return os.WriteFile(dst, b, 0o600)
+	return 0, 0, false
 }
 
-// Restore puts every saved path back as it was: bytes, modes, modification
-// times and links. Paths that were missing are removed; folder members added
-// since are removed.
+// copyFile saves src's bytes to dst and returns src's metadata.
+func copyFile(src, dst string) (*atomicfile.Meta, error) {
+	b, m, err := atomicfile.ReadMeta(src)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+		return nil, err
+	}
+	return m, os.WriteFile(dst, b, 0o600)
+}
+
+// Restore puts every saved path back as it was: bytes, modes, owners,
+// ACLs, extended attributes, modification times and links. Paths that were
+// missing are removed; folder members added since are removed.
 func (b *Backup) Restore() error {
+	if err := b.check(); err != nil {
+		return err
+	}
 	var errs []error
 	for i, it := range b.Items {
-		data := filepath.Join(b.Dir, "data", strconv.Itoa(i))
-		if err := restore(it, data); err != nil {
+		if err := b.restore(it, filepath.Join("data", strconv.Itoa(i))); err != nil {
 			errs = append(errs, fmt.Errorf("restore %s: %w", it.Path, err))
 		}
 	}
 	return errors.Join(errs...)
 }
 
-func restore(it Item, data string) error {
+func (b *Backup) restore(it Item, data string) error {
+	if err := securefs.CheckLinks(it.Path); err != nil {
+		return err
+	}
 	switch it.Kind {
 	case "missing":
-		err := os.RemoveAll(it.Path)
-		return err
+		return os.RemoveAll(it.Path)
 	case "file":
-		return putFile(it.Path, filepath.Join(data, "file"), fs.FileMode(it.Mode), it.ModTime)
+		return b.putFile(it.Path, filepath.Join(data, "file"), it.Mode, it.ModTime, it.Owner, it.Xattrs)
 	}
-	if err := os.MkdirAll(it.Path, fs.FileMode(it.Mode)); err != nil {
-		return err
+	if _, err := os.Lstat(it.Path); errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(it.Path, fs.FileMode(it.Mode)); err != nil {
+			return err
+		}
+		if err := os.Chmod(it.Path, fs.FileMode(it.Mode)); err != nil {
+			return err
+		}
+		if it.Owner != nil {
+			if err := os.Lchown(it.Path, it.Owner.UID, it.Owner.GID); err != nil && os.Geteuid() == 0 {
+				return err
+			}
+		}
 	}
 	keep := map[string]bool{}
 	for _, e := range it.Entries {
@@ -218,6 +285,9 @@ func restore(it Item, data string) error {
 			if err := os.Symlink(e.Link, dst); err != nil {
 				return err
 			}
+			if e.Owner != nil {
+				_ = os.Lchown(dst, e.Owner.UID, e.Owner.GID)
+			}
 			ts := []unix.Timespec{unix.NsecToTimespec(e.ModTime), unix.NsecToTimespec(e.ModTime)}
 			_ = unix.UtimesNanoAt(unix.AT_FDCWD, dst, ts, unix.AT_SYMLINK_NOFOLLOW)
 			continue
@@ -225,7 +295,7 @@ func restore(it Item, data string) error {
 		if fi, err := os.Lstat(dst); err == nil && !fi.Mode().IsRegular() {
 			os.Remove(dst)
 		}
-		if err := putFile(dst, filepath.Join(data, e.Name), fs.FileMode(e.Mode), e.ModTime); err != nil {
+		if err := b.putFile(dst, filepath.Join(data, e.Name), e.Mode, e.ModTime, e.Owner, e.Xattrs); err != nil {
 			return err
 		}
 	}
@@ -234,24 +304,105 @@ func restore(it Item, data string) error {
 	return atomicfile.SyncDir(it.Path)
 }
 
-func putFile(dst, src string, mode fs.FileMode, mtime int64) error {
-	b, err := os.ReadFile(src)
+// putFile writes the saved bytes rel (beneath the backup's folder) to dst
+// with the saved metadata.
+func (b *Backup) putFile(dst, rel string, mode uint32, mtime int64, owner *Owner, xattrs []atomicfile.Xattr) error {
+	data, err := securefs.ReadFileIn(b.Dir, rel, 0)
 	if err != nil {
 		return err
 	}
-	if err := atomicfile.Write(dst, b, mode); err != nil {
-		return err
+	m := &atomicfile.Meta{Mode: fs.FileMode(mode), UID: -1, GID: -1, Xattrs: xattrs, ModTime: mtime}
+	if owner != nil {
+		m.UID, m.GID = owner.UID, owner.GID
+	} else if fi, err := os.Lstat(dst); err == nil {
+		// A manifest from before owners were saved: keep today's owner.
+		m.UID, m.GID, _ = ownerOf(fi)
 	}
-	if err := os.Chmod(dst, mode); err != nil {
-		return err
+	if m.ModTime == 0 {
+		m.ModTime = time.Now().UnixNano()
 	}
-	t := time.Unix(0, mtime)
-	return os.Chtimes(dst, t, t)
+	return atomicfile.WriteMeta(dst, data, m)
 }
 
-// Open reads the backup in dir.
+// check refuses a manifest rootsync would not have written: the manifest
+// is data, never instructions.
+func (b *Backup) check() error {
+	bad := func(where, format string, args ...any) error {
+		return fmt.Errorf("backup %s: manifest.json: %s: %w: %s", b.Dir, where, ErrInvalid, fmt.Sprintf(format, args...))
+	}
+	if b.Store == "" {
+		return bad("store", "no store named")
+	}
+	xattrs := func(where string, xs []atomicfile.Xattr) error {
+		for _, x := range xs {
+			if !atomicfile.KeepXattr(x.Name, true) {
+				return bad(where, "extended attribute %q is never restored", x.Name)
+			}
+		}
+		return nil
+	}
+	for i, it := range b.Items {
+		where := fmt.Sprintf("item %d (%s)", i+1, it.Path)
+		if !filepath.IsAbs(it.Path) || filepath.Clean(it.Path) != it.Path || it.Path == "/" || strings.ContainsRune(it.Path, 0) {
+			return bad(where, "not a clean absolute path")
+		}
+		switch it.Kind {
+		case "missing", "file", "dir":
+		default:
+			return bad(where, "kind %q is not file, dir or missing", it.Kind)
+		}
+		if it.Mode&^0o777 != 0 {
+			return bad(where, "mode %04o sets setuid, setgid or sticky bits (or a file type)", it.Mode)
+		}
+		if err := xattrs(where, it.Xattrs); err != nil {
+			return err
+		}
+		if it.Kind != "dir" && len(it.Entries) > 0 {
+			return bad(where, "a %s has no members", it.Kind)
+		}
+		for _, e := range it.Entries {
+			ew := fmt.Sprintf("%s member %q", where, e.Name)
+			if e.Name == "" || e.Name == "." || e.Name == ".." || strings.ContainsAny(e.Name, "/\x00") {
+				return bad(ew, "not a name directly in the folder")
+			}
+			if e.Mode&^0o777 != 0 {
+				return bad(ew, "mode %04o sets setuid, setgid or sticky bits (or a file type)", e.Mode)
+			}
+			if strings.ContainsRune(e.Link, 0) {
+				return bad(ew, "link target holds a NUL byte")
+			}
+			if err := xattrs(ew, e.Xattrs); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Within checks that every path the backup restores is one of paths (a
+// store's Paths()): a restore changes nothing outside the store it was
+// taken of.
+func (b *Backup) Within(paths []string) error {
+	allowed := map[string]bool{}
+	for _, p := range paths {
+		if abs, err := filepath.Abs(p); err == nil {
+			allowed[abs] = true
+		}
+	}
+	for i, it := range b.Items {
+		if !allowed[it.Path] {
+			return fmt.Errorf("backup %s: manifest.json: item %d: %w: %s is not a path of %s", b.Dir, i+1, ErrInvalid, it.Path, b.Store)
+		}
+	}
+	return nil
+}
+
+// Open reads the backup in dir and checks its manifest: an error wraps
+// ErrInvalid for a manifest rootsync would not have written, and
+// securefs.ErrUnsafe for a manifest reached through a symbolic link or not
+// owned by root (as root).
 func Open(dir string) (*Backup, error) {
-	m, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	m, err := securefs.ReadFileIn(dir, "manifest.json", securefs.MaxStateFile)
 	if err != nil {
 		return nil, fmt.Errorf("backup %s: %w", dir, err)
 	}
@@ -260,6 +411,9 @@ func Open(dir string) (*Backup, error) {
 		return nil, fmt.Errorf("backup %s: manifest.json: %w", dir, err)
 	}
 	b.Dir, b.ID = dir, filepath.Base(dir)
+	if err := b.check(); err != nil {
+		return nil, err
+	}
 	return &b, nil
 }
 

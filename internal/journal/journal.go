@@ -10,7 +10,12 @@
 // The journal never names a target before its backup is complete, and each
 // store's Apply is atomic on its own, so restoring every named target is
 // always safe, also when the killed run had already finished some of them.
-// The package never logs and never runs hooks.
+// A journal is data to check, never instructions: it is read without
+// following a symbolic link (and, as root, only when root owns it), and
+// Recover acts only on backups in the state folder's own backups folder
+// that were taken of the store the journal names; the backup's manifest is
+// checked in turn (see internal/backup). The package never logs and never
+// runs hooks.
 package journal
 
 import (
@@ -20,10 +25,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/rootsync/rootsync/internal/atomicfile"
 	"github.com/rootsync/rootsync/internal/backup"
+	"github.com/rootsync/rootsync/internal/securefs"
 )
 
 // FileName is the journal's name inside the state folder.
@@ -69,7 +76,7 @@ func (j *Journal) Add(store string, b *backup.Backup) error {
 	if err := os.MkdirAll(filepath.Dir(j.path), 0o700); err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
-	if err := atomicfile.Write(j.path, append(data, '\n'), 0o600); err != nil {
+	if err := atomicfile.WriteNoFollow(j.path, append(data, '\n'), 0o600); err != nil {
 		j.rec.Targets = j.rec.Targets[:len(j.rec.Targets)-1]
 		return fmt.Errorf("journal %s: %w", j.path, err)
 	}
@@ -93,7 +100,7 @@ func (j *Journal) Finish() error {
 // none. It changes nothing.
 func Pending(stateDir string) (*Record, error) {
 	path := filepath.Join(stateDir, FileName)
-	data, err := os.ReadFile(path)
+	data, err := securefs.ReadFile(path, securefs.MaxStateFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -104,7 +111,42 @@ func Pending(stateDir string) (*Record, error) {
 	if err := json.Unmarshal(data, &r); err != nil {
 		return nil, fmt.Errorf("journal %s: %w", path, err)
 	}
+	for i, t := range r.Targets {
+		if t.Store == "" || t.Backup == "" {
+			return nil, fmt.Errorf("journal %s: target %d: no store or no backup named", path, i+1)
+		}
+	}
 	return &r, nil
+}
+
+// ErrForeignBackup is wrapped by Recover's error for a journal that names a
+// backup outside the state folder's backups, or one of another store.
+var ErrForeignBackup = errors.New("not a backup this state folder took of that store")
+
+// openBackup opens the backup a journal target names, which must be a backup
+// of that store directly in stateDir's backups folder.
+func openBackup(stateDir string, t Target) (*backup.Backup, error) {
+	want, err1 := filepath.Abs(filepath.Join(stateDir, "backups"))
+	got, err2 := filepath.Abs(filepath.Dir(t.Backup))
+	id := filepath.Base(t.Backup)
+	if err := errors.Join(err1, err2); err != nil {
+		return nil, err
+	}
+	if got != want || !filepath.IsLocal(id) || strings.HasPrefix(id, ".") {
+		return nil, &securefs.Error{Path: t.Backup,
+			Msg:  fmt.Sprintf("backup %s: %v (it is not in %s)", t.Backup, ErrForeignBackup, want),
+			Hint: "rootsync's journals name only backups in its own state folder; check who wrote the journal, then remove it"}
+	}
+	b, err := backup.Open(filepath.Join(stateDir, "backups", id))
+	if err != nil {
+		return nil, err
+	}
+	if b.Store != t.Store {
+		return nil, &securefs.Error{Path: b.Dir,
+			Msg:  fmt.Sprintf("backup %s: %v (it holds %s)", b.Dir, ErrForeignBackup, b.Store),
+			Hint: "check who wrote the journal, then remove it; 'rootsync restore' lists the backups"}
+	}
+	return b, nil
 }
 
 // Recover rolls back the run an unfinished journal in stateDir describes:
@@ -120,7 +162,7 @@ func Recover(stateDir string) (*Record, error) {
 	var errs []error
 	for i := len(r.Targets) - 1; i >= 0; i-- {
 		t := r.Targets[i]
-		b, err := backup.Open(t.Backup)
+		b, err := openBackup(stateDir, t)
 		if err == nil {
 			err = b.Restore()
 		}

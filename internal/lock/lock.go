@@ -1,6 +1,11 @@
 // Package lock makes rootsync runs take turns: a writing run holds an
 // exclusive flock on STATE/lock. The kernel drops the lock when the process
 // dies, so a run killed with SIGKILL never leaves a stale lock behind.
+//
+// Taking the lock is where rootsync first acts on its state folder, so
+// Acquire checks the folder (as root: owned by root, writable by nobody else,
+// see internal/securefs) and opens the lock file without following a
+// symbolic link.
 package lock
 
 import (
@@ -13,6 +18,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/rootsync/rootsync/internal/securefs"
 )
 
 // ErrBusy is returned when another run still holds the lock after the wait.
@@ -22,13 +29,15 @@ var ErrBusy = errors.New("another rootsync run holds the lock")
 type Lock struct{ f *os.File }
 
 // Acquire takes the lock in stateDir, waiting up to wait. The error for a
-// busy lock wraps ErrBusy and names the holder's process id when known.
+// busy lock wraps ErrBusy and names the holder's process id when known; a
+// state folder or lock file root must not trust is an error wrapping
+// securefs.ErrUnsafe, and nothing is written then.
 func Acquire(ctx context.Context, stateDir string, wait time.Duration) (*Lock, error) {
-	if err := os.MkdirAll(stateDir, 0o700); err != nil {
-		return nil, fmt.Errorf("state folder: %w", err)
+	if err := securefs.MkdirState(stateDir); err != nil {
+		return nil, err
 	}
 	path := filepath.Join(stateDir, "lock")
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := securefs.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
 	}

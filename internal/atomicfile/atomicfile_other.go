@@ -1,0 +1,117 @@
+//go:build !linux
+
+package atomicfile
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// On systems other than Linux the folder is not held open during the write,
+// extended attributes and ACLs are not carried over, and symbolic links are
+// followed without the root-only rule of internal/securefs.
+
+func write(path string, data []byte, perm fs.FileMode, want *Meta, follow bool) error {
+	if follow {
+		if real, err := filepath.EvalSymlinks(path); err == nil {
+			path = real
+		}
+	}
+	meta := &Meta{Mode: perm.Perm(), UID: -1, GID: -1}
+	if fi, err := os.Lstat(path); err == nil {
+		switch {
+		case !follow && fi.Mode()&fs.ModeSymlink != 0:
+		case !fi.Mode().IsRegular():
+			return fmt.Errorf("%s: not a regular file", path)
+		default:
+			old, m, err := ReadMeta(path)
+			if err != nil {
+				return err
+			}
+			if want == nil && bytes.Equal(old, data) {
+				return nil
+			}
+			meta, meta.ModTime = m, 0
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if want != nil {
+		meta = want
+	}
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".rootsync-*")
+	if err != nil {
+		return err
+	}
+	name := tmp.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			tmp.Close()
+			os.Remove(name)
+		}
+	}()
+	if _, err := tmp.Write(data); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if meta.UID >= 0 || meta.GID >= 0 {
+		_ = tmp.Chown(meta.UID, meta.GID)
+	}
+	if err := tmp.Chmod(meta.Mode.Perm()); err != nil {
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(name, path); err != nil {
+		return err
+	}
+	ok = true
+	if meta.ModTime != 0 {
+		t := time.Unix(0, meta.ModTime)
+		_ = os.Chtimes(path, t, t)
+	}
+	return SyncDir(dir)
+}
+
+// ReadMeta reads a regular file and its mode, owner (where the system has
+// one) and modification time.
+func ReadMeta(path string) ([]byte, *Meta, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, nil, fmt.Errorf("%s: not a regular file", path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	m := &Meta{Mode: fi.Mode().Perm(), UID: -1, GID: -1, ModTime: fi.ModTime().UnixNano()}
+	m.UID, m.GID = owner(fi)
+	return b, m, nil
+}
+
+// SyncDir flushes a folder's entries (new names, renames, removals) to disk.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
+		return err
+	}
+	return nil
+}
