@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -84,6 +85,10 @@ func runRun(ctx context.Context, e *env, args []string) error {
 		}
 		fmt.Fprintf(e.stderr, "hint: nothing was changed; fix %s (the format is in docs/config.md)\n", path)
 		return errQuiet{ExitUsage}
+	case err != nil && isDir(path):
+		fmt.Fprintf(e.stderr, "rootsync: %v\n", err)
+		fmt.Fprintf(e.stderr, "hint: nothing was changed; give the configuration file itself, such as --config %s\n", filepath.Join(path, "config.yaml"))
+		return errQuiet{ExitUsage}
 	case config.IsNotExist(err):
 		fmt.Fprintf(e.stderr, "rootsync: %v\n", err)
 		fmt.Fprintln(e.stderr, "hint: create it (the format, with a commented example, is in docs/config.md), or give --config FILE")
@@ -158,6 +163,11 @@ func runRun(ctx context.Context, e *env, args []string) error {
 		return errDrift
 	}
 	return nil
+}
+
+func isDir(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
 }
 
 type preparedJob struct {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -64,10 +63,18 @@ func (o *syncOptions) planOptions(now time.Time) (plan.Options, error) {
 		}
 		opts.Purposes = append(opts.Purposes, pp)
 	}
-	for _, x := range append(append([]string(nil), o.exclude...), o.only...) {
-		if len(strings.ReplaceAll(x, ":", "")) < 8 {
-			return plan.Options{}, usagef("fingerprint %q: give at least 8 hex digits of the SHA-256 fingerprint", x)
+	for _, f := range []struct {
+		flag     string
+		prefixes []string
+	}{{"--exclude", o.exclude}, {"--only", o.only}} {
+		for _, x := range f.prefixes {
+			if err := plan.CheckPrefix(x); err != nil {
+				return plan.Options{}, usagef("%s %q: %v", f.flag, x, err)
+			}
 		}
+	}
+	if o.keepBackups < 0 {
+		return plan.Options{}, usagef("--keep-backups %d: want a whole number, 0 or more (0 keeps all)", o.keepBackups)
 	}
 	return opts, nil
 }

@@ -10,8 +10,10 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -157,7 +159,19 @@ var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 func (p *parser) parse(data []byte) *Config {
 	cfg := &Config{Path: p.file, KeepBackups: DefaultKeepBackups, LockWait: DefaultLockWait}
 	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	err := dec.Decode(&doc)
+	if errors.Is(err, io.EOF) {
+		err = nil // an empty file, reported below
+	}
+	if err == nil {
+		var next yaml.Node
+		if dec.Decode(&next) == nil {
+			p.errf(&next, "a second YAML document (after ---): a configuration file holds one; merge the jobs into the first")
+			return nil
+		}
+	}
+	if err != nil {
 		msg := err.Error()
 		if m := yamlLine.FindStringSubmatch(msg); m != nil {
 			line, _ := strconv.Atoi(m[1])
@@ -264,9 +278,8 @@ func (p *parser) job(name string, k, v *yaml.Node) *Job {
 		case "exclude":
 			for _, n := range p.list(vn, ctx+"exclude") {
 				if s, ok := p.str(n, ctx+"exclude"); ok {
-					hex := strings.ReplaceAll(strings.ToLower(s), ":", "")
-					if len(hex) < 8 || strings.Trim(hex, "0123456789abcdef") != "" {
-						p.errf(n, "%sexclude %q: give at least 8 hex digits of the certificate's SHA-256 fingerprint", ctx, s)
+					if err := plan.CheckPrefix(s); err != nil {
+						p.errf(n, "%sexclude %q: %v", ctx, s, err)
 						continue
 					}
 					j.Options.Exclude = append(j.Options.Exclude, s)

@@ -96,6 +96,17 @@ jobs:
     targets: [pem:/p]
     purpose: [client-auth]
 `, []string{`c.yaml:6: job "a": unknown key "purpose" (want sources, targets, mode, purposes, exclude, include-expired, include-non-ca or max-removals)`}},
+		{"second document", `
+jobs:
+  a:
+    sources: [nss:/n]
+    targets: [pem:/p]
+---
+jobs:
+  b:
+    sources: [nss:/n]
+    targets: [pem:/q]
+`, []string{`c.yaml:6: a second YAML document (after ---): a configuration file holds one; merge the jobs into the first`}},
 		{"max-removals", `
 jobs:
   a:
@@ -138,8 +149,8 @@ jobs:
 			`c.yaml:4: lock-wait "soon": want a duration such as 30s or 2m`,
 			`c.yaml:9: job "a": mode: unknown mode "sideways" (want add, prune or mirror)`,
 			`c.yaml:10: job "a": purposes: unknown purpose "lunch" (want one of server-auth, client-auth, email, code-signing)`,
-			`c.yaml:11: job "a": exclude "abc": give at least 8 hex digits of the certificate's SHA-256 fingerprint`,
-			`c.yaml:11: job "a": exclude "zzzzzzzzzz": give at least 8 hex digits of the certificate's SHA-256 fingerprint`,
+			`c.yaml:11: job "a": exclude "abc": give at least 8 hex digits of the certificate's SHA-256 fingerprint (as rootsync list prints them)`,
+			`c.yaml:11: job "a": exclude "zzzzzzzzzz": give at least 8 hex digits of the certificate's SHA-256 fingerprint (as rootsync list prints them)`,
 			`c.yaml:12: job "a": include-expired: want true or false, not "maybe"`,
 			`c.yaml:13: job "b": no sources: a job needs at least one source store`,
 			`c.yaml:14: job "b": target "capath:relative": give an absolute path (or ~/..., or an nss shorthand such as nss:chromium): unattended runs start in /`,

@@ -91,14 +91,26 @@ func (j *Job) Run(ctx context.Context) (*report.Run, error) {
 		srcs = append(srcs, plan.Source{Name: s.Spec().String(), Set: set})
 		r.Sources = append(r.Sources, report.Source{Store: s.Spec().String(), Certificates: set.Len()})
 	}
-	d := plan.Merge(srcs, j.Options)
-	r.Warnings = d.Warnings
+	var tsets []*stores.Set
 	for _, t := range j.Targets {
 		set, err := t.Store.Load(ctx)
 		if err != nil {
 			return r, fmt.Errorf("target %s: %w", t.Store.Spec(), err)
 		}
-		p := plan.For(t.Store.Spec().String(), d, set, t.Store.Capabilities(), j.Options)
+		tsets = append(tsets, set)
+	}
+	// A fingerprint prefix must name one certificate among all the stores.
+	all := append([]*stores.Set(nil), tsets...)
+	for _, s := range srcs {
+		all = append(all, s.Set)
+	}
+	if err := plan.CheckPrefixes(j.Options, all...); err != nil {
+		return r, err
+	}
+	d := plan.Merge(srcs, j.Options)
+	r.Warnings = d.Warnings
+	for i, t := range j.Targets {
+		p := plan.For(t.Store.Spec().String(), d, tsets[i], t.Store.Capabilities(), j.Options)
 		log.Debug("planned target", zap.String("store", p.Target), zap.Int("changes", len(p.Changes)),
 			zap.Int("unchanged", p.Unchanged), zap.Int("kept", p.Kept))
 		r.Targets = append(r.Targets, report.Target{Plan: p})

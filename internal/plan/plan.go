@@ -12,6 +12,7 @@ package plan
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/rootsync/rootsync/stores"
@@ -78,6 +79,21 @@ type Options struct {
 	// removals the user named one by one (remove, distrust) rather than
 	// computed from sources.
 	NoRemovalGuard bool
+}
+
+// MinPrefix is the fewest hex digits a fingerprint prefix (Exclude, Only)
+// may have: fewer would too easily name several certificates.
+const MinPrefix = 8
+
+// CheckPrefix reports whether s is a fingerprint prefix Exclude and Only
+// accept: at least MinPrefix hex digits of a SHA-256 fingerprint, colons
+// allowed between them.
+func CheckPrefix(s string) error {
+	hex := strings.ReplaceAll(strings.ToLower(s), ":", "")
+	if len(hex) < MinPrefix || strings.Trim(hex, "0123456789abcdef") != "" {
+		return fmt.Errorf("give at least %d hex digits of the certificate's SHA-256 fingerprint (as rootsync list prints them)", MinPrefix)
+	}
+	return nil
 }
 
 func (o Options) selected(fp stores.Fingerprint) bool {
