@@ -18,6 +18,11 @@ type Entry struct {
 	// Notes are the store's remarks on this entry (unverified trust, duplicates
 	// folded, ...), shown by list and carried into plans as warnings.
 	Notes []string
+	// PrivateKey: the store holds this certificate's private key (an NSS
+	// user certificate, flag u). It is someone's own certificate, not a root:
+	// listed, but never planned: not removed, its trust not changed, not
+	// copied into other stores.
+	PrivateKey bool
 }
 
 // Set is a collection of entries keyed by fingerprint. The zero value is not
@@ -36,6 +41,7 @@ func (s *Set) Add(e *Entry) {
 	if old, ok := s.m[e.Cert.Fingerprint]; ok {
 		old.Trust = old.Trust.Merge(e.Trust)
 		old.Owned = old.Owned || e.Owned
+		old.PrivateKey = old.PrivateKey || e.PrivateKey
 		old.Notes = append(old.Notes, e.Notes...)
 		return
 	}

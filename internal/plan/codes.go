@@ -41,6 +41,10 @@ const (
 	// CodeKeptDistrust: the target distrusts what the sources trust; add and
 	// prune modes keep the distrust.
 	CodeKeptDistrust Code = "kept-distrust"
+	// CodeUserCert: a store holds the certificate's private key (a user
+	// certificate); it is never copied from a source, removed from a target
+	// or given other trust there.
+	CodeUserCert Code = "user-cert"
 )
 
 // Refusal codes.
@@ -135,6 +139,8 @@ func warningText(c Code, d detail) string {
 	case CodeStillTrusted:
 		return fmt.Sprintf("distrusted by the sources but present in %s, which cannot record distrust; %s mode does not remove it (use --mode %s)",
 			d.target, d.mode, d.suggest)
+	case CodeUserCert:
+		return "held with their private key (user certificates, not roots); never copied, removed or re-trusted"
 	case CodeKeptDistrust:
 		return fmt.Sprintf("distrusted in %s but trusted by the sources; the target's distrust is kept (use --mode mirror to replace it)", d.target)
 	}

@@ -172,6 +172,9 @@ func Merge(sources []Source, opts Options) *Desired {
 // sides records which sources trust and which distrust each certificate.
 type sides struct {
 	trusted, distrusted map[stores.Fingerprint][]string
+	// userCerts are certificates a source holds with their private key and
+	// trust: left out of the desired state.
+	userCerts []CertRef
 }
 
 // collect adds every selected entry of the sources that trusts or distrusts
@@ -182,6 +185,10 @@ func (d *Desired) collect(sources []Source, opts Options) sides {
 		for _, e := range src.Set.Entries() {
 			t := e.Trust.Only(d.purposes)
 			if t.IsZero() || !opts.selected(e.Cert.Fingerprint) {
+				continue
+			}
+			if e.PrivateKey {
+				s.userCerts = append(s.userCerts, CertRef{e.Cert.Fingerprint, e.Cert.Subject})
 				continue
 			}
 			fp := e.Cert.Fingerprint
@@ -220,6 +227,9 @@ func (d *Desired) judge(s sides, opts Options) []Warning {
 		} else if c.ParseError != nil {
 			w.add(CodeUnparsed, detail{}, ref)
 		}
+	}
+	for _, ref := range s.userCerts {
+		w.add(CodeUserCert, detail{}, ref)
 	}
 	if len(d.Filtered) > 0 {
 		d.Set = without(entries, d.Filtered)

@@ -79,6 +79,11 @@ func (b *builder) toDesired() {
 		fp := want.Cert.Fingerprint
 		ref := CertRef{fp, want.Cert.Subject}
 		have := b.current.Get(fp)
+		if have != nil && have.PrivateKey {
+			b.w.add(CodeUserCert, b.dt, ref)
+			b.p.Kept++
+			continue
+		}
 		rep, present, lossy := represent(want.Trust, b.caps, b.d.purposes)
 		if lossy != "" && (have != nil || present) {
 			b.w.add(lossy, b.dt, ref)
@@ -139,8 +144,8 @@ func (b *builder) retrust(have *stores.Entry, rep stores.Trust, why Reason, ref 
 
 // extras plans the target's entries outside the desired state: mirror mode
 // removes them, prune mode removes those rootsync added, the rest are kept.
-// A certificate the sources trust but whose CA status cannot be determined
-// is kept in every mode.
+// A certificate the sources trust but whose CA status cannot be determined,
+// and a user certificate (held with its private key), are kept in every mode.
 func (b *builder) extras() {
 	for _, have := range b.current.Entries() {
 		fp := have.Cert.Fingerprint
@@ -148,6 +153,13 @@ func (b *builder) extras() {
 			continue
 		}
 		switch {
+		case have.PrivateKey:
+			// A user certificate: kept in every mode, with a warning where
+			// the mode would otherwise remove it.
+			if b.exact(have) {
+				b.w.add(CodeUserCert, b.dt, CertRef{fp, have.Cert.Subject})
+			}
+			b.p.Kept++
 		case b.d.Filtered[fp].Code == CodeCAUndetermined:
 			// Left out of the desired state, but not known to be no CA.
 			b.p.Kept++

@@ -377,6 +377,7 @@ type jsonListEntry struct {
 	Owned       bool              `json:"owned"`
 	Trust       map[string]string `json:"trust"`
 	Flags       string            `json:"flags,omitempty"`
+	PrivateKey  bool              `json:"private_key,omitempty"`
 	CA          bool              `json:"ca"`
 	NotBefore   *time.Time        `json:"not_before,omitempty"`
 	NotAfter    *time.Time        `json:"not_after,omitempty"`
@@ -390,7 +391,7 @@ func ListJSON(w io.Writer, l Listing) error {
 	for _, e := range l.Set.Entries() {
 		je := jsonListEntry{
 			Fingerprint: e.Cert.Fingerprint.String(), Subject: e.Cert.Subject, Label: e.Label,
-			Owned: e.Owned, Trust: TrustMap(e.Trust), CA: e.Cert.IsCA, Notes: e.Notes,
+			Owned: e.Owned, PrivateKey: e.PrivateKey, Trust: TrustMap(e.Trust), CA: e.Cert.IsCA, Notes: e.Notes,
 		}
 		if l.Flags != nil {
 			je.Flags = l.Flags(e)

@@ -192,6 +192,22 @@ func (pl *planner) sign(id uint32, attrs map[uint32][]byte) {
 	}
 }
 
+// refuseUserCert refuses a change to a user certificate, one whose private
+// key is in key4.db: plans never make one (see stores.Entry.PrivateKey).
+func (pl *planner) refuseUserCert(ch stores.Change) error {
+	if ch.Action == stores.Add && pl.index().byDER[string(ch.Entry.Cert.DER)] == nil {
+		return nil
+	}
+	for _, r := range pl.certsByDER(ch.Entry.Cert.DER) {
+		if isUser(pl.st, r) {
+			return &stores.Error{Path: filepath.Join(filepath.Dir(pl.keyPath), certFile), Entry: ch.Entry.Cert.Subject,
+				Err:  fmt.Errorf("%w: %q is a user certificate (its private key is in the database); rootsync does not change it", stores.ErrUnsupported, string(r.label)),
+				Hint: "change it with certutil -M or certutil -D"}
+		}
+	}
+	return nil
+}
+
 // ensure makes e's certificate present with e.Trust.
 func (pl *planner) ensure(e *stores.Entry) error {
 	c := e.Cert
@@ -569,6 +585,9 @@ func readState(ctx context.Context, cc, kc *conn, wrap func(context.Context, *co
 func (s *Store) plan(st *state, a *auth, sg *signer, keyPath string, changes []stores.Change) (*plan, error) {
 	pl := &planner{st: st, a: a, sg: sg, keyPath: keyPath, p: &plan{sigs: map[sigKey][]byte{}, oldSigs: map[string][]byte{}}}
 	for _, ch := range changes {
+		if err := pl.refuseUserCert(ch); err != nil {
+			return nil, err
+		}
 		if ch.Action == stores.Remove {
 			pl.remove(ch.Entry)
 		} else if err := pl.ensure(ch.Entry); err != nil {

@@ -367,10 +367,17 @@ func entries(st *state, a *auth) (out []*stores.Entry, bad int) {
 				e.Notes = append(e.Notes, "trust not verified: "+a.unverified)
 			}
 		}
-		rememberFlags(cert, certutilString(chosen, cr.ckaID != nil && st.userIDs[string(cr.ckaID)]))
+		e.PrivateKey = isUser(st, cr)
+		rememberFlags(cert, certutilString(chosen, e.PrivateKey))
 		out = append(out, e)
 	}
 	return out, bad
+}
+
+// isUser reports whether key4.db holds the private key of the certificate
+// of r, found as NSS finds it: by CKA_ID.
+func isUser(st *state, r *certRow) bool {
+	return len(r.ckaID) > 0 && st.userIDs[string(r.ckaID)]
 }
 
 // certHashes are the hashes a classic trust object carries.
