@@ -11,6 +11,14 @@
 // correct signatures, in the classic format that every NSS version reads.
 // rootsync's entries carry the nickname prefix "rootsync - " (no colon: certutil reads "a:b" as token:nickname).
 //
+// Databases NSS converted from its old Berkeley DB format (cert8.db, key3.db)
+// are read and written too; their password check may still use key3.db's
+// PKCS#12-era encryption (legacypbe.go). A folder holding only the old
+// format, or a conversion NSS has not finished, is refused with a hint. A
+// certificate whose private key is in key4.db (flag u) is marked
+// stores.Entry.PrivateKey and is never changed. A database this package
+// creates gets the store's password, else the empty password.
+//
 // Unknown extra columns (a newer NSS adds some) are fine: rows rootsync
 // inserts leave them NULL, which NSS reads as an absent attribute, and rows it
 // updates keep them. The package never changes the schema or the journal mode,
