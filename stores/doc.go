@@ -3,6 +3,11 @@
 // the Store interface that every adapter (stores/pem, stores/capath, stores/nss,
 // stores/p12, stores/jks, stores/system) implements, and the kind registry.
 //
+// It also holds what several adapters share: the one table of purposes (names,
+// extended key usage OIDs, OpenSSL's names for them) and the one codec for PEM
+// bundles (DecodePEM, EncodeCertificatePEM, EncodeTrustedCertificatePEM), which
+// reads OpenSSL's TRUSTED CERTIFICATE trust data (Aux) exactly as OpenSSL does.
+//
 // Each adapter package describes its kind with a Kind() function: name, Open,
 // accepted spec options, shorthands, discovery and help texts. A program puts
 // the kinds it wants in a Registry, which parses specs (refusing unknown

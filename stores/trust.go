@@ -1,6 +1,7 @@
 package stores
 
 import (
+	"encoding/asn1"
 	"fmt"
 	"strings"
 )
@@ -20,23 +21,77 @@ const (
 // Purposes lists every purpose in canonical order.
 var Purposes = []Purpose{ServerAuth, ClientAuth, Email, CodeSigning}
 
-var purposeNames = [numPurposes]string{"server-auth", "client-auth", "email", "code-signing"}
+// purposeInfo is what the rest of the world calls a purpose.
+type purposeInfo struct {
+	// name is rootsync's name (flags, configuration, output).
+	name string
+	// eku is the extended key usage OID (RFC 5280 4.2.1.12); OpenSSL's trust
+	// and reject lists hold the same OIDs.
+	eku asn1.ObjectIdentifier
+	oid RawOID
+	// openssl is OpenSSL's short name of the OID, as openssl x509
+	// -addtrust/-addreject take it.
+	openssl string
+}
+
+// purposeTable is the one table of purposes, indexed by Purpose: every
+// reader and writer of purpose OIDs uses it.
+var purposeTable = [numPurposes]purposeInfo{
+	ServerAuth:  {"server-auth", asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 1}, nil, "serverAuth"},
+	ClientAuth:  {"client-auth", asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 2}, nil, "clientAuth"},
+	Email:       {"email", asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 4}, nil, "emailProtection"},
+	CodeSigning: {"code-signing", asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 3}, nil, "codeSigning"},
+}
+
+// OIDAnyExtendedKeyUsage (2.5.29.37.0) stands for every purpose in an
+// extended key usage extension and in OpenSSL's trust and reject lists.
+var OIDAnyExtendedKeyUsage = asn1.ObjectIdentifier{2, 5, 29, 37, 0}
+
+var oidAnyEKU = OIDBytes(OIDAnyExtendedKeyUsage)
+
+func init() {
+	for i := range purposeTable {
+		purposeTable[i].oid = OIDBytes(purposeTable[i].eku)
+	}
+}
 
 func (p Purpose) String() string {
 	if p < 0 || p >= numPurposes {
 		return fmt.Sprintf("purpose(%d)", int(p))
 	}
-	return purposeNames[p]
+	return purposeTable[p].name
+}
+
+// EKU is the purpose's extended key usage OID, also the OID OpenSSL's trust
+// and reject lists use for it.
+func (p Purpose) EKU() asn1.ObjectIdentifier {
+	return append(asn1.ObjectIdentifier(nil), purposeTable[p].eku...)
+}
+
+// OpenSSLName is OpenSSL's short name of the purpose's OID ("serverAuth"), as
+// openssl x509 -addtrust and -addreject take it.
+func (p Purpose) OpenSSLName() string { return purposeTable[p].openssl }
+
+// PurposeOfEKU returns the purpose whose extended key usage OID is oid.
+func PurposeOfEKU(oid asn1.ObjectIdentifier) (Purpose, bool) {
+	for i, in := range purposeTable {
+		if in.eku.Equal(oid) {
+			return Purpose(i), true
+		}
+	}
+	return 0, false
 }
 
 // ParsePurpose reads a purpose name as printed by Purpose.String.
 func ParsePurpose(s string) (Purpose, error) {
-	for i, n := range purposeNames {
-		if strings.EqualFold(s, n) {
+	var names []string
+	for i, in := range purposeTable {
+		if strings.EqualFold(s, in.name) {
 			return Purpose(i), nil
 		}
+		names = append(names, in.name)
 	}
-	return 0, fmt.Errorf("unknown purpose %q (want one of %s)", s, strings.Join(purposeNames[:], ", "))
+	return 0, fmt.Errorf("unknown purpose %q (want one of %s)", s, strings.Join(names, ", "))
 }
 
 // Level says what a store says about one purpose of one certificate.

@@ -1,0 +1,234 @@
+package stores
+
+import (
+	"bytes"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"strings"
+
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+)
+
+// PEM labels of the blocks that hold certificates, as OpenSSL's PEM reader
+// names them.
+const (
+	LabelCertificate        = "CERTIFICATE"
+	LabelTrustedCertificate = "TRUSTED CERTIFICATE"
+	LabelX509Certificate    = "X509 CERTIFICATE" // the name of OpenSSL before 0.9
+)
+
+// IsCertificateLabel reports whether a PEM block with this label holds a
+// certificate.
+func IsCertificateLabel(label string) bool {
+	return label == LabelCertificate || label == LabelTrustedCertificate || label == LabelX509Certificate
+}
+
+// PEMBlock is one block of a PEM bundle as DecodePEM found it.
+type PEMBlock struct {
+	// Index counts every PEM block of the data from 1 (certificates and
+	// others alike): what messages call "block N".
+	Index int
+	// Line is the line of the BEGIN line, from 1.
+	Line int
+	// Label is the PEM label ("CERTIFICATE", "PRIVATE KEY", ...).
+	Label string
+	// Start and End are the block's bytes in the data: from the start of the
+	// BEGIN line to the end of the END line, its line break included.
+	Start, End int
+	// Cert is the certificate of a certificate block (nil for other blocks,
+	// which are not decoded).
+	Cert *Certificate
+	// Aux is the trust data of a TRUSTED CERTIFICATE block, nil when the
+	// block has none (or is a plain CERTIFICATE).
+	Aux *Aux
+}
+
+// Position names the block in messages: "block 3 (line 41)".
+func (b *PEMBlock) Position() string { return fmt.Sprintf("block %d (line %d)", b.Index, b.Line) }
+
+// Trusted reports whether the block is a TRUSTED CERTIFICATE block.
+func (b *PEMBlock) Trusted() bool { return b.Label == LabelTrustedCertificate }
+
+// Trust is what OpenSSL makes of the block: every purpose for a plain
+// certificate block, what the trust data says for a TRUSTED CERTIFICATE
+// (see Aux.TrustFor; a block without trust data trusts a self-signed
+// certificate for every purpose and another one for nothing).
+func (b *PEMBlock) Trust() Trust {
+	if !b.Trusted() {
+		return TrustAll()
+	}
+	return b.Aux.TrustFor(b.Cert.SelfIssued)
+}
+
+// BlockError is an error about one block of a PEM bundle. It wraps
+// ErrCorrupt (and ErrBadAux for trust data OpenSSL refuses).
+type BlockError struct {
+	Index int
+	Line  int
+	Err   error
+}
+
+// Position names the block as PEMBlock.Position does.
+func (e *BlockError) Position() string { return fmt.Sprintf("block %d (line %d)", e.Index, e.Line) }
+
+func (e *BlockError) Error() string { return e.Position() + ": " + e.Err.Error() }
+
+func (e *BlockError) Unwrap() error { return e.Err }
+
+// DecodeOptions choose what DecodePEM accepts besides PEM.
+type DecodeOptions struct {
+	// DER accepts data that holds no PEM block and starts like DER as one DER
+	// certificate (block 1, line 1, label CERTIFICATE).
+	DER bool
+}
+
+// Bundle is a decoded PEM file.
+type Bundle struct {
+	// Blocks in file order, certificate blocks and others.
+	Blocks []*PEMBlock
+	// DER: the data was one DER certificate, not PEM.
+	DER bool
+}
+
+// Certificates returns the certificate blocks in file order.
+func (b *Bundle) Certificates() []*PEMBlock {
+	var out []*PEMBlock
+	for _, x := range b.Blocks {
+		if x.Cert != nil {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// DecodePEM cuts data into PEM blocks and decodes the certificate blocks:
+// CERTIFICATE and X509 CERTIFICATE hold one DER certificate; TRUSTED
+// CERTIFICATE holds one followed by trust data, read exactly as OpenSSL's
+// d2i_X509_AUX reads it (see DecodeAux). Text between blocks is allowed and
+// ignored, and blocks of other labels (keys, CRLs) are located but not
+// decoded. Data without any block is an empty bundle.
+//
+// A BEGIN line without its END line, a certificate block whose base64 or
+// headers do not decode, whose content is not a certificate, or whose trust
+// data OpenSSL refuses is an error: a *BlockError naming the block and its
+// line, wrapping ErrCorrupt. OpenSSL's file loader (openssl verify -CAfile,
+// nginx, curl) refuses such a file as a whole, so it must not be read as
+// partly valid. A certificate that the lenient parser refuses but that is
+// well-formed enough to identify is not an error (Certificate.ParseError).
+func DecodePEM(data []byte, opts DecodeOptions) (*Bundle, error) {
+	if opts.DER && !bytes.Contains(data, []byte("-----BEGIN ")) && len(data) > 0 && data[0] == 0x30 {
+		c, err := ParseCertificate(data)
+		if err != nil {
+			return nil, fmt.Errorf("%w: neither PEM nor a DER certificate: %w", ErrCorrupt, err)
+		}
+		return &Bundle{DER: true, Blocks: []*PEMBlock{{Index: 1, Line: 1, Label: LabelCertificate, End: len(data), Cert: c}}}, nil
+	}
+	bundle := &Bundle{}
+	line := 1
+	for pos := 0; pos < len(data); {
+		l, next := cutLine(data, pos)
+		label, ok := beginLabel(l)
+		if !ok {
+			pos = next
+			line++
+			continue
+		}
+		b := &PEMBlock{Index: len(bundle.Blocks) + 1, Line: line, Label: label, Start: pos}
+		fail := func(err error) error {
+			return &BlockError{Index: b.Index, Line: b.Line, Err: fmt.Errorf("%w: %w", ErrCorrupt, err)}
+		}
+		end, found := -1, false
+		for r := next; r < len(data); {
+			l2, n2 := cutLine(data, r)
+			line++
+			r = n2
+			if strings.TrimRight(string(l2), " \t\r\n") == "-----END "+label+"-----" {
+				end, found = n2, true
+				break
+			}
+			if _, nested := beginLabel(l2); nested {
+				break
+			}
+		}
+		if !found {
+			return nil, fail(fmt.Errorf("BEGIN %s without END", label))
+		}
+		b.End = end
+		line++
+		pos = end
+		if IsCertificateLabel(label) {
+			if err := decodeCertBlock(b, data[b.Start:b.End]); err != nil {
+				return nil, fail(err)
+			}
+		}
+		bundle.Blocks = append(bundle.Blocks, b)
+	}
+	return bundle, nil
+}
+
+// decodeCertBlock decodes the PEM text of a certificate block into b.
+func decodeCertBlock(b *PEMBlock, raw []byte) error {
+	p, _ := pem.Decode(raw)
+	if p == nil || p.Type != b.Label {
+		return errors.New("bad PEM encoding (base64 or headers)")
+	}
+	body := p.Bytes
+	var aux []byte
+	if b.Label == LabelTrustedCertificate {
+		s := cryptobyte.String(p.Bytes)
+		var cert cryptobyte.String
+		if !s.ReadASN1Element(&cert, cbasn1.SEQUENCE) {
+			return errors.New("TRUSTED CERTIFICATE does not start with a certificate")
+		}
+		body, aux = cert, s
+	}
+	c, err := ParseCertificate(body)
+	if err != nil {
+		return err
+	}
+	b.Cert = c
+	if len(aux) > 0 {
+		a, err := DecodeAux(aux)
+		if err != nil {
+			return err
+		}
+		b.Aux = a
+	}
+	return nil
+}
+
+// cutLine returns the line starting at pos (with its line break) and where
+// the next one starts.
+func cutLine(data []byte, pos int) ([]byte, int) {
+	if i := bytes.IndexByte(data[pos:], '\n'); i >= 0 {
+		return data[pos : pos+i+1], pos + i + 1
+	}
+	return data[pos:], len(data)
+}
+
+func beginLabel(line []byte) (string, bool) {
+	s := strings.TrimRight(string(line), " \t\r\n")
+	if !strings.HasPrefix(s, "-----BEGIN ") || !strings.HasSuffix(s, "-----") || len(s) < len("-----BEGIN -----") {
+		return "", false
+	}
+	return s[len("-----BEGIN ") : len(s)-len("-----")], true
+}
+
+// EncodeCertificatePEM is der as a CERTIFICATE block, the form every reader
+// accepts.
+func EncodeCertificatePEM(der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: LabelCertificate, Bytes: der})
+}
+
+// EncodeTrustedCertificatePEM is der followed by the trust data a as a
+// TRUSTED CERTIFICATE block, as openssl x509 -trustout writes it. A nil a
+// writes the certificate alone.
+func EncodeTrustedCertificatePEM(der []byte, a *Aux) []byte {
+	body := append([]byte(nil), der...)
+	if a != nil {
+		body = append(body, a.Marshal()...)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: LabelTrustedCertificate, Bytes: body})
+}
