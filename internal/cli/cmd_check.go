@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -242,7 +241,7 @@ func readClientCert(path string, pw stores.Secret) (*stores.Certificate, []*stor
 		return nil, nil, err
 	}
 	if bytes.Contains(data, []byte("-----BEGIN")) {
-		cs, err := pemCerts(path, data)
+		cs, err := decodeCerts(path, data)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -286,39 +285,29 @@ func readClientCert(path string, pw stores.Secret) (*stores.Certificate, []*stor
 	return c, inters, nil
 }
 
-// readCerts reads every certificate of a PEM or DER file.
+// readCerts reads every certificate of a PEM or DER file (CERTIFICATE and
+// TRUSTED CERTIFICATE blocks alike, as OpenSSL reads them).
 func readCerts(path string) ([]*stores.Certificate, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	if bytes.Contains(data, []byte("-----BEGIN")) {
-		return pemCerts(path, data)
-	}
-	c, err := stores.ParseCertificate(data)
-	if err != nil {
-		return nil, &stores.Error{Path: path, Err: err, Hint: "give certificates in PEM or DER"}
-	}
-	return []*stores.Certificate{c}, nil
+	return decodeCerts(path, data)
 }
 
-func pemCerts(path string, data []byte) ([]*stores.Certificate, error) {
+// decodeCerts is readCerts for data read from path.
+func decodeCerts(path string, data []byte) ([]*stores.Certificate, error) {
+	b, err := stores.DecodePEM(data, stores.DecodeOptions{DER: true})
+	if err != nil {
+		var be *stores.BlockError
+		if errors.As(err, &be) {
+			return nil, &stores.Error{Path: path, Entry: be.Position(), Err: be.Err, Hint: "replace the damaged block with the certificate itself"}
+		}
+		return nil, &stores.Error{Path: path, Err: err, Hint: "give certificates in PEM or DER"}
+	}
 	var out []*stores.Certificate
-	rest := data
-	for n := 1; ; n++ {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			break
-		}
-		if b.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := stores.ParseCertificate(b.Bytes)
-		if err != nil {
-			return nil, &stores.Error{Path: path, Entry: fmt.Sprintf("block %d", n), Err: err, Hint: "replace the damaged block with the certificate itself"}
-		}
-		out = append(out, c)
+	for _, blk := range b.Certificates() {
+		out = append(out, blk.Cert)
 	}
 	if len(out) == 0 {
 		return nil, &stores.Error{Path: path, Err: errors.New("no CERTIFICATE block"), Hint: "give a file with the certificate in PEM, DER or PKCS#12"}

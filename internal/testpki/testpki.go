@@ -18,6 +18,8 @@ import (
 	"math/big"
 	"net"
 	"time"
+
+	"github.com/rootsync/rootsync/stores"
 )
 
 // Default validity, far from expiry.
@@ -201,7 +203,7 @@ func create(tmpl *x509.Certificate, parent *Cert, key *ecdsa.PrivateKey) []byte 
 }
 
 // PEM is the certificate as a CERTIFICATE block.
-func (c *Cert) PEM() []byte { return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.DER}) }
+func (c *Cert) PEM() []byte { return stores.EncodeCertificatePEM(c.DER) }
 
 // KeyPEM is the private key as a PKCS#8 PRIVATE KEY block.
 func (c *Cert) KeyPEM() []byte {

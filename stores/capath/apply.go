@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -195,7 +194,7 @@ func (s *Store) plan(f *folder, changes []stores.Change) (*work, error) {
 				Hint:  "remove or rename the file, then run again",
 			}
 		}
-		w.newFiles = append(w.newFiles, named{name, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.DER})})
+		w.newFiles = append(w.newFiles, named{name, stores.EncodeCertificatePEM(c.DER)})
 		reused := false
 		for _, ln := range used[hash] {
 			if e := f.entries[ln]; e != nil && e.link && e.ref == name {

@@ -2,14 +2,10 @@ package pem
 
 import (
 	"bytes"
-	encpem "encoding/pem"
 	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
-
-	"golang.org/x/crypto/cryptobyte"
-	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
 	"github.com/rootsync/rootsync/stores"
 )
@@ -57,82 +53,47 @@ type File struct {
 	nblocks int
 }
 
-// certLabels are the PEM labels read as certificates.
-var certLabels = map[string]bool{
-	"CERTIFICATE":         true,
-	"X509 CERTIFICATE":    true,
-	"TRUSTED CERTIFICATE": true,
-}
-
-// Purpose OIDs of X509_AUX trust and reject lists, per rootsync purpose.
-var (
-	oidAnyEKU   = []int{2, 5, 29, 37, 0}
-	purposeOIDs = map[stores.Purpose][]int{
-		stores.ServerAuth:  {1, 3, 6, 1, 5, 5, 7, 3, 1},
-		stores.ClientAuth:  {1, 3, 6, 1, 5, 5, 7, 3, 2},
-		stores.CodeSigning: {1, 3, 6, 1, 5, 5, 7, 3, 3},
-		stores.Email:       {1, 3, 6, 1, 5, 5, 7, 3, 4},
-	}
-)
-
-// ParseFile cuts data into blocks. name is used in errors. A block that does
-// not decode, or a certificate block that holds no certificate, is an error
-// wrapping stores.ErrCorrupt that names the file and the block number. Data
+// ParseFile cuts data into blocks with stores.DecodePEM. name is used in
+// errors. A block that does not decode, or a certificate block that holds no
+// certificate or trust data OpenSSL refuses, is an error wrapping
+// stores.ErrCorrupt that names the file, the block number and its line. Data
 // with no PEM block that starts like DER is read as one DER certificate.
 func ParseFile(name string, data []byte) (*File, error) {
 	f := &File{name: name, orig: data}
-	if !bytes.Contains(data, []byte("-----BEGIN ")) && len(bytes.TrimSpace(data)) > 0 && data[0] == 0x30 {
-		return f, f.parseDER(data)
+	bundle, err := stores.DecodePEM(data, stores.DecodeOptions{DER: true})
+	if err != nil {
+		return nil, f.corrupt(err)
 	}
-	var text []byte
-	flush := func() {
-		if len(text) > 0 {
-			f.pieces = append(f.pieces, piece{text: text})
-			text = nil
-		}
+	if bundle.DER {
+		f.der = true
+		f.nblocks = 1
+		c := bundle.Blocks[0].Cert
+		f.pieces = []piece{{text: stores.EncodeCertificatePEM(c.DER), block: &Block{Index: 1, Type: stores.LabelCertificate, Cert: c, Trust: stores.TrustAll()}}}
+		return f, nil
 	}
-	for rest := data; len(rest) > 0; {
-		line, after := cutLine(rest)
-		label, ok := beginLabel(line)
-		if !ok {
-			text = append(text, line...)
-			rest = after
-			continue
-		}
-		f.nblocks++
-		b := &Block{Index: f.nblocks, Type: label}
-		end := len(line)
-		found := false
-		for r := after; len(r) > 0; {
-			l, a := cutLine(r)
-			end += len(l)
-			r = a
-			trimmed := strings.TrimRight(string(l), " \t\r\n")
-			if trimmed == "-----END "+label+"-----" {
-				found = true
-				break
-			}
-			if _, nested := beginLabel(l); nested {
-				return nil, f.corrupt(b, fmt.Errorf("BEGIN %s without END", label))
-			}
-		}
-		if !found {
-			return nil, f.corrupt(b, fmt.Errorf("BEGIN %s without END", label))
-		}
-		raw := rest[:end]
-		rest = rest[end:]
+	pos := 0
+	for _, pb := range bundle.Blocks {
+		text := data[pos:pb.Start]
+		b := &Block{Index: pb.Index, Type: pb.Label, Cert: pb.Cert}
 		var owner []byte
-		if certLabels[label] {
-			if err := f.decode(b, raw); err != nil {
-				return nil, err
+		if pb.Cert != nil {
+			b.Trust = pb.Trust()
+			if pb.Aux != nil && pb.Aux.HasAlias {
+				b.Alias = string(pb.Aux.Alias)
 			}
 			owner, text = splitOwner(text)
 			b.Owned = owner != nil
 		}
-		flush()
-		f.pieces = append(f.pieces, piece{text: append(append([]byte(nil), owner...), raw...), block: b})
+		if len(text) > 0 {
+			f.pieces = append(f.pieces, piece{text: text})
+		}
+		f.pieces = append(f.pieces, piece{text: data[pos+len(text) : pb.End], block: b})
+		pos = pb.End
 	}
-	flush()
+	if pos < len(data) {
+		f.pieces = append(f.pieces, piece{text: data[pos:]})
+	}
+	f.nblocks = len(bundle.Blocks)
 	return f, nil
 }
 
@@ -149,165 +110,22 @@ func splitOwner(text []byte) (owner, rest []byte) {
 	return text[start:], text[:start]
 }
 
-func cutLine(b []byte) (line, rest []byte) {
-	if i := bytes.IndexByte(b, '\n'); i >= 0 {
-		return b[:i+1], b[i+1:]
-	}
-	return b, nil
-}
-
-func beginLabel(line []byte) (string, bool) {
-	s := strings.TrimRight(string(line), " \t\r\n")
-	if !strings.HasPrefix(s, "-----BEGIN ") || !strings.HasSuffix(s, "-----") || len(s) < len("-----BEGIN -----") {
-		return "", false
-	}
-	return s[len("-----BEGIN ") : len(s)-len("-----")], true
-}
-
-func (f *File) corrupt(b *Block, err error) error {
-	return &stores.Error{
-		Path:  f.name,
-		Entry: b.Label(),
-		Err:   fmt.Errorf("%w: %v", stores.ErrCorrupt, err),
-		Hint:  fmt.Sprintf("repair or delete %s of %s, or restore the file from a backup", b.Label(), filepath.Base(f.name)),
-	}
-}
-
-func (f *File) parseDER(data []byte) error {
-	f.der = true
-	f.nblocks = 1
-	b := &Block{Index: 1, Type: "CERTIFICATE", Trust: stores.TrustAll()}
-	c, err := stores.ParseCertificate(data)
-	if err != nil {
+// corrupt names the file (and the block, for a *stores.BlockError) in err.
+func (f *File) corrupt(err error) error {
+	var be *stores.BlockError
+	if errors.As(err, &be) {
 		return &stores.Error{
-			Path: f.name,
-			Err:  fmt.Errorf("%w: neither PEM nor a DER certificate: %v", stores.ErrCorrupt, err),
-			Hint: "point the store at a PEM bundle or a DER certificate, or restore the file from a backup",
+			Path:  f.name,
+			Entry: be.Position(),
+			Err:   be.Err,
+			Hint:  fmt.Sprintf("repair or delete block %d (line %d) of %s, or restore the file from a backup", be.Index, be.Line, filepath.Base(f.name)),
 		}
 	}
-	b.Cert = c
-	f.pieces = []piece{{text: encodeCert(c.DER), block: b}}
-	return nil
-}
-
-// decode reads a certificate block.
-func (f *File) decode(b *Block, raw []byte) error {
-	p, _ := encpem.Decode(raw)
-	if p == nil || p.Type != b.Type {
-		return f.corrupt(b, errors.New("bad PEM encoding (base64 or headers)"))
+	return &stores.Error{
+		Path: f.name,
+		Err:  err,
+		Hint: "point the store at a PEM bundle or a DER certificate, or restore the file from a backup",
 	}
-	body := p.Bytes
-	var aux []byte
-	hasAux := false
-	if b.Type == "TRUSTED CERTIFICATE" {
-		s := cryptobyte.String(p.Bytes)
-		var cert cryptobyte.String
-		if !s.ReadASN1Element(&cert, cbasn1.SEQUENCE) {
-			return f.corrupt(b, errors.New("TRUSTED CERTIFICATE does not start with a certificate"))
-		}
-		body, aux, hasAux = cert, s, len(s) > 0
-	}
-	c, err := stores.ParseCertificate(body)
-	if err != nil {
-		return f.corrupt(b, err)
-	}
-	b.Cert = c
-	b.Trust = stores.TrustAll()
-	if b.Type == "TRUSTED CERTIFICATE" {
-		t, alias, err := auxTrust(aux, hasAux, c.SelfIssued)
-		if err != nil {
-			return f.corrupt(b, fmt.Errorf("trust settings: %v", err))
-		}
-		b.Trust, b.Alias = t, alias
-	}
-	return nil
-}
-
-// auxTrust maps OpenSSL's X509_CERT_AUX to rootsync trust, the way
-// OpenSSL's obj_trust reads it: a rejected purpose (or anyExtendedKeyUsage)
-// is distrusted; else a present trust list trusts only what it lists (all
-// purposes for anyExtendedKeyUsage), so an empty list trusts nothing; with no
-// trust list a self-signed certificate is trusted for everything.
-func auxTrust(aux []byte, present, selfSigned bool) (stores.Trust, string, error) {
-	var trustList, rejectList []string
-	hasTrust, hasReject := false, false
-	alias := ""
-	if present {
-		s := cryptobyte.String(aux)
-		var seq cryptobyte.String
-		if !s.ReadASN1(&seq, cbasn1.SEQUENCE) || !s.Empty() {
-			return stores.Trust{}, "", errors.New("malformed X509_AUX after the certificate")
-		}
-		var err error
-		if trustList, hasTrust, err = readOIDs(&seq, cbasn1.SEQUENCE); err != nil {
-			return stores.Trust{}, "", fmt.Errorf("trust list: %v", err)
-		}
-		if rejectList, hasReject, err = readOIDs(&seq, cbasn1.Tag(0).Constructed().ContextSpecific()); err != nil {
-			return stores.Trust{}, "", fmt.Errorf("reject list: %v", err)
-		}
-		var a cryptobyte.String
-		var hasAlias bool
-		if !seq.ReadOptionalASN1(&a, &hasAlias, cbasn1.UTF8String) {
-			return stores.Trust{}, "", errors.New("malformed alias")
-		}
-		alias = string(a)
-		var skip cryptobyte.String
-		if !seq.ReadOptionalASN1(&skip, nil, cbasn1.OCTET_STRING) ||
-			!seq.ReadOptionalASN1(&skip, nil, cbasn1.Tag(1).Constructed().ContextSpecific()) || !seq.Empty() {
-			return stores.Trust{}, "", errors.New("malformed X509_AUX after the alias")
-		}
-	}
-	has := func(list []string, oid []int) bool {
-		s := oidString(oid)
-		for _, o := range list {
-			if o == s {
-				return true
-			}
-		}
-		return false
-	}
-	var t stores.Trust
-	if hasReject && has(rejectList, oidAnyEKU) {
-		return stores.DistrustAll(), alias, nil
-	}
-	for _, p := range stores.Purposes {
-		switch {
-		case hasReject && has(rejectList, purposeOIDs[p]):
-			t[p] = stores.Distrusted
-		case hasTrust:
-			if has(trustList, purposeOIDs[p]) || has(trustList, oidAnyEKU) {
-				t[p] = stores.Trusted
-			}
-		case selfSigned:
-			t[p] = stores.Trusted
-		}
-	}
-	return t, alias, nil
-}
-
-func readOIDs(s *cryptobyte.String, tag cbasn1.Tag) ([]string, bool, error) {
-	var list cryptobyte.String
-	var present bool
-	if !s.ReadOptionalASN1(&list, &present, tag) {
-		return nil, false, errors.New("malformed")
-	}
-	var out []string
-	for !list.Empty() {
-		var oid cryptobyte.String
-		if !list.ReadASN1(&oid, cbasn1.OBJECT_IDENTIFIER) {
-			return nil, false, errors.New("malformed object identifier")
-		}
-		out = append(out, fmt.Sprintf("%x", []byte(oid)))
-	}
-	return out, present, nil
-}
-
-// oidString is the hex of an OID's DER content, the form readOIDs returns.
-func oidString(oid []int) string {
-	var b cryptobyte.Builder
-	b.AddASN1ObjectIdentifier(oid)
-	der := b.BytesOrPanic()
-	return fmt.Sprintf("%x", der[2:])
 }
 
 // Blocks returns the file's PEM blocks in file order (certificate blocks and
@@ -418,8 +236,4 @@ func OwnerLine(c *stores.Certificate) string {
 	return OwnerPrefix + s + "\n"
 }
 
-func encodeCert(der []byte) []byte { return pemEncode("CERTIFICATE", der) }
-
-func pemEncode(typ string, der []byte) []byte {
-	return encpem.EncodeToMemory(&encpem.Block{Type: typ, Bytes: der})
-}
+func encodeCert(der []byte) []byte { return stores.EncodeCertificatePEM(der) }

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	encpem "encoding/pem"
 	"errors"
 	"fmt"
 	"os"
@@ -162,10 +163,10 @@ func TestCorruptBlockNamed(t *testing.T) {
 	tests := []struct {
 		name, content, want string
 	}{
-		{"bad base64", string(rootA.PEM()) + string(rootB.PEM()) + "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n", "bundle.pem: block 3: "},
-		{"no end", string(rootA.PEM()) + "-----BEGIN CERTIFICATE-----\nMIIB\n", "bundle.pem: block 2: "},
-		{"not a certificate", "-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n", "bundle.pem: block 1: "},
-		{"bad trust settings", trustedPEM(rootA.DER, []byte{0x04, 0x00}), "bundle.pem: block 1: "},
+		{"bad base64", string(rootA.PEM()) + string(rootB.PEM()) + "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n", "bundle.pem: block 3 (line 23): "},
+		{"no end", string(rootA.PEM()) + "-----BEGIN CERTIFICATE-----\nMIIB\n", "bundle.pem: block 2 (line 12): "},
+		{"not a certificate", "-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n", "bundle.pem: block 1 (line 1): "},
+		{"bad trust settings", trustedPEM(rootA.DER, []byte{0x04, 0x00}), "bundle.pem: block 1 (line 1): "},
 		{"garbage binary", "\x30\x03\x02\x01", "bundle.pem: "},
 	}
 	for _, tt := range tests {
@@ -267,7 +268,7 @@ func TestFullDiskLeavesFile(t *testing.T) {
 // trustedPEM builds a TRUSTED CERTIFICATE block from a certificate and raw
 // X509_AUX bytes.
 func trustedPEM(cert, aux []byte) string {
-	return string(pemEncode("TRUSTED CERTIFICATE", append(append([]byte(nil), cert...), aux...)))
+	return string(encpem.EncodeToMemory(&encpem.Block{Type: stores.LabelTrustedCertificate, Bytes: append(append([]byte(nil), cert...), aux...)}))
 }
 
 // TestTrustedCertificateOpenSSL makes TRUSTED CERTIFICATE blocks with the real

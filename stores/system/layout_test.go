@@ -2,11 +2,8 @@ package system
 
 import (
 	"context"
-	"encoding/asn1"
-	"encoding/pem"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -217,7 +214,7 @@ func TestLoadFixtureTrees(t *testing.T) {
 			// The openssl-bundle wins over the PEM bundles when present.
 			"etc/pki/ca-trust/source/anchors/rootsync-ours.pem":      ours.PEM(),
 			"etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem":       pkg.PEM(),
-			"etc/pki/ca-trust/extracted/openssl/ca-bundle.trust.crt": cat(trusted(t, pkg, []asn1.ObjectIdentifier{purposeOIDs[stores.ServerAuth]}, nil), trusted(t, ours, nil, nil), trusted(t, blocked, nil, []asn1.ObjectIdentifier{purposeOIDs[stores.ServerAuth], purposeOIDs[stores.ClientAuth], purposeOIDs[stores.Email], purposeOIDs[stores.CodeSigning]})),
+			"etc/pki/ca-trust/extracted/openssl/ca-bundle.trust.crt": cat(trusted(pkg, stores.Trust{}.With(stores.ServerAuth, stores.Trusted)), trusted(ours, stores.Trust{}), trusted(blocked, stores.DistrustAll())),
 		}, []want{
 			{pkg, stores.Trust{}.With(stores.ServerAuth, stores.Trusted), false, "etc/pki/ca-trust/extracted/openssl/ca-bundle.trust.crt"},
 			{ours, stores.TrustAll(), true, "etc/pki/ca-trust/source/anchors/rootsync-ours.pem"},
@@ -255,114 +252,8 @@ func TestLoadFixtureTrees(t *testing.T) {
 	}
 }
 
-// trusted makes a TRUSTED CERTIFICATE block as openssl x509 -trustout and
-// p11-kit's openssl-bundle do.
-func trusted(t testing.TB, c *testpki.Cert, trust, reject []asn1.ObjectIdentifier) []byte {
-	t.Helper()
-	var body []byte
-	if trust != nil {
-		b, err := asn1.Marshal(trust)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body = append(body, b...)
-	}
-	if reject != nil {
-		b, err := asn1.MarshalWithParams(reject, "tag:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		body = append(body, b...)
-	}
-	alias, _ := asn1.MarshalWithParams(c.Cert.Subject.CommonName, "utf8")
-	body = append(body, alias...)
-	aux, err := asn1.Marshal(asn1.RawValue{Class: asn1.ClassUniversal, Tag: asn1.TagSequence, IsCompound: true, Bytes: body})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "TRUSTED CERTIFICATE", Bytes: append(append([]byte(nil), c.DER...), aux...)})
-}
-
-// TestTrustOf checks the X509_AUX reading against OpenSSL's rules.
-func TestTrustOf(t *testing.T) {
-	root := testpki.Root("Aux Root")
-	inter := root.Intermediate("Aux Intermediate")
-	sa, ca, em := purposeOIDs[stores.ServerAuth], purposeOIDs[stores.ClientAuth], purposeOIDs[stores.Email]
-	for _, tc := range []struct {
-		name          string
-		cert          *testpki.Cert
-		trust, reject []asn1.ObjectIdentifier
-		want          stores.Trust
-	}{
-		{"no lists, self-signed", root, nil, nil, stores.TrustAll()},
-		{"no lists, not self-signed", inter, nil, nil, stores.Trust{}},
-		{"trust list", root, []asn1.ObjectIdentifier{sa, ca}, nil, stores.Trust{}.With(stores.ServerAuth, stores.Trusted).With(stores.ClientAuth, stores.Trusted)},
-		{"empty trust list", root, []asn1.ObjectIdentifier{}, nil, stores.Trust{}},
-		{"any EKU trusted", inter, []asn1.ObjectIdentifier{oidAnyEKU}, nil, stores.TrustAll()},
-		{"reject wins", root, []asn1.ObjectIdentifier{sa, em}, []asn1.ObjectIdentifier{sa}, stores.Trust{}.With(stores.ServerAuth, stores.Distrusted).With(stores.Email, stores.Trusted)},
-		{"reject any", root, nil, []asn1.ObjectIdentifier{oidAnyEKU}, stores.DistrustAll()},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			blocks, err := readPEM(trusted(t, tc.cert, tc.trust, tc.reject))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(blocks) != 1 || !blocks[0].hasAux || blocks[0].aux.alias != tc.cert.Cert.Subject.CommonName {
-				t.Fatalf("blocks = %+v", blocks)
-			}
-			if !blocks[0].cert.SelfIssued == (tc.cert == root) {
-				t.Fatalf("self-issued flag wrong")
-			}
-			if got := trustOf(blocks[0]); got != tc.want {
-				t.Errorf("trust = %v, want %v", got, tc.want)
-			}
-		})
-	}
-}
-
-// TestTrustOfAgainstOpenSSL: openssl x509 -addtrust/-addreject writes the
-// blocks, and the reading agrees with what was asked.
-func TestTrustOfAgainstOpenSSL(t *testing.T) {
-	needTool(t, "openssl")
-	root := testpki.Root("OpenSSL Aux Root")
-	dir := t.TempDir()
-	in := writeFile(t, dir, "root.pem", root.PEM())
-	out := filepath.Join(dir, "trusted.pem")
-	cmd := exec.Command("openssl", "x509", "-in", in, "-trustout", "-addtrust", "serverAuth", "-addtrust", "emailProtection", "-addreject", "clientAuth", "-setalias", "my alias", "-out", out)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("%v: %s", err, b)
-	}
-	data, _ := os.ReadFile(out)
-	blocks, err := readPEM(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := stores.Trust{}.With(stores.ServerAuth, stores.Trusted).With(stores.Email, stores.Trusted).With(stores.ClientAuth, stores.Distrusted)
-	if len(blocks) != 1 || trustOf(blocks[0]) != want || blocks[0].aux.alias != "my alias" {
-		t.Fatalf("got %d blocks, trust %v alias %q; want %v", len(blocks), trustOf(blocks[0]), blocks[0].aux.alias, want)
-	}
-	if blocks[0].cert.Fingerprint != stores.FingerprintOf(root.DER) {
-		t.Error("certificate bytes changed")
-	}
-}
-
-func FuzzReadPEM(f *testing.F) {
-	root := testpki.Root("Fuzz Root")
-	f.Add(root.PEM())
-	f.Add(trusted(f, root, []asn1.ObjectIdentifier{oidAnyEKU}, []asn1.ObjectIdentifier{purposeOIDs[stores.Email]}))
-	f.Add([]byte("# comment\n"))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		blocks, err := readPEM(data)
-		if err != nil {
-			return
-		}
-		for _, b := range blocks {
-			// Every certificate read must survive being written and read again.
-			again, err := readPEM(pemOf(b.cert))
-			if err != nil || len(again) != 1 || again[0].cert.Fingerprint != b.cert.Fingerprint {
-				t.Fatalf("round trip of %s: %v", b.cert.Subject, err)
-			}
-			_ = trustOf(b)
-		}
-	})
+// trusted makes a TRUSTED CERTIFICATE block as p11-kit's openssl-bundle does:
+// the trust and reject lists, and the common name as the alias.
+func trusted(c *testpki.Cert, t stores.Trust) []byte {
+	return stores.EncodeTrustedCertificatePEM(c.DER, stores.AuxFor(t, c.Cert.Subject.CommonName))
 }

@@ -2,7 +2,6 @@ package system
 
 import (
 	"context"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -203,7 +202,7 @@ func readInputFile(data []byte, derOK bool) ([]*stores.Certificate, error) {
 	}
 	out := make([]*stores.Certificate, len(blocks))
 	for i, b := range blocks {
-		out[i] = b.cert
+		out[i] = b.Cert
 	}
 	return out, nil
 }
@@ -232,20 +231,16 @@ func (s *Store) readOutputs(pemOnly bool) (map[stores.Fingerprint]stores.Trust, 
 		for _, b := range blocks {
 			var t stores.Trust
 			if o.Form == TrustedBundle {
-				if b.hasAux {
-					t = trustOf(b)
-				} else {
-					t = stores.TrustAll()
-				}
+				t = b.Trust()
 			} else {
 				for _, pu := range o.Purposes {
 					t[pu] = stores.Trusted
 				}
 			}
-			fp := b.cert.Fingerprint
+			fp := b.Cert.Fingerprint
 			if _, ok := where[fp]; !ok {
 				where[fp] = p
-				order = append(order, b.cert)
+				order = append(order, b.Cert)
 			}
 			trust[fp] = trust[fp].Merge(t)
 		}
@@ -368,10 +363,10 @@ func (s *Store) readCertDirs(set *stores.Set) error {
 				continue
 			}
 			for _, b := range blocks {
-				if set.Get(b.cert.Fingerprint) != nil {
+				if set.Get(b.Cert.Fingerprint) != nil {
 					continue
 				}
-				set.Add(&stores.Entry{Cert: b.cert, Trust: stores.TrustAll(), Label: p, Notes: []string{
+				set.Add(&stores.Entry{Cert: b.Cert, Trust: stores.TrustAll(), Label: p, Notes: []string{
 					"in " + dir + " but in no generated bundle: programs that read the folder (Go, OpenSSL's default paths) trust it, programs that read only the bundle do not"}})
 			}
 		}
@@ -402,9 +397,7 @@ func (s *Store) fileName(c *stores.Certificate) string {
 	return OwnedPrefix + slug + "-" + c.Fingerprint.String()[:16] + s.layout.Ext
 }
 
-func pemOf(c *stores.Certificate) []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.DER})
-}
+func pemOf(c *stores.Certificate) []byte { return stores.EncodeCertificatePEM(c.DER) }
 
 func sortedPaths(fs []*inputFile) []string {
 	var out []string

@@ -8,7 +8,6 @@ package main
 import (
 	"crypto"
 	"crypto/x509"
-	"encoding/asn1"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -37,23 +36,14 @@ func main() {
 		log.Fatal(err)
 	}
 	// X509_AUX { trust { serverAuth }, reject [0] { emailProtection } }.
-	aux, err := asn1.Marshal(struct {
-		Trust  []asn1.ObjectIdentifier
-		Reject []asn1.ObjectIdentifier `asn1:"tag:0"`
-	}{
-		Trust:  []asn1.ObjectIdentifier{{1, 3, 6, 1, 5, 5, 7, 3, 1}},
-		Reject: []asn1.ObjectIdentifier{{1, 3, 6, 1, 5, 5, 7, 3, 4}},
-	})
-	if err != nil {
-		log.Fatal(err)
-	}
+	aux := stores.AuxFor(stores.Trust{}.With(stores.ServerAuth, stores.Trusted).With(stores.Email, stores.Distrusted), "")
 	var mixed []byte
 	add := func(s string) { mixed = append(mixed, s...) }
 	add("# Fixture bundle: text between blocks is kept.\n\n")
 	add(string(a.PEM()))
 	add("\nA CRL follows; it is not a certificate and is kept as is.\n")
 	add(string(pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: crl})))
-	add(string(pem.EncodeToMemory(&pem.Block{Type: "TRUSTED CERTIFICATE", Bytes: append(append([]byte(nil), b.DER...), aux...)})))
+	add(string(stores.EncodeTrustedCertificatePEM(b.DER, aux)))
 	add(string(a.PEM())) // a duplicate of block 1
 	add("# rootsync: " + stores.MustParse(c.DER).Subject + "\n")
 	add(string(c.PEM()))
