@@ -15,7 +15,10 @@
 // Nothing registers itself: importing an adapter adds no kind anywhere.
 //
 // The package never logs. Its only I/O is reading a password (Secret.Value),
-// the home folder for ~/ and shorthands, and what a kind's own functions do.
+// the home folder for ~/ and shorthands, what a kind's own functions do, and
+// the file helpers every adapter looks at its files through: ReadFile,
+// StatFile and StatDir refuse what is not a regular file or folder (without
+// blocking on a pipe) and files over MaxFileSize.
 // Another program can import an adapter directly, for example stores/nss, to
 // read a browser's database.
 package stores

@@ -43,9 +43,9 @@ func (s Secret) Value() ([]byte, error) {
 		}
 		return []byte(v), nil
 	case s.File != "":
-		b, err := os.ReadFile(s.File)
+		b, err := ReadFile(s.File)
 		if err != nil {
-			return nil, fmt.Errorf("password file: %w", err)
+			return nil, fmt.Errorf("password file %w", err)
 		}
 		line, _, _ := strings.Cut(string(b), "\n")
 		return []byte(strings.TrimSuffix(line, "\r")), nil

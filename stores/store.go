@@ -61,8 +61,15 @@ type Change struct {
 
 // Store is one place trust lives.
 //
-// Load reads the whole store. A store whose file or folder does not exist yet
-// is empty, not an error; it is created by the first Apply that adds to it.
+// Load reads the whole store. A store whose file or folder does not exist is
+// an error wrapping ErrNotExist (an *Error naming what is missing), so that a
+// typo in a source never reads as an empty store; LoadTarget turns it into an
+// empty set for a store about to be written, which its first Apply creates.
+// An existing store that is empty (an empty bundle, an empty folder) is an
+// empty set. A path that is not a store of the kind (a folder where a file
+// belongs, a keystore named as a PEM bundle, a pipe or a device) is an error
+// wrapping ErrWrongKind or ErrNotRegular, so that Apply never writes into
+// something that is not what the spec says.
 //
 // Apply makes the changes all-or-nothing: on any error the store is left
 // exactly as it was. Changes come from a plan computed against what Load

@@ -161,7 +161,7 @@ func runCheck(ctx context.Context, e *env, args []string) error {
 	for _, st := range serverSts {
 		set, err := st.Load(ctx)
 		if err != nil {
-			return err
+			return fmt.Errorf("store %s: %w", st.Spec(), err)
 		}
 		name := st.Spec().String()
 		seen[name] = true

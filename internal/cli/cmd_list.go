@@ -45,7 +45,7 @@ func runList(ctx context.Context, e *env, args []string) error {
 	for _, st := range sts {
 		set, err := st.Load(ctx)
 		if err != nil {
-			return err
+			return fmt.Errorf("store %s: %w", st.Spec(), err)
 		}
 		l := report.Listing{Store: st.Spec().String(), Set: set, Flags: trustNotation(st), Now: e.now()}
 		if n, ok := st.(interface{ Notes() []string }); ok {

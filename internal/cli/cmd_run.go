@@ -153,7 +153,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	}
 	for _, res := range results {
 		if res.err != nil {
-			reportFailure(e.stderr, res)
+			reportFailure(e.stderr, res, o.stateDir)
 		}
 	}
 	switch {
@@ -368,7 +368,7 @@ func renderRunJSON(w io.Writer, results []jobResult) error {
 
 // reportFailure says on stderr which job and target failed, why (a hook's
 // output included), and what was rolled back.
-func reportFailure(w io.Writer, res jobResult) {
+func reportFailure(w io.Writer, res jobResult, stateDir string) {
 	named := false
 	var rolled []string
 	if res.run != nil {
@@ -399,7 +399,7 @@ func reportFailure(w io.Writer, res jobResult) {
 	case errors.As(res.err, &he):
 		fmt.Fprintf(w, "hint: the job's targets are as they were before the run; fix what the hook reports (or the hook in the configuration) and run again\n")
 	default:
-		if h := hintOf(res.err); h != "" {
+		if h := hintOf(res.err, stateDir); h != "" {
 			for _, line := range strings.Split(h, "\n") {
 				fmt.Fprintf(w, "hint: %s\n", line)
 			}

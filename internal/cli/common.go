@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -50,6 +52,7 @@ func (o *commonOptions) setup(e *env) error {
 	if o.stateDir == "" {
 		o.stateDir = backup.DefaultRoot()
 	}
+	e.stateDir = o.stateDir
 	if !o.verbose {
 		return nil
 	}
@@ -106,11 +109,15 @@ func splitTo(args []string) (rest, targets []string) {
 }
 
 // hintOf finds a hint in err's chain, or makes one for common causes.
-func hintOf(err error) string {
+// stateDir is the command's state folder, so that a folder rootsync may not
+// write is named as the state folder or as a store's.
+func hintOf(err error, stateDir string) string {
 	if h := stores.HintOf(err); h != "" {
 		return h
 	}
 	switch {
+	case (errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS)) && inStateDir(err, stateDir):
+		return "the state folder " + stateDir + " (backups, lock, journal) is not writable by this user: run rootsync as the user who owns it, or choose another with --state-dir or $ROOTSYNC_STATE_DIR"
 	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EROFS):
 		return "the store's folder is not writable by this user: run rootsync as a user who may write there (for system stores: sudo), or choose another target"
 	case errors.Is(err, lock.ErrBusy):
@@ -123,6 +130,32 @@ func hintOf(err error) string {
 		return "the file is damaged or not in the format its spec names; fix or restore it (rootsync restore lists backups), or choose another spec kind"
 	}
 	return ""
+}
+
+// inStateDir reports whether the file err is about (the path of an
+// *fs.PathError or *os.LinkError in its chain) is the state folder, inside it
+// or one of its parents.
+func inStateDir(err error, stateDir string) bool {
+	if stateDir == "" {
+		return false
+	}
+	var paths []string
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		paths = append(paths, pe.Path)
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		paths = append(paths, le.Old, le.New)
+	}
+	dir := filepath.Clean(stateDir)
+	for _, p := range paths {
+		p = filepath.Clean(p)
+		if p == dir || strings.HasPrefix(p, dir+string(filepath.Separator)) || strings.HasPrefix(dir, p+string(filepath.Separator)) {
+			return true
+		}
+	}
+	return false
 }
 
 // parseSpecs parses store specs, as usage errors.

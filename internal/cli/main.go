@@ -36,6 +36,9 @@ type env struct {
 	stdout, stderr io.Writer
 	log            *zap.Logger
 	now            func() time.Time
+	// stateDir is the command's state folder once its flags are read, so
+	// that messages can tell it from a store's folder.
+	stateDir string
 }
 
 type command struct {
@@ -77,7 +80,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		if c.name == args[0] {
 			err := c.run(ctx, e, args[1:])
 			_ = e.log.Sync()
-			return exitStatus(stderr, err)
+			return exitStatus(stderr, err, e.stateDir)
 		}
 	}
 	fmt.Fprintf(stderr, "rootsync: unknown command %q\n", args[0])
@@ -144,7 +147,8 @@ func (h *hinted) Unwrap() error    { return h.err }
 func (h *hinted) HintText() string { return h.hint }
 
 // exitStatus prints err and maps it to an exit status: the one switch.
-func exitStatus(stderr io.Writer, err error) int {
+// stateDir is the command's state folder ("" if it had none).
+func exitStatus(stderr io.Writer, err error, stateDir string) int {
 	var ue *usageError
 	var q errQuiet
 	switch {
@@ -162,7 +166,7 @@ func exitStatus(stderr io.Writer, err error) int {
 		return ExitOK
 	}
 	fmt.Fprintf(stderr, "rootsync: %s\n", err)
-	if h := hintOf(err); h != "" {
+	if h := hintOf(err, stateDir); h != "" {
 		for _, line := range strings.Split(h, "\n") {
 			fmt.Fprintf(stderr, "hint: %s\n", line)
 		}

@@ -93,7 +93,7 @@ func (j *Job) Run(ctx context.Context) (*report.Run, error) {
 	}
 	var tsets []*stores.Set
 	for _, t := range j.Targets {
-		set, err := t.Store.Load(ctx)
+		set, err := stores.LoadTarget(ctx, t.Store)
 		if err != nil {
 			return r, fmt.Errorf("target %s: %w", t.Store.Spec(), err)
 		}

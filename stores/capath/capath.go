@@ -120,16 +120,22 @@ type folder struct {
 
 func (s *Store) scan() (*folder, error) {
 	f := &folder{dir: s.dir, entries: map[string]*entry{}}
-	des, err := os.ReadDir(s.dir)
-	if errors.Is(err, fs.ErrNotExist) {
+	if _, err := stores.StatDir(s.dir); errors.Is(err, fs.ErrNotExist) {
 		return f, nil
+	} else if err != nil {
+		return nil, err
 	}
+	des, err := os.ReadDir(s.dir)
 	if err != nil {
 		return nil, &stores.Error{Path: s.dir, Err: err, Hint: "check that the folder exists and rootsync may read it"}
 	}
 	f.exists = true
 	for _, de := range des {
 		name := de.Name()
+		if nssFiles[name] {
+			return nil, stores.WrongKind(s.dir, "a hashed certificate folder", "it holds an NSS database ("+name+")",
+				"use the spec nss:"+s.dir+" for an NSS database, or name another folder")
+		}
 		if strings.HasPrefix(name, tempPrefix) {
 			continue
 		}
@@ -170,9 +176,9 @@ func (s *Store) scan() (*folder, error) {
 			continue // dangling links and folders hold no certificates
 		}
 		e.mode = fi.Mode().Perm()
-		data, err := os.ReadFile(path)
+		data, err := stores.ReadFile(path)
 		if err != nil {
-			return nil, &stores.Error{Path: path, Err: err, Hint: "check that rootsync may read the file"}
+			return nil, err
 		}
 		if !bytes.Contains(data, []byte("-----BEGIN ")) {
 			continue // OpenSSL reads only PEM here
@@ -217,11 +223,20 @@ func (f *folder) reachable() map[string]map[string]bool {
 	return out
 }
 
-// Load reads the folder. A missing folder is an empty store.
+// nssFiles are the files of an NSS database: a folder that holds one is not
+// a hashed certificate folder, and rootsync writes no certificate files there.
+var nssFiles = map[string]bool{"cert9.db": true, "key4.db": true, "cert8.db": true, "key3.db": true}
+
+// Load reads the folder. A missing folder is stores.ErrNotExist; a file, or a
+// folder holding an NSS database, is stores.ErrWrongKind. An empty folder is
+// an empty store.
 func (s *Store) Load(ctx context.Context) (*stores.Set, error) {
 	f, err := s.scan()
 	if err != nil {
 		return nil, err
+	}
+	if !f.exists {
+		return nil, stores.NotExist(s.dir)
 	}
 	reach := f.reachable()
 	set := stores.NewSet()

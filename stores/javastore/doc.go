@@ -1,11 +1,14 @@
 // Package javastore reads and writes Java truststores, in either of the two
 // formats Java uses: PKCS#12 and JKS. It is the code shared by the p12: and
 // jks: store kinds (stores/p12, stores/jks), which differ only in the format
-// of a file they create.
+// they accept.
 //
-// The format is told from a file's first bytes (Detect) and kept when the file
-// is rewritten: a JKS file named as p12: is read and written as JKS, and Notes
-// says so. JCEKS files are recognised and refused.
+// The format is told from a file's first bytes (Detect) and must be the
+// spec's: a JKS file named as p12: (or the reverse), or a file that is no
+// keystore, is refused with stores.ErrWrongKind, so a typo in the kind never
+// reads as an empty store. A missing file is stores.ErrNotExist; an empty
+// file is an empty store (as keytool treats it). JCEKS files are recognised
+// and refused.
 //
 // Trusted certificate entries are what it lists and changes. The entries it
 // adds have the alias "rootsync-" followed by the certificate's common name;

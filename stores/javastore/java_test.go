@@ -152,9 +152,9 @@ func TestJavaClientTrustsAddedRoot(t *testing.T) {
 	}
 }
 
-// Debian's cacerts (JKS, password changeit) reads completely, through jks:
-// and through p12: (which keeps it JKS), and an added root keeps every
-// other entry's alias, certificate and date.
+// Debian's cacerts (JKS, password changeit) reads completely through jks:
+// (p12: refuses it: not of its kind), and an added root keeps every other
+// entry's alias, certificate and date.
 func TestDebianCacerts(t *testing.T) {
 	javatest.Require(t, "keytool")
 	if _, err := os.Stat(debianCacerts); err != nil {
@@ -167,7 +167,10 @@ func TestDebianCacerts(t *testing.T) {
 	if len(want) < 100 {
 		t.Fatalf("keytool lists only %d entries in %s", len(want), debianCacerts)
 	}
-	for _, kind := range []string{"jks", "p12"} {
+	if _, err := open(t, "p12", debianCacerts, nil).Load(context.Background()); !errors.Is(err, stores.ErrWrongKind) {
+		t.Errorf("p12:%s: Load: %v, want stores.ErrWrongKind", debianCacerts, err)
+	}
+	for _, kind := range []string{"jks"} {
 		s := open(t, kind, debianCacerts, nil)
 		set := mustLoad(t, s)
 		if set.Len() != len(want) {
@@ -184,13 +187,9 @@ func TestDebianCacerts(t *testing.T) {
 		if strings.Join(got, "\n") != strings.Join(listStrings(want), "\n") {
 			t.Errorf("%s: entries differ from keytool -list", kind)
 		}
-		notes := strings.Join(s.Notes(), "\n")
-		if wantNote := kind == "p12"; wantNote != strings.Contains(notes, "is a JKS keystore, not PKCS#12") {
-			t.Errorf("%s: notes %q", kind, notes)
-		}
 	}
 
-	// Rewrite a copy through p12: it stays JKS.
+	// Rewrite a copy through jks: it stays JKS.
 	data, err := os.ReadFile(debianCacerts)
 	if err != nil {
 		t.Fatal(err)
@@ -200,7 +199,7 @@ func TestDebianCacerts(t *testing.T) {
 		t.Fatal(err)
 	}
 	root := testpki.Root("Added To Cacerts")
-	mustApply(t, open(t, "p12", copyFile, nil), addChanges(root))
+	mustApply(t, open(t, "jks", copyFile, nil), addChanges(root))
 	if f := formatOf(t, copyFile); f != javastore.JKS {
 		t.Fatalf("cacerts rewritten as %s", f)
 	}
@@ -252,9 +251,10 @@ func TestBadInput(t *testing.T) {
 		{"p12 truncated", "p12", p12Bytes[:len(p12Bytes)-40], ptr("right-pw"), stores.ErrCorrupt, "backup"},
 		{"jks truncated", "jks", jksBytes[:len(jksBytes)-40], ptr("right-pw"), stores.ErrCorrupt, "backup"},
 		{"jks truncated in a length", "jks", jksBytes[:13], ptr("right-pw"), stores.ErrCorrupt, "backup"},
-		{"pem file", "p12", foreign.PEM(), ptr("right-pw"), stores.ErrCorrupt, "backup"},
-		{"pem file as jks", "jks", foreign.PEM(), ptr("right-pw"), stores.ErrCorrupt, "backup"},
-		{"empty file", "jks", []byte{}, ptr("right-pw"), stores.ErrCorrupt, "remove it"},
+		{"pem file", "p12", foreign.PEM(), ptr("right-pw"), stores.ErrWrongKind, "pem:"},
+		{"pem file as jks", "jks", foreign.PEM(), ptr("right-pw"), stores.ErrWrongKind, "pem:"},
+		{"jks file as p12", "p12", jksBytes, ptr("right-pw"), stores.ErrWrongKind, "jks:"},
+		{"p12 file as jks", "jks", p12Bytes, ptr("right-pw"), stores.ErrWrongKind, "p12:"},
 		{"jceks", "jks", append([]byte{0xce, 0xce, 0xce, 0xce, 0, 0, 0, 2}, make([]byte, 40)...), ptr("right-pw"), stores.ErrUnsupported, "keytool -importkeystore"},
 	}
 	for _, tc := range tests {
@@ -352,24 +352,33 @@ func TestPrivateKeys(t *testing.T) {
 	})
 }
 
-// A file keeps its format whichever kind names it.
-func TestFormatKept(t *testing.T) {
+// An empty file is an empty store of the spec's format, as keytool treats
+// it: Load lists nothing and Apply writes a keystore keytool reads.
+func TestEmptyFile(t *testing.T) {
 	javatest.Require(t, "keytool")
-	foreign := testpki.Root("Format Kept Foreign")
-	file := filepath.Join(t.TempDir(), "really.p12")
-	javatest.ImportCert(t, file, "PKCS12", "pw-123456", "foreign", foreign)
-	s := open(t, "jks", file, ptr("pw-123456"))
-	mustApply(t, s, addChanges(testpki.Root("Format Kept Added")))
-	if f := formatOf(t, file); f != javastore.PKCS12 {
-		t.Fatalf("PKCS#12 file named jks: rewritten as %s", f)
-	}
-	if n := strings.Join(s.Notes(), "\n"); !strings.Contains(n, "is a PKCS#12 keystore, not JKS") {
-		t.Errorf("notes %q", n)
-	}
-	got := listStrings(javatest.List(t, file, "PKCS12", "pw-123456"))
-	want := []string{"foreign trustedCertEntry " + fp(foreign), "rootsync-format-kept-added trustedCertEntry " + fp(testpki.Root("Format Kept Added"))}
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("keytool -list: %q, want %q", got, want)
+	for _, tc := range []struct {
+		kind, storetype string
+		want            javastore.Format
+	}{{"jks", "JKS", javastore.JKS}, {"p12", "PKCS12", javastore.PKCS12}} {
+		t.Run(tc.kind, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "empty")
+			if err := os.WriteFile(file, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			s := open(t, tc.kind, file, ptr("pw-123456"))
+			if n := mustLoad(t, s).Len(); n != 0 {
+				t.Fatalf("Load of an empty file: %d entries", n)
+			}
+			added := testpki.Root("Empty File Added")
+			mustApply(t, s, addChanges(added))
+			if f := formatOf(t, file); f != tc.want {
+				t.Fatalf("written as %s, want %s", f, tc.want)
+			}
+			got := listStrings(javatest.List(t, file, tc.storetype, "pw-123456"))
+			if len(got) != 1 || !strings.Contains(got[0], fp(added)) {
+				t.Errorf("keytool -list: %q", got)
+			}
+		})
 	}
 }
 

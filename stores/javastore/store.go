@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -41,8 +40,8 @@ type Store struct {
 
 var _ stores.Store = (*Store)(nil)
 
-// Open returns the keystore named by spec. format is the format of a file
-// that does not exist yet; an existing file keeps its own. The password
+// Open returns the keystore named by spec. format is the keystore's format:
+// an existing file in another format is refused by Load and Apply. The password
 // comes from the spec's password-env or password-file option, then from
 // opts.Password, and is DefaultPassword when neither names one. Open reads
 // nothing and creates nothing.
@@ -139,27 +138,30 @@ func (s *Store) badPassword(src string, err error) error {
 }
 
 func (s *Store) read() (*keyfile, error) {
-	data, err := os.ReadFile(s.path)
+	data, err := stores.ReadFile(s.path)
 	if errors.Is(err, fs.ErrNotExist) {
-		kf := &keyfile{format: s.preferred}
-		if s.preferred == JKS {
-			kf.jks = newJKS()
-		}
-		return kf, nil
+		return nil, stores.NotExist(s.path)
 	}
 	if err != nil {
-		return nil, &stores.Error{Path: s.path, Err: err, Hint: "check that the file is readable"}
+		return nil, err
 	}
 	const damaged = "restore the file from a backup, or remove it to start an empty truststore"
 	kf := &keyfile{format: Detect(data), exists: true}
+	if (kf.format == JKS || kf.format == PKCS12) && kf.format != s.preferred {
+		kind := map[Format]string{JKS: "jks", PKCS12: "p12"}[kf.format]
+		return nil, stores.WrongKind(s.path, "a "+s.preferred.String()+" keystore", "it is a "+kf.format.String()+" keystore",
+			"name it with its own kind ("+kind+":"+s.path+"), or convert it with keytool -importkeystore")
+	}
 	switch kf.format {
 	case JCEKS:
 		return nil, s.errorf(stores.ErrUnsupported, "", "convert it: keytool -importkeystore -srckeystore "+s.path+" -srcstoretype JCEKS -destkeystore NEW.p12 -deststoretype PKCS12", "a JCEKS keystore, which rootsync does not read")
 	case Unknown:
 		if len(data) == 0 {
-			return nil, s.errorf(stores.ErrCorrupt, "", damaged, "empty file, not a keystore")
+			// An empty file is an empty store, as keytool treats it.
+			return s.emptyFile(), nil
 		}
-		return nil, s.errorf(stores.ErrCorrupt, "", damaged, "not a Java keystore (neither JKS nor PKCS#12)")
+		return nil, stores.WrongKind(s.path, "a Java keystore", "neither JKS nor PKCS#12",
+			"point the store at a keystore, or use the spec kind that matches the file (pem: for a PEM bundle)")
 	}
 	pw, src, err := s.password()
 	if err != nil {
@@ -180,10 +182,17 @@ func (s *Store) read() (*keyfile, error) {
 		}
 		return nil, s.errorf(stores.ErrCorrupt, "", damaged, "%s: %v", kf.format, err)
 	}
-	if kf.format != s.preferred {
-		kf.notes = append(kf.notes, fmt.Sprintf("%s is a %s keystore, not %s: rootsync reads it and writes it back as %s", s.path, kf.format, s.preferred, kf.format))
-	}
 	return kf, nil
+}
+
+// emptyFile is the keyfile of a keystore that does not exist yet or is an
+// empty file: Apply writes it in the spec's format.
+func (s *Store) emptyFile() *keyfile {
+	kf := &keyfile{format: s.preferred}
+	if s.preferred == JKS {
+		kf.jks = newJKS()
+	}
+	return kf
 }
 
 func newJKS() keystore.KeyStore {
@@ -299,7 +308,7 @@ func (kf *keyfile) set() *stores.Set {
 	return set
 }
 
-// Apply makes the changes and rewrites the file in its own format, or does
+// Apply makes the changes and rewrites the file in its format, or does
 // nothing at all. Added entries get an alias "rootsync-NAME", unique ignoring
 // case. A file that holds something rootsync cannot write back unchanged (a
 // PKCS#12 private key, for one) is refused with stores.ErrUnsupported.
@@ -311,6 +320,9 @@ func (s *Store) Apply(ctx context.Context, changes []stores.Change) error {
 		return err
 	}
 	kf, err := s.read()
+	if errors.Is(err, stores.ErrNotExist) {
+		kf, err = s.emptyFile(), nil
+	}
 	if err != nil {
 		return err
 	}

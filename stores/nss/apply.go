@@ -388,6 +388,9 @@ func (s *Store) Apply(ctx context.Context, changes []stores.Change) error {
 			return fmt.Errorf("%s: %s: unknown change %v", s.dir, ch.Entry.Cert.Subject, ch.Action)
 		}
 	}
+	if err := s.checkFiles(); err != nil && !errors.Is(err, stores.ErrNotExist) {
+		return err
+	}
 	undo, err := s.create(ctx)
 	if err != nil {
 		return err

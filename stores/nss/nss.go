@@ -158,18 +158,13 @@ func checkConverted(dir string, st *state) error {
 	return nil
 }
 
-// Load reads every certificate with the trust NSS sees for it. A folder
-// without cert9.db is an empty store.
+// Load reads every certificate with the trust NSS sees for it. A missing
+// folder, or one without cert9.db, is stores.ErrNotExist; a folder holding
+// other files but no cert9.db, or a cert9.db that is not a regular file, is
+// stores.ErrWrongKind.
 func (s *Store) Load(ctx context.Context) (*stores.Set, error) {
-	ok, err := exists(s.certPath())
-	if err != nil {
-		return nil, &stores.Error{Path: s.certPath(), Err: err}
-	}
-	if !ok {
-		if err := s.checkLegacy(); err != nil {
-			return nil, err
-		}
-		return stores.NewSet(), nil
+	if err := s.checkFiles(); err != nil {
+		return nil, err
 	}
 	var es []*stores.Entry
 	// A trust object that fails its check may be one whose signatures another

@@ -8,8 +8,11 @@
 // CERTIFICATE blocks, the form every reader accepts, so a bundle cannot record
 // per-purpose trust or distrust. A block rootsync adds is appended at the end
 // after an ownership comment line "# rootsync: SUBJECT". Everything else in the
-// file (other blocks such as keys and CRLs, comments and text between blocks,
-// certificates nobody asked to change) is kept byte for byte. A DER file that
+// file (other blocks such as CRLs, comments and text between blocks,
+// certificates nobody asked to change) is kept byte for byte. A file that is
+// not a bundle (binary data, a private key, text without certificates) is
+// refused by Load and never written (see CheckKind); a missing file is
+// stores.ErrNotExist. A DER file that
 // Apply changes is written back as PEM. Files are replaced atomically with
 // their permissions kept; the package never logs.
 package pem
@@ -55,7 +58,9 @@ func (s *Store) Capabilities() stores.Capabilities {
 // Paths is the bundle file.
 func (s *Store) Paths() []string { return []string{s.path} }
 
-// Load reads the bundle. A missing file is an empty store.
+// Load reads the bundle. A missing file is stores.ErrNotExist; a file that
+// is not a PEM bundle (see CheckKind) is stores.ErrWrongKind. An empty file is
+// an empty store.
 func (s *Store) Load(ctx context.Context) (*stores.Set, error) {
 	f, err := s.read()
 	if err != nil {
@@ -87,16 +92,23 @@ func Entries(f *File) *stores.Set {
 	return set
 }
 
-// read parses the file; a missing file is an empty one.
+// read parses the file and checks that it is a bundle.
 func (s *Store) read() (*File, error) {
-	data, err := os.ReadFile(s.path)
+	data, err := stores.ReadFile(s.path)
 	if errors.Is(err, fs.ErrNotExist) {
-		data, err = nil, nil
+		return nil, stores.NotExist(s.path)
 	}
 	if err != nil {
-		return nil, &stores.Error{Path: s.path, Err: err, Hint: "check the path and that rootsync may read the file"}
+		return nil, err
 	}
-	return ParseFile(s.path, data)
+	f, err := ParseFile(s.path, data)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckKind(s.path, data, f); err != nil {
+		return nil, err
+	}
+	return f, nil
 }
 
 // Apply makes the changes in memory and replaces the file once; on any error
@@ -110,6 +122,9 @@ func (s *Store) Apply(ctx context.Context, changes []stores.Change) error {
 		return nil
 	}
 	f, err := s.read()
+	if errors.Is(err, stores.ErrNotExist) {
+		f, err = ParseFile(s.path, nil)
+	}
 	if err != nil {
 		return err
 	}

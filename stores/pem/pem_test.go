@@ -86,11 +86,11 @@ var (
 	rootF = testpki.Root("PEM Foreign Root")
 )
 
-// TestKeepsOtherContent: keys, CRLs, comments, CRLF lines and a missing final
+// TestKeepsOtherContent: other blocks (PKCS7, CRLs), comments, CRLF lines and a missing final
 // newline survive an add and removals byte for byte.
 func TestKeepsOtherContent(t *testing.T) {
 	head := "# Corporate bundle\r\n\r\nsome text\n"
-	key := string(rootF.KeyPEM())
+	key := "-----BEGIN PKCS7-----\nMAA=\n-----END PKCS7-----\n"
 	crl := "-----BEGIN X509 CRL-----\nMAA=\n-----END X509 CRL-----"
 	orig := head + string(rootF.PEM()) + "between\n" + key + string(rootB.PEM()) + crl
 	path := filepath.Join(t.TempDir(), "bundle.pem")

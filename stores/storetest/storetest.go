@@ -40,7 +40,7 @@ var (
 
 // Run runs the conformance suite.
 func Run(t *testing.T, h Harness) {
-	t.Run("EmptyStore", func(t *testing.T) { testEmpty(t, h) })
+	t.Run("MissingStore", func(t *testing.T) { testEmpty(t, h) })
 	t.Run("AddRemoveRoundTrip", func(t *testing.T) { testRoundTrip(t, h) })
 	t.Run("EmptyPlanChangesNothing", func(t *testing.T) { testEmptyPlan(t, h) })
 	t.Run("IdempotentApply", func(t *testing.T) { testIdempotent(t, h) })
@@ -95,9 +95,20 @@ func apply(t *testing.T, s stores.Store, ch []stores.Change) {
 	}
 }
 
+// testEmpty: a store that does not exist is stores.ErrNotExist for Load
+// (naming the place), never an empty set; LoadTarget reads it as empty.
 func testEmpty(t *testing.T, h Harness) {
 	s := h.New(t, t.TempDir())
-	if n := load(t, s).Len(); n != 0 {
+	_, err := s.Load(context.Background())
+	if !errors.Is(err, stores.ErrNotExist) {
+		t.Fatalf("Load of a store that does not exist: %v, want stores.ErrNotExist", err)
+	}
+	checkNamesPlace(t, s, err)
+	set, err := stores.LoadTarget(context.Background(), s)
+	if err != nil {
+		t.Fatalf("LoadTarget of a store that does not exist: %v", err)
+	}
+	if n := set.Len(); n != 0 {
 		t.Fatalf("new store holds %d entries, want 0", n)
 	}
 	if len(s.Paths()) == 0 {

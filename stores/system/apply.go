@@ -37,6 +37,9 @@ func (s *Store) Apply(ctx context.Context, changes []stores.Change) error {
 		return nil
 	}
 	_, in, err := s.load()
+	if errors.Is(err, stores.ErrNotExist) {
+		in, err = s.readInputs() // a new tree: nothing to keep
+	}
 	if err != nil {
 		return err
 	}

@@ -228,12 +228,12 @@ var osReleaseFiles = []string{"/etc/os-release", "/usr/lib/os-release"}
 func readOSRelease(root string) (osRelease, error) {
 	for _, f := range osReleaseFiles {
 		p := filepath.Join(root, f)
-		b, err := os.ReadFile(p)
+		b, err := stores.ReadFile(p)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
 		if err != nil {
-			return osRelease{}, err
+			return osRelease{path: p}, err
 		}
 		r := osRelease{path: p}
 		sc := bufio.NewScanner(bytes.NewReader(b))
@@ -272,7 +272,7 @@ func detect(root, family string) (*Layout, error) {
 	}
 	rel, err := readOSRelease(root)
 	if err != nil {
-		return nil, &stores.Error{Path: rel.path, Err: err}
+		return nil, err
 	}
 	if rel.id != "" {
 		for i := range Layouts {

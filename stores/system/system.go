@@ -46,6 +46,7 @@ func OpenSystem(spec stores.Spec) (*Store, error) {
 			root = abs
 		}
 	}
+
 	l, err := detect(root, spec.Option("family"))
 	if err != nil {
 		return nil, err
@@ -108,8 +109,10 @@ type inputFile struct {
 
 // inputs indexes the input folders' files by the certificates they hold.
 type inputs struct {
-	files []*inputFile
-	byFP  map[stores.Fingerprint][]*inputFile
+	// exists: at least one input folder exists.
+	exists bool
+	files  []*inputFile
+	byFP   map[stores.Fingerprint][]*inputFile
 }
 
 func (in *inputs) anchors(fp stores.Fingerprint) (out []*inputFile) {
@@ -136,6 +139,12 @@ func (s *Store) readInputs() (*inputs, error) {
 	dirs := s.Paths()
 	for i, dir := range dirs {
 		blocklist := s.layout.Blocklist != "" && i == len(dirs)-1
+		if _, err := stores.StatDir(dir); errors.Is(err, fs.ErrNotExist) {
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		in.exists = true
 		err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
 				if errors.Is(err, fs.ErrNotExist) && p == dir {
@@ -159,9 +168,9 @@ func (s *Store) readInputs() (*inputs, error) {
 			if err != nil || !fi.Mode().IsRegular() {
 				return nil // a dangling link or a device: the tool skips it too
 			}
-			data, err := os.ReadFile(p)
+			data, err := stores.ReadFile(p)
 			if err != nil {
-				return &stores.Error{Path: p, Err: err}
+				return err
 			}
 			certs, err := readInputFile(data, !s.layout.OnlyExt)
 			if err != nil {
@@ -217,12 +226,12 @@ func (s *Store) readOutputs(pemOnly bool) (map[stores.Fingerprint]stores.Trust, 
 	var order []*stores.Certificate
 	read := func(o Output) (bool, error) {
 		p := s.path(o.Path)
-		data, err := os.ReadFile(p)
+		data, err := stores.ReadFile(p)
 		if errors.Is(err, fs.ErrNotExist) {
 			return false, nil
 		}
 		if err != nil {
-			return false, &stores.Error{Path: p, Err: err}
+			return false, err
 		}
 		blocks, err := readPEM(data)
 		if err != nil {
@@ -272,13 +281,22 @@ func (s *Store) readOutputs(pemOnly bool) (map[stores.Fingerprint]stores.Trust, 
 }
 
 // Load reads what the system trusts. A tree without generated files and
-// input files is an empty store.
+// input folders is stores.ErrNotExist (the first Apply makes the input
+// folder and runs the tool); a generated file or input folder of the wrong
+// type (a folder where a file belongs, a pipe, a device) is an error.
 func (s *Store) Load(ctx context.Context) (*stores.Set, error) {
 	set, _, err := s.load()
 	return set, err
 }
 
 func (s *Store) load() (*stores.Set, *inputs, error) {
+	if s.root != "" {
+		if _, err := stores.StatDir(s.root); errors.Is(err, fs.ErrNotExist) {
+			return nil, nil, stores.NotExist(s.root)
+		} else if err != nil {
+			return nil, nil, err
+		}
+	}
 	in, err := s.readInputs()
 	if err != nil {
 		return nil, nil, err
@@ -286,6 +304,13 @@ func (s *Store) load() (*stores.Set, *inputs, error) {
 	trust, where, order, err := s.readOutputs(false)
 	if err != nil {
 		return nil, nil, err
+	}
+	if !in.exists && len(order) == 0 && !s.anyOutput() {
+		where := s.root
+		if where == "" {
+			where = s.Outputs()[0]
+		}
+		return nil, nil, stores.NotExist(where)
 	}
 	set := stores.NewSet()
 	entry := func(c *stores.Certificate, t stores.Trust, label string, files []*inputFile) *stores.Entry {
@@ -327,6 +352,16 @@ func (s *Store) load() (*stores.Set, *inputs, error) {
 	return set, in, nil
 }
 
+// anyOutput reports whether one of the generated files exists.
+func (s *Store) anyOutput() bool {
+	for _, p := range s.Outputs() {
+		if _, err := os.Lstat(p); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
 // hashName matches OpenSSL's HHHHHHHH.N link names.
 var hashName = regexp.MustCompile(`^[0-9a-f]{8}\.[0-9]+$`)
 
@@ -354,7 +389,7 @@ func (s *Store) readCertDirs(set *stores.Set) error {
 			if err != nil || !fi.Mode().IsRegular() {
 				continue
 			}
-			data, err := os.ReadFile(p)
+			data, err := stores.ReadFile(p)
 			if err != nil {
 				continue
 			}

@@ -140,11 +140,11 @@ func fill(t testing.TB, spec string, certs []*testpki.Cert) {
 	}
 }
 
-// fingerprints loads the store spec names and returns its certificates'
-// fingerprints, sorted.
+// fingerprints loads the store spec names (one that does not exist yet holds
+// nothing) and returns its certificates' fingerprints, sorted.
 func fingerprints(t testing.TB, spec string) []string {
 	t.Helper()
-	set, err := open(t, spec).Load(context.Background())
+	set, err := stores.LoadTarget(context.Background(), open(t, spec))
 	if err != nil {
 		t.Fatalf("load %s: %v", spec, err)
 	}
