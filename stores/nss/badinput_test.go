@@ -2,6 +2,7 @@ package nss
 
 import (
 	"context"
+	"encoding/asn1"
 	"errors"
 	"os"
 	"path/filepath"
@@ -66,6 +67,16 @@ func TestBadInput(t *testing.T) {
 			os.Remove(filepath.Join(dir, certFile))
 			sqlExec(t, filepath.Join(dir, certFile), "CREATE TABLE nssPublic (id PRIMARY KEY, a0, a3, a11, a81, a82, a101)")
 		}, stores.ErrUnsupported, false},
+		{"password check in RC2", func(t *testing.T, dir string) {
+			// pbeWithSHAAnd40BitRC2-CBC, which NSS never used for the check.
+			check := mustMarshal(t, struct {
+				Alg  algorithmIdentifier
+				Data []byte
+			}{algorithmIdentifier{Algorithm: append(oidPKCS12[:len(oidPKCS12):len(oidPKCS12)], 6),
+				Parameters: asn1.RawValue{FullBytes: mustMarshal(t, legacyParams{Salt: make([]byte, 20), Iterations: 1})}},
+				make([]byte, 16)})
+			sqlExec(t, filepath.Join(dir, keyFile), "UPDATE metaData SET item2 = ? WHERE id = 'password'", check)
+		}, stores.ErrUnsupported, true},
 		{"legacy cert8.db", func(t *testing.T, dir string) {
 			os.Remove(filepath.Join(dir, certFile))
 			os.Remove(filepath.Join(dir, keyFile))
@@ -196,4 +207,13 @@ func TestNewerSchema(t *testing.T) {
 	if err := c.c.QueryRowContext(context.Background(), "SELECT count(*) FROM nssPublic WHERE afuture IS NOT NULL").Scan(&n); err != nil || n != 0 {
 		t.Errorf("unknown column written: %d rows (%v)", n, err)
 	}
+}
+
+func mustMarshal(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := asn1.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -233,7 +233,8 @@ func login(st *state, keyPath string, secret stores.Secret) (*auth, error) {
 	ok, err := checkPassword(st.check, passKey(st.globalSalt, nil))
 	if err != nil {
 		return nil, &stores.Error{Path: keyPath, Err: fmt.Errorf("%w: %v", stores.ErrUnsupported, err),
-			Hint: "open the database once with a current NSS (certutil -K -d sql:DIR) and retry"}
+			Hint: "have NSS rewrite it: run certutil -W -d sql:" + filepath.Dir(keyPath) +
+				" and give the current password as the old and the new one (press Enter at each prompt if it has none)"}
 	}
 	if ok {
 		return &auth{pk: passKey(st.globalSalt, nil), iterations: emptyPasswordIterations}, nil
