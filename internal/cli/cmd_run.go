@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -186,7 +187,7 @@ type jobResult struct {
 // prepare opens the stores of every job, reporting all that cannot be opened.
 func (o *runOptions) prepare(e *env, cfg *config.Config, jobs []*config.Job) ([]preparedJob, error) {
 	var out []preparedJob
-	var problems []string
+	var problems, hints []string
 	usage := false
 	open := func(cj *config.Job, role string, s *config.Store) []stores.Store {
 		oo := o.openOptions()
@@ -200,6 +201,9 @@ func (o *runOptions) prepare(e *env, cfg *config.Config, jobs []*config.Job) ([]
 				usage = true
 			}
 			problems = append(problems, fmt.Sprintf("%s:%d: job %q: %s %q: %v", cfg.Path, s.Line, cj.Name, role, s.Raw, err))
+			if h := hintOf(err, o.stateDir); h != "" && !slices.Contains(hints, h) {
+				hints = append(hints, h)
+			}
 		}
 		return sts
 	}
@@ -227,6 +231,9 @@ func (o *runOptions) prepare(e *env, cfg *config.Config, jobs []*config.Job) ([]
 	if len(problems) > 0 {
 		for _, p := range problems {
 			fmt.Fprintf(e.stderr, "rootsync: %s\n", p)
+		}
+		for _, h := range hints {
+			fmt.Fprintf(e.stderr, "hint: %s\n", h)
 		}
 		fmt.Fprintln(e.stderr, "hint: nothing was changed")
 		if usage {

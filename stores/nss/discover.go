@@ -219,18 +219,20 @@ func ResolveShorthand(loc, home string) ([]string, error) {
 	return nil, fmt.Errorf("unknown nss shorthand %q (want chromium, firefox, firefox/PROFILE or system)", loc)
 }
 
-// discoverSpecs is Discover as the registry reports it: the first database
-// of each shorthand is named by the shorthand, the others of that browser by
-// their folder.
+// discoverSpecs is Discover as the registry reports it: a database is named
+// by the shorthand that resolves to it (nss:chromium for the first Chromium
+// database that exists, nss:firefox/PROFILE for the first profile of that
+// name), every other by its folder, which is also how a database that does
+// not exist yet is created.
 func discoverSpecs(home string) []stores.Found {
 	var out []stores.Found
-	seen := map[string]bool{}
+	named := map[string]bool{}
 	for _, l := range Discover(home) {
-		spec := "nss:" + l.Name
-		if seen[l.Name] {
-			spec = stores.Spec{Kind: "nss", Location: l.Path}.String()
+		loc := l.Path
+		if !named[l.Name] && (l.Exists || strings.HasPrefix(l.Name, "firefox/")) {
+			loc, named[l.Name] = l.Name, true
 		}
-		seen[l.Name] = true
+		spec := stores.Spec{Kind: "nss", Location: loc}.String()
 		out = append(out, stores.Found{Spec: spec, UsedBy: l.Browser, Path: l.Path, Exists: l.Exists})
 	}
 	return out

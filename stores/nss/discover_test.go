@@ -141,3 +141,36 @@ func TestOpenLocations(t *testing.T) {
 		}
 	}
 }
+
+// TestDiscoverSpecs: a database is named by the shorthand that resolves to
+// it, every other one (and one not created yet) by its folder.
+func TestDiscoverSpecs(t *testing.T) {
+	home := fixtureHome(t)
+	old := places
+	defer func() { places = old }()
+	places = append(append([]place(nil), old[:len(old)-1]...), place{name: "system", browser: "system", path: filepath.Join(home, "etc/pki/nssdb")})
+	got := map[string]string{}
+	for _, f := range discoverSpecs(home) {
+		got[f.Path] = f.Spec
+		if f.Spec != "nss:"+f.Path {
+			sp, err := Kind().ParseSpec(f.Spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if dirs, err := ResolveShorthand(sp.Location, home); err != nil || dirs[0] != f.Path {
+				t.Errorf("%s resolves to %q, %v; discover names %s with it", f.Spec, dirs, err, f.Path)
+			}
+		}
+	}
+	for path, want := range map[string]string{
+		filepath.Join(home, ".pki/nssdb"):                            "nss:chromium",
+		filepath.Join(home, ".local/share/pki/nssdb"):                "nss:" + filepath.Join(home, ".local/share/pki/nssdb"),
+		filepath.Join(home, ".mozilla/firefox/My Work Profile"):      "nss:firefox/work stuff",
+		filepath.Join(home, "etc/pki/nssdb"):                         "nss:" + filepath.Join(home, "etc/pki/nssdb"),
+		filepath.Join(home, ".mozilla/firefox/abcd.default-release"): "nss:firefox/default-release",
+	} {
+		if got[path] != want {
+			t.Errorf("%s: spec %q, want %q", path, got[path], want)
+		}
+	}
+}
