@@ -2,6 +2,7 @@ package nss
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/asn1"
 	"os"
 	"path/filepath"
@@ -17,9 +18,11 @@ import (
 // (cert8.db, key3.db), as NSS moves it to the SQL format.
 
 // newDBMDB makes an old-format database with certutil, protected by password
-// ("" for none), holding a trusted and a distrusted root. It returns the
-// folder and a password file (one empty line for no password).
-func newDBMDB(t *testing.T, password string) (dir, pwFile string) {
+// ("" for none), holding a trusted and a distrusted root and, with withUser,
+// a user certificate (certutil -S: its key in key3.db) nicknamed "Legacy
+// User". It returns the folder and a password file (one empty line for no
+// password).
+func newDBMDB(t *testing.T, password string, withUser bool) (dir, pwFile string) {
 	t.Helper()
 	needTool(t, "certutil")
 	dir = filepath.Join(t.TempDir(), "nssdb")
@@ -37,6 +40,16 @@ func newDBMDB(t *testing.T, password string) (dir, pwFile string) {
 		f := filepath.Join(t.TempDir(), "c.pem")
 		writeFile(t, f, string(testpki.Root(r.nick).PEM()))
 		run(t, "certutil", "-A", "-d", "dbm:"+dir, "-n", r.nick, "-t", r.trust, "-i", f, "-f", pwFile)
+	}
+	if withUser {
+		noise := filepath.Join(t.TempDir(), "noise")
+		b := make([]byte, 2048)
+		rand.Read(b)
+		if err := writeFileBytes(noise, b); err != nil {
+			t.Fatal(err)
+		}
+		run(t, "certutil", "-S", "-d", "dbm:"+dir, "-n", "Legacy User", "-s", "CN=Legacy User", "-x",
+			"-t", "u,u,u", "-k", "rsa", "-g", "2048", "-z", noise, "-f", pwFile)
 	}
 	for _, f := range []string{legacyCertFile, legacyKeyFile} {
 		if ok, _ := exists(filepath.Join(dir, f)); !ok {
@@ -78,7 +91,7 @@ func checkAlgorithm(t *testing.T, dir string, oid string) {
 var nssDraft3DES = sub(oidNSSPBE, 3)
 
 func TestLegacyOnlyRefused(t *testing.T) {
-	dir, _ := newDBMDB(t, "")
+	dir, _ := newDBMDB(t, "", false)
 	s := openDir(t, dir)
 	checkRefused(t, s, stores.ErrUnsupported, true)
 	_, err := s.Load(context.Background())
@@ -99,7 +112,7 @@ func TestLegacyOnlyRefused(t *testing.T) {
 // old database without the password fails half-way: cert9.db and key4.db
 // exist, but NSS still reads cert8.db until someone logs in.
 func TestLegacyConversionUnfinished(t *testing.T) {
-	dir, pwFile := newDBMDB(t, "legacy pw1")
+	dir, pwFile := newDBMDB(t, "legacy pw1", false)
 	f := filepath.Join(t.TempDir(), "c.pem")
 	writeFile(t, f, string(testpki.Root("Not Added").PEM()))
 	if out, err := runErr("certutil", "-A", "-d", "sql:"+dir, "-n", "x", "-t", ",,", "-i", f); err == nil {
@@ -127,7 +140,7 @@ func TestLegacyConversionUnfinished(t *testing.T) {
 }
 
 func TestLegacyConvertedEmptyPassword(t *testing.T) {
-	dir, pwFile := newDBMDB(t, "")
+	dir, pwFile := newDBMDB(t, "", false)
 	convert(t, dir, pwFile)
 	checkAlgorithm(t, dir, nssDraft3DES)
 	s := openDir(t, dir)
@@ -147,15 +160,15 @@ func TestLegacyConvertedEmptyPassword(t *testing.T) {
 			t.Errorf("%s: notes %v (trust must verify with the empty password)", e.Label, e.Notes)
 		}
 	}
-	writeAndVerify(t, dir, s, nil)
+	writeAndVerify(t, dir, s, nil, nil)
 }
 
 func TestLegacyConvertedPassword(t *testing.T) {
 	const password = "legacy pw1"
-	dir, pwFile := newDBMDB(t, password)
+	dir, pwFile := newDBMDB(t, password, true)
 	convert(t, dir, pwFile)
 	checkAlgorithm(t, dir, nssDraft3DES)
-	want := map[string]string{"Legacy Trusted": "C,,", "Legacy Distrusted": "p,p,p", "Added After Conversion": "C,,"}
+	want := map[string]string{"Legacy Trusted": "C,,", "Legacy Distrusted": "p,p,p", "Added After Conversion": "C,,", "Legacy User": "u,u,u"}
 	if got := normalise(certutilList(t, dir, "-f", pwFile)); !sameMap(got, want) {
 		t.Fatalf("certutil -L: %v, want %v", got, want)
 	}
@@ -184,8 +197,12 @@ func TestLegacyConvertedPassword(t *testing.T) {
 			if len(e.Notes) != 0 {
 				t.Errorf("%s: notes %v", e.Label, e.Notes)
 			}
+			// The key NSS moved from key3.db makes it a user certificate.
+			if e.PrivateKey != (e.Label == "Legacy User") {
+				t.Errorf("%s: PrivateKey %v", e.Label, e.PrivateKey)
+			}
 		}
-		writeAndVerify(t, dir, s, []string{"-f", pwFile})
+		writeAndVerify(t, dir, s, []string{"-f", pwFile}, map[string]string{"Legacy User": "u,u,u"})
 		checkAlgorithm(t, dir, nssDraft3DES) // rootsync never rewrites it
 	})
 }
@@ -194,7 +211,7 @@ func TestLegacyConvertedPassword(t *testing.T) {
 // requires certutil -L (with the password, when there is one: NSS checks the
 // signatures only after login) to show both with the right trust, and
 // vfychain to validate a leaf of the new root.
-func writeAndVerify(t *testing.T, dir string, s stores.Store, pwArgs []string) {
+func writeAndVerify(t *testing.T, dir string, s stores.Store, pwArgs []string, others map[string]string) {
 	t.Helper()
 	added := testpki.Root("Legacy Added By Rootsync")
 	mustApply(t, s, addChange(added, stores.TrustAll()))
@@ -205,6 +222,9 @@ func writeAndVerify(t *testing.T, dir string, s stores.Store, pwArgs []string) {
 	want := map[string]string{
 		"Legacy Trusted": "C,,", "Legacy Distrusted": "p,p,p", "Added After Conversion": "p,p,p",
 		OwnerPrefix + "Legacy Added By Rootsync": "CT,C,C",
+	}
+	for k, v := range others {
+		want[k] = v
 	}
 	if got := normalise(certutilList(t, dir, pwArgs...)); !sameMap(got, want) {
 		t.Errorf("certutil -L after rootsync's writes: %v, want %v", got, want)
