@@ -32,6 +32,9 @@ type syncOptions struct {
 
 func (o *syncOptions) AddFlags(fs *pflag.FlagSet, sync bool) {
 	o.commonOptions.AddFlags(fs)
+	// --to is taken out of the arguments before parsing (splitTo); it is
+	// declared for help texts.
+	fs.String("to", "", "target store (repeatable; several may follow one --to)")
 	fs.StringVar(&o.mode, "mode", "add", "add (never removes), prune (also removes what rootsync added and the sources dropped), or mirror (targets become exactly the sources, after a backup)")
 	fs.StringSliceVar(&o.purposes, "purpose", nil, "only trust for these purposes: server-auth, client-auth, email, code-signing (repeat or comma-separate)")
 	fs.StringArrayVar(&o.exclude, "exclude", nil, "leave out the certificate whose SHA-256 fingerprint starts with this hex (repeatable)")
@@ -91,7 +94,6 @@ func runPlan(ctx context.Context, e *env, name string, args []string) error {
 	var o syncOptions
 	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
 	o.AddFlags(fs, name == "sync")
-	fs.String("to", "", "target store (repeatable; several may follow one --to)")
 	fs.Usage = func() {
 		e.stderr.Write([]byte("usage: rootsync " + name + " SOURCE... --to TARGET... [flags]\n"))
 		fs.PrintDefaults()

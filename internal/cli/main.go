@@ -44,17 +44,20 @@ type env struct {
 type command struct {
 	name, args, summary string
 	run                 func(ctx context.Context, e *env, args []string) error
+	// flags registers the command's flags on a flag set, as run does: help,
+	// the manual page and the shell completions read them from here.
+	flags func(*pflag.FlagSet)
 }
 
 func commands() []command {
 	return []command{
-		{"list", "STORE...", "show what stores hold, with trust per purpose", runList},
-		{"diff", "SOURCE... --to TARGET...", "show the plan that would make targets match sources (changes nothing)", runDiff},
-		{"sync", "SOURCE... --to TARGET... [--dry-run] [--mode add|prune|mirror]", "apply that plan", runSync},
-		{"restore", "[BACKUP]", "list backups, or put a store back as a backup saved it", runRestore},
-		{"run", "[--config FILE] [--job NAME]... [--dry-run] [--cron]", "run the jobs of the configuration file (for cron and systemd timers)", runRun},
-		{"discover", "", "list the trust stores of this user and host (browsers' NSS databases, system, Java)", runDiscover},
-		{"check", "CERT --store STORE... [--intermediates FILE]... [--crl FILE]... [--at TIME]", "explain why a server would accept or reject a client certificate (exit 4: rejected)", runCheck},
+		{"list", "STORE...", "show what stores hold, with trust per purpose", runList, func(fs *pflag.FlagSet) { new(listOptions).AddFlags(fs) }},
+		{"diff", "SOURCE... --to TARGET...", "show the plan that would make targets match sources (changes nothing)", runDiff, func(fs *pflag.FlagSet) { new(syncOptions).AddFlags(fs, false) }},
+		{"sync", "SOURCE... --to TARGET... [--dry-run] [--mode add|prune|mirror]", "apply that plan", runSync, func(fs *pflag.FlagSet) { new(syncOptions).AddFlags(fs, true) }},
+		{"restore", "[BACKUP]", "list backups, or put a store back as a backup saved it", runRestore, func(fs *pflag.FlagSet) { new(restoreOptions).AddFlags(fs) }},
+		{"run", "[--config FILE] [--job NAME]... [--dry-run] [--cron]", "run the jobs of the configuration file (for cron and systemd timers)", runRun, func(fs *pflag.FlagSet) { new(runOptions).AddFlags(fs) }},
+		{"discover", "", "list the trust stores of this user and host (browsers' NSS databases, system, Java)", runDiscover, func(fs *pflag.FlagSet) { new(discoverOptions).AddFlags(fs) }},
+		{"check", "CERT --store STORE... [--intermediates FILE]... [--crl FILE]... [--at TIME]", "explain why a server would accept or reject a client certificate (exit 4: rejected)", runCheck, func(fs *pflag.FlagSet) { new(checkOptions).AddFlags(fs) }},
 	}
 }
 
@@ -70,11 +73,18 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	switch args[0] {
 	case "help", "-h", "--help":
+		if len(args) > 1 && args[0] == "help" {
+			return exitStatus(stderr, commandHelp(stdout, args[1]))
+		}
 		usage(stdout)
 		return ExitOK
 	case "version", "--version":
-		fmt.Fprintln(stdout, "rootsync", Version)
+		fmt.Fprintln(stdout, versionLine())
 		return ExitOK
+	case "completion":
+		return exitStatus(stderr, runCompletion(stdout, args[1:]))
+	case "manpage":
+		return exitStatus(stderr, manPage(stdout))
 	}
 	for _, c := range commands() {
 		if c.name == args[0] {
@@ -88,8 +98,6 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	return ExitUsage
 }
 
-// Version is set at build time with -ldflags "-X ...cli.Version=...".
-var Version = "dev"
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: rootsync COMMAND [flags]\n\ncommands:")
@@ -97,7 +105,8 @@ func usage(w io.Writer) {
 	for _, c := range cs {
 		fmt.Fprintf(w, "  %-8s %s\n           %s\n", c.name, c.args, c.summary)
 	}
-	fmt.Fprintln(w, "\nrun 'rootsync COMMAND --help' for a command's flags")
+	fmt.Fprintln(w, "\nrun 'rootsync help COMMAND' (or 'rootsync COMMAND --help') for a command's flags;")
+	fmt.Fprintln(w, "also: rootsync --version, rootsync completion bash|zsh|fish, rootsync manpage")
 	fmt.Fprintln(w)
 	storeHelp(w)
 }

@@ -38,7 +38,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	bin = filepath.Join(dir, "rootsync")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/rootsync")
+	// -buildvcs=auto: stamp the revision (for --version) also when GOFLAGS
+	// turns stamping off.
+	build := exec.Command("go", "build", "-buildvcs=auto", "-o", bin, "./cmd/rootsync")
 	build.Dir = repoRoot
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "building rootsync: %v\n%s", err, out)

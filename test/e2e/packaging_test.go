@@ -217,3 +217,26 @@ func TestConfigExample(t *testing.T) {
 		t.Errorf("docs/config.md does not include packaging/config.example.yaml verbatim")
 	}
 }
+
+// TestVersion: --version names the VCS revision the binary was built from,
+// as the build information records it.
+func TestVersion(t *testing.T) {
+	git := need(t, "git")
+	if fi, err := os.Stat(filepath.Join(repoRoot, ".git")); err != nil || !fi.IsDir() {
+		// The go command stamps VCS information only in a checkout whose
+		// .git is a folder (not in a linked worktree or an export).
+		t.Skip("not a plain git checkout: the binary carries no revision")
+	}
+	head, err := exec.Command(git, "-C", repoRoot, "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Fatalf("git rev-parse HEAD: %v", err)
+	}
+	out, err := exec.Command(bin, "--version").CombinedOutput()
+	if err != nil {
+		t.Fatalf("rootsync --version: %v\n%s", err, out)
+	}
+	want := "(revision " + strings.TrimSpace(string(head))[:12]
+	if !strings.HasPrefix(string(out), "rootsync ") || !strings.Contains(string(out), want) {
+		t.Errorf("rootsync --version = %q, want the revision %q", out, want)
+	}
+}
