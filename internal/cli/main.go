@@ -74,7 +74,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "help", "-h", "--help":
 		if len(args) > 1 && args[0] == "help" {
-			return exitStatus(stderr, commandHelp(stdout, args[1]))
+			return exitStatus(stderr, commandHelp(stdout, args[1]), "")
 		}
 		usage(stdout)
 		return ExitOK
@@ -82,9 +82,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, versionLine())
 		return ExitOK
 	case "completion":
-		return exitStatus(stderr, runCompletion(stdout, args[1:]))
+		return exitStatus(stderr, runCompletion(stdout, args[1:]), "")
 	case "manpage":
-		return exitStatus(stderr, manPage(stdout))
+		return exitStatus(stderr, manPage(stdout), "")
 	}
 	for _, c := range commands() {
 		if c.name == args[0] {
