@@ -3,6 +3,8 @@ package plan
 import (
 	"fmt"
 	"strings"
+
+	"github.com/rootsync/rootsync/stores"
 )
 
 // Refusal says why a plan must not be applied as it is. The plan is still
@@ -33,7 +35,7 @@ func (b *builder) guard() {
 	}
 	removable := 0
 	for _, e := range b.current.Entries() {
-		if b.exact(e) {
+		if b.mayRemove(e) {
 			removable++
 		}
 	}
@@ -44,6 +46,13 @@ func (b *builder) guard() {
 	r := &Refusal{Code: CodeMassRemoval, Removals: n, Removable: removable}
 	r.Message = refusalText(r, b.opts.Mode, left == 0)
 	b.p.Refused = r
+}
+
+// mayRemove reports whether the plan's mode may remove e: every entry in
+// mirror mode, rootsync's own in prune mode, but never a user certificate
+// (held with its private key) nor one whose CA status cannot be determined.
+func (b *builder) mayRemove(e *stores.Entry) bool {
+	return b.exact(e) && !e.PrivateKey && b.d.Filtered[e.Cert.Fingerprint].Code != CodeCAUndetermined
 }
 
 func refusalText(r *Refusal, mode Mode, empties bool) string {

@@ -60,6 +60,10 @@ func TestRemovalGuard(t *testing.T) {
 			wantRemovals: 1, wantRefused: "prune mode would remove 1 certificate, all it holds, and leave it empty"},
 		{name: "removals for distrust count too", sources: distrusted(six[:4]), target: cat(six[:4], foreign[:1]), mode: Prune,
 			wantRemovals: 4, wantRefused: "prune mode would remove 4 of the 4 certificates rootsync added to it"},
+		// badBC is trusted by the source but its CA status cannot be
+		// determined; the user certificate is held with its private key.
+		{name: "entries no mode removes do not count as removable", sources: cat(six[:1], []*stores.Entry{badBC}), target: cat(six[:4], []*stores.Entry{badBC, userCert(foreign[0], stores.TrustAll(), true)}),
+			mode: Mirror, wantRemovals: 3, wantRefused: "mirror mode would remove 3 of its 4 certificates"},
 		{name: "--max-removals allows up to that many", sources: six[:1], target: six, mode: Mirror, maxRemovals: 5, wantRemovals: 5},
 		{name: "--max-removals below the count still refuses", sources: six[:1], target: six, mode: Mirror, maxRemovals: 4,
 			wantRemovals: 5, wantRefused: "mirror mode would remove 5 of its 6"},
