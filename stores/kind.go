@@ -125,7 +125,8 @@ func (e *nothingFound) Is(target error) bool { return target == ErrNothingFound 
 type SpecError struct {
 	// Spec is the spec as given.
 	Spec string
-	// Kind is the spec's kind when it is known.
+	// Kind is the kind whose rules the spec breaks (a wrong option, a
+	// missing location), or "" when the spec's kind is not known.
 	Kind string
 	// Option is the option at fault, or "".
 	Option string
@@ -169,7 +170,7 @@ func (s Spec) Option(key string) string { return s.Options[key] }
 func (k Kind) ParseSpec(s string) (Spec, error) {
 	kind, loc, _, query, hasQuery := splitSpec(s)
 	if kind != k.Name {
-		return Spec{}, &SpecError{Spec: s, Kind: kind, Reason: fmt.Sprintf("not a %s: spec", k.Name)}
+		return Spec{}, &SpecError{Spec: s, Reason: fmt.Sprintf("not a %s: spec", k.Name)}
 	}
 	bad := func(option, format string, args ...any) error {
 		return &SpecError{Spec: s, Kind: k.Name, Option: option, Reason: fmt.Sprintf(format, args...)}

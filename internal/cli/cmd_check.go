@@ -69,7 +69,9 @@ func splitMulti(args []string, names ...string) []string {
 				out = append(out, a)
 				continue
 			}
-			if _, err := storekinds.Registry().ParseSpec(a); err == nil {
+			// A spec of a known kind, even a wrong one: ParseSpec's
+			// message about it is better than a stray argument's.
+			if _, err := storekinds.Registry().ParseSpec(a); err == nil || specOfKnownKind(err) {
 				out = append(out, cur, a)
 				continue
 			}
@@ -78,6 +80,12 @@ func splitMulti(args []string, names ...string) []string {
 		out = append(out, a)
 	}
 	return out
+}
+
+// specOfKnownKind reports whether err is about a spec whose kind is known.
+func specOfKnownKind(err error) bool {
+	var se *stores.SpecError
+	return errors.As(err, &se) && se.Kind != ""
 }
 
 func runCheck(ctx context.Context, e *env, args []string) error {
