@@ -177,3 +177,18 @@ func BenchmarkSign(b *testing.B) {
 		}
 	})
 }
+
+func BenchmarkCheckPassword(b *testing.B) {
+	for _, s := range certutilSamples {
+		salt, _ := hex.DecodeString(s.globalSalt)
+		check, _ := hex.DecodeString(s.check)
+		pk := passKey(salt, []byte(s.password))
+		b.Run(s.name, func(b *testing.B) {
+			for b.Loop() {
+				if ok, err := checkPassword(check, pk); !ok || err != nil {
+					b.Fatal(ok, err)
+				}
+			}
+		})
+	}
+}
