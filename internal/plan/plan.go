@@ -1,9 +1,13 @@
 // Package plan is rootsync's diff/merge engine. It merges the entries of one
 // or more sources into a desired state (distrust wins over trust; filters drop
-// expired, non-CA and excluded certificates, each with a warning) and computes,
-// for each target, the ordered changes that make the target match that state
-// in one of three modes. Every change carries its reason, and every conversion
-// a target cannot represent is a warning.
+// expired, non-CA and excluded certificates and those whose CA status cannot
+// be determined, each with a warning) and computes, for each target, the
+// ordered changes that make the target match that state in one of three
+// modes. Every change carries its reason, and every conversion a target
+// cannot represent is a warning; warnings, reasons and refusals have stable
+// codes (Code) and their words are rendered from them. A prune or mirror plan
+// that would remove most of a target, or empty it, is refused by the
+// mass-removal guard (Refusal) unless the options allow that many removals.
 //
 // The package does no I/O and never logs: it sees only stores.Set values and
 // the time it is given.
