@@ -146,8 +146,8 @@ type Spec struct {
 	Options  map[string]string
 }
 
-// String renders the spec in the form ParseSpec reads: the location with '%'
-// and '?' escaped, options sorted.
+// String renders the spec in the form ParseSpec reads: the location with '%',
+// '?' and a leading '~' escaped, options sorted.
 func (s Spec) String() string {
 	out := s.Kind
 	if s.Location != "" {
@@ -165,7 +165,8 @@ func (s Spec) Option(key string) string { return s.Options[key] }
 // ParseSpec reads a spec of this kind. It refuses another kind, an option
 // the kind does not accept (naming the ones it does), an option given twice
 // or without a value, a missing location, and a bad %-escape. The location
-// is percent-decoded; a leading ~/ is the user's home folder. Every error is
+// is percent-decoded; a leading ~/ (as written, not %7E/) is the user's home
+// folder. Every error is
 // a *SpecError. ParseSpec does not expand shorthands and touches no file.
 func (k Kind) ParseSpec(s string) (Spec, error) {
 	kind, loc, _, query, hasQuery := splitSpec(s)
@@ -193,7 +194,7 @@ func (k Kind) ParseSpec(s string) (Spec, error) {
 	if err != nil {
 		return Spec{}, bad("", "location: %v (a '%%' in a path is written %%25)", err)
 	}
-	if strings.HasPrefix(dec, "~/") {
+	if strings.HasPrefix(loc, "~/") { // as written: %7E/ is a folder named ~
 		if home, err := os.UserHomeDir(); err == nil {
 			dec = home + dec[1:]
 		}

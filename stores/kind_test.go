@@ -58,6 +58,7 @@ func TestRegistryParseSpec(t *testing.T) {
 		{name: "question mark escaped", in: "file:w/a%3Fb.pem", want: stores.Spec{Kind: "file", Location: "w/a?b.pem"}},
 		{name: "percent escaped", in: "file:100%25.pem", want: stores.Spec{Kind: "file", Location: "100%.pem"}},
 		{name: "plus stays", in: "file:a+b.pem", want: stores.Spec{Kind: "file", Location: "a+b.pem"}},
+		{name: "escaped tilde", in: "file:%7E/x", want: stores.Spec{Kind: "file", Location: "~/x"}},
 		{name: "first question mark starts options", in: "db:a?b?password-env=X", err: `unknown option "b?password-env"`, option: "b?password-env"},
 		{name: "literal question mark is an option", in: "file:w/a?b.pem", err: `unknown option "b.pem" (file takes no options)`, option: "b.pem"},
 		{name: "bad escape", in: "file:50%.pem", err: `location: bad %-escape "%.p"`},

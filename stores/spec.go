@@ -8,10 +8,14 @@ import (
 	"strings"
 )
 
-// escapeLocation writes a location so that ParseSpec reads it back: '%' and
-// '?' are the only characters a spec gives a meaning.
+// escapeLocation writes a location so that ParseSpec reads it back: '%',
+// '?' and a leading '~' are the only characters a spec gives a meaning.
 func escapeLocation(loc string) string {
-	return strings.NewReplacer("%", "%25", "?", "%3F").Replace(loc)
+	loc = strings.NewReplacer("%", "%25", "?", "%3F").Replace(loc)
+	if strings.HasPrefix(loc, "~") {
+		loc = "%7E" + loc[1:]
+	}
+	return loc
 }
 
 // unescapeLocation percent-decodes a location; '+' stays a plus sign.
