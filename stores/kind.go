@@ -36,9 +36,8 @@ type Kind struct {
 	// Options are the options the kind accepts after '?'. ParseSpec refuses
 	// every other option.
 	Options []Option
-	// Open returns the store a parsed spec names, as the adapter's Open does.
-	// The spec's location is never a shorthand: Registry.Open expands those
-	// first.
+	// Open returns the store a parsed spec names: the adapter's Open.
+	// Registry.Open expands shorthands before it calls Open.
 	Open func(Spec, OpenOptions) (Store, error)
 
 	// Shorthands document the locations that stand for stores found on the
@@ -71,8 +70,8 @@ type Option struct {
 	// Meaning is one line for help texts and the README.
 	Meaning string
 	// Secret: the option says where a secret is kept (the secret itself
-	// never appears in a spec). Programs keep such variables and files away
-	// from the commands they start.
+	// never appears in a spec), so that a program can keep such variables
+	// and files away from the commands it starts.
 	Secret bool
 }
 
@@ -370,7 +369,7 @@ func (r *Registry) Expand(spec Spec, home string) ([]Spec, error) {
 func (r *Registry) Open(spec Spec, opts OpenOptions) ([]Store, error) {
 	k, ok := r.Lookup(spec.Kind)
 	if !ok {
-		return nil, &SpecError{Spec: spec.String(), Kind: spec.Kind, Reason: fmt.Sprintf("unknown kind %q (want one of %s)", spec.Kind, strings.Join(r.Names(), ", "))}
+		return nil, &SpecError{Spec: spec.String(), Reason: fmt.Sprintf("unknown kind %q (want one of %s)", spec.Kind, strings.Join(r.Names(), ", "))}
 	}
 	specs := []Spec{spec}
 	if r.IsShorthand(spec) {
