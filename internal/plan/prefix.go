@@ -36,29 +36,42 @@ func (e *AmbiguousPrefixError) HintText() string {
 // sets (the sources and targets of a job), else nil. A prefix that matches
 // nothing is no error: the certificate may come back later.
 func CheckPrefixes(opts Options, sets ...*stores.Set) error {
-	for _, f := range []struct {
-		option   string
-		prefixes []string
-	}{{"exclude", opts.Exclude}, {"only", opts.Only}} {
-		for _, x := range f.prefixes {
-			seen := map[stores.Fingerprint]CertRef{}
-			for _, s := range sets {
-				for _, e := range s.Entries() {
-					if fp := e.Cert.Fingerprint; fp.HasPrefix(x) {
-						seen[fp] = CertRef{fp, e.Cert.Subject}
+	type prefix struct{ option, text string }
+	var prefixes []prefix
+	for _, x := range opts.Exclude {
+		prefixes = append(prefixes, prefix{"exclude", x})
+	}
+	for _, x := range opts.Only {
+		prefixes = append(prefixes, prefix{"only", x})
+	}
+	if len(prefixes) == 0 {
+		return nil
+	}
+	// One pass over the stores: what each prefix matches.
+	matches := make([]map[stores.Fingerprint]CertRef, len(prefixes))
+	for _, s := range sets {
+		for _, e := range s.Entries() {
+			fp := e.Cert.Fingerprint
+			for i, x := range prefixes {
+				if fp.HasPrefix(x.text) {
+					if matches[i] == nil {
+						matches[i] = map[stores.Fingerprint]CertRef{}
 					}
+					matches[i][fp] = CertRef{fp, e.Cert.Subject}
 				}
 			}
-			if len(seen) < 2 {
-				continue
-			}
-			err := &AmbiguousPrefixError{Option: f.option, Prefix: x}
-			for _, c := range seen {
-				err.Certs = append(err.Certs, c)
-			}
-			sort.Slice(err.Certs, func(i, j int) bool { return err.Certs[i].Fingerprint.String() < err.Certs[j].Fingerprint.String() })
-			return err
 		}
+	}
+	for i, x := range prefixes {
+		if len(matches[i]) < 2 {
+			continue
+		}
+		err := &AmbiguousPrefixError{Option: x.option, Prefix: x.text}
+		for _, c := range matches[i] {
+			err.Certs = append(err.Certs, c)
+		}
+		sort.Slice(err.Certs, func(i, j int) bool { return err.Certs[i].Fingerprint.String() < err.Certs[j].Fingerprint.String() })
+		return err
 	}
 	return nil
 }
