@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/rootsync/rootsync/internal/securefs"
 )
 
 // Secret says where a password comes from: an environment variable or a file,
@@ -33,7 +35,9 @@ func SecretFromSpec(s Spec, def Secret) Secret {
 func (s Secret) IsZero() bool { return s.Env == "" && s.File == "" }
 
 // Value reads the password. A file's trailing newline is not part of it; an
-// empty file or variable is the empty password.
+// empty file or variable is the empty password. As root, a password file
+// another user could have written (or replaced through a folder on its way)
+// is refused: the error wraps securefs.ErrUnsafe and names the path.
 func (s Secret) Value() ([]byte, error) {
 	switch {
 	case s.Env != "":
@@ -43,6 +47,9 @@ func (s Secret) Value() ([]byte, error) {
 		}
 		return []byte(v), nil
 	case s.File != "":
+		if err := securefs.CheckFile(s.File, "password file"); err != nil {
+			return nil, err
+		}
 		b, err := ReadFile(s.File)
 		if err != nil {
 			return nil, fmt.Errorf("password file %w", err)

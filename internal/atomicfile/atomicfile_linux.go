@@ -248,3 +248,23 @@ func SyncDir(dir string) error {
 	}
 	return nil
 }
+
+// CopyMeta gives the file to (a replacement rootsync is about to rename over
+// from) the owner, group, mode, ACLs and extended attributes of from. A
+// symbolic link at to is not followed.
+func CopyMeta(from, to string) error {
+	_, m, err := ReadMeta(from)
+	if err != nil {
+		return err
+	}
+	fd, err := unix.Open(to, unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &fs.PathError{Op: "open", Path: to, Err: err}
+	}
+	defer unix.Close(fd)
+	m.ModTime = 0
+	if err := setMeta(fd, m, false); err != nil {
+		return fmt.Errorf("%s: %w", to, err)
+	}
+	return nil
+}

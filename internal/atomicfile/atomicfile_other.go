@@ -115,3 +115,16 @@ func SyncDir(dir string) error {
 	}
 	return nil
 }
+
+// CopyMeta gives the file to the mode and (where the system has one) owner
+// of from.
+func CopyMeta(from, to string) error {
+	_, m, err := ReadMeta(from)
+	if err != nil {
+		return err
+	}
+	if m.UID >= 0 {
+		_ = os.Lchown(to, m.UID, m.GID)
+	}
+	return os.Chmod(to, m.Mode.Perm())
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"github.com/rootsync/rootsync/internal/journal"
 	"github.com/rootsync/rootsync/internal/lock"
 	"github.com/rootsync/rootsync/internal/report"
+	"github.com/rootsync/rootsync/internal/securefs"
 	"github.com/rootsync/rootsync/stores"
 )
 
@@ -220,6 +222,9 @@ func (o *runOptions) prepare(e *env, cfg *config.Config, jobs []*config.Job) ([]
 		for _, s := range cj.Targets {
 			var hooks []job.Hook
 			for _, h := range s.Hooks {
+				if err := checkHook(h.Argv); err != nil {
+					problems = append(problems, fmt.Sprintf("%s:%d: job %q: target %q: %v", cfg.Path, s.Line, cj.Name, s.Raw, err))
+				}
 				hooks = append(hooks, job.Hook{Argv: h.Argv, Timeout: h.Timeout})
 			}
 			for _, st := range open(cj, "target", s) {
@@ -242,6 +247,19 @@ func (o *runOptions) prepare(e *env, cfg *config.Config, jobs []*config.Job) ([]
 		return nil, errQuiet{ExitError}
 	}
 	return out, nil
+}
+
+// checkHook refuses, as root, a hook program another user could have
+// written. A program that is not found is left to fail when the hook runs.
+func checkHook(argv []string) error {
+	if len(argv) == 0 {
+		return nil
+	}
+	p, err := exec.LookPath(argv[0])
+	if err != nil {
+		return nil
+	}
+	return securefs.CheckFile(p, "hook program")
 }
 
 // runJob runs one job under its journal.

@@ -345,3 +345,64 @@ func TestSyncAndRestoreKeepMetadata(t *testing.T) {
 		t.Errorf("after restore:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// writeConfig writes a configuration with one job from src to target whose
+// hook is argv.
+func writeConfig(t *testing.T, path, src, target string, hook string) {
+	t.Helper()
+	cfg := fmt.Sprintf("jobs:\n  app:\n    sources:\n      - pem:%s\n    targets:\n      - store: pem:%s\n", src, target)
+	if hook != "" {
+		cfg += fmt.Sprintf("        hooks:\n          - [%q]\n", hook)
+	}
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAttackForeignConfigurationAndHook(t *testing.T) {
+	needRoot(t)
+	s := newAttack(t)
+	state := filepath.Join(s.base, "state")
+	os.Mkdir(state, 0o700)
+
+	t.Run("configuration owned by another user", func(t *testing.T) {
+		cfg := filepath.Join(s.base, "foreign.yaml")
+		writeConfig(t, cfg, s.src, s.target, "")
+		giveAway(t, cfg)
+		before := tree(t, s.base)
+		code, _, stderr := runMain("run", "-c", cfg, "--state-dir", state)
+		refused(t, code, stderr, cfg)
+		sameTree(t, before, tree(t, s.base))
+	})
+	t.Run("configuration writable by others", func(t *testing.T) {
+		cfg := filepath.Join(s.base, "writable.yaml")
+		writeConfig(t, cfg, s.src, s.target, "")
+		os.Chmod(cfg, 0o666)
+		before := tree(t, s.base)
+		code, _, stderr := runMain("run", "-c", cfg, "--state-dir", state)
+		refused(t, code, stderr, cfg)
+		sameTree(t, before, tree(t, s.base))
+	})
+	t.Run("hook program in another user's folder", func(t *testing.T) {
+		bin := filepath.Join(s.base, "alice-bin")
+		os.Mkdir(bin, 0o755)
+		hook := filepath.Join(bin, "reload")
+		os.WriteFile(hook, []byte("#!/bin/sh\nexit 0\n"), 0o755)
+		giveAway(t, bin)
+		cfg := filepath.Join(s.base, "hook.yaml")
+		writeConfig(t, cfg, s.src, s.target, hook)
+		before := tree(t, s.base)
+		code, _, stderr := runMain("run", "-c", cfg, "--state-dir", state)
+		if code != ExitError || !strings.Contains(stderr, bin) || !strings.Contains(stderr, "hook program") {
+			t.Errorf("exit %d, want %d and a message naming %s:\n%s", code, ExitError, bin, stderr)
+		}
+		sameTree(t, before, tree(t, s.base))
+	})
+	t.Run("root's own configuration and hook work", func(t *testing.T) {
+		cfg := filepath.Join(s.base, "good.yaml")
+		writeConfig(t, cfg, s.src, s.target, storetest.Tool(t, "true"))
+		if code, out, stderr := runMain("run", "-c", cfg, "--state-dir", state); code != ExitOK {
+			t.Fatalf("exit %d:\n%s%s", code, out, stderr)
+		}
+	})
+}

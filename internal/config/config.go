@@ -25,6 +25,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/rootsync/rootsync/internal/plan"
+	"github.com/rootsync/rootsync/internal/securefs"
 	"github.com/rootsync/rootsync/internal/storekinds"
 	"github.com/rootsync/rootsync/stores"
 )
@@ -121,8 +122,13 @@ func DefaultPath(euid int, getenv func(string) string, home string) string {
 
 // Load reads and validates the file at path. A file that cannot be read is
 // returned as the os error (wrapped, naming the file); mistakes in it as an
-// *Error listing all of them.
+// *Error listing all of them. As root, a file (or a folder on the way to it)
+// that another user could have written is refused before it is read: the
+// error wraps securefs.ErrUnsafe and names the path.
 func Load(path string) (*Config, error) {
+	if err := securefs.CheckFile(path, "configuration file"); err != nil {
+		return nil, err
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("configuration %w", err)

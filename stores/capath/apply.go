@@ -361,6 +361,10 @@ func (s *Store) run(f *folder, w *work) (err error) {
 		if err := t.create(tmp, rw.data, w.modes[rw.name]); err != nil {
 			return fail(rw.name, err)
 		}
+		// The rewritten file keeps its owner, group, ACLs and attributes.
+		if err := atomicfile.CopyMeta(t.path(rw.name), t.path(tmp)); err != nil {
+			return fail(rw.name, err)
+		}
 		temps[rw.name] = tmp
 	}
 
@@ -397,9 +401,12 @@ func (s *Store) run(f *folder, w *work) (err error) {
 			return fail(name, err)
 		}
 		t.undo = append(t.undo, func() error { return os.Remove(t.path(old)) })
-		if err := t.rename(temps[name], name); err != nil {
+		// Unlike t.rename, this replaces name: the old file stays as old
+		// until the end, and the undo puts it back.
+		if err := os.Rename(t.path(temps[name]), t.path(name)); err != nil {
 			return fail(name, err)
 		}
+		t.undo = append(t.undo, func() error { return os.Rename(t.path(old), t.path(name)) })
 		t.cleanup = append(t.cleanup, old)
 	}
 	if err := atomicfile.SyncDir(s.dir); err != nil {

@@ -212,6 +212,7 @@ type savedFile struct {
 	existed bool
 	link    string // target, when the file was a symbolic link
 	data    []byte
+	meta    *atomicfile.Meta // owner, mode, ACLs, attributes
 	mode    fs.FileMode
 	mtime   time.Time
 }
@@ -229,9 +230,7 @@ func (u *undoLog) run() {
 			unix.UtimesNanoAt(unix.AT_FDCWD, f.path, ts, unix.AT_SYMLINK_NOFOLLOW)
 			continue
 		}
-		os.WriteFile(f.path, f.data, f.mode.Perm())
-		os.Chmod(f.path, f.mode.Perm())
-		os.Chtimes(f.path, f.mtime, f.mtime)
+		_ = atomicfile.WriteMeta(f.path, f.data, f.meta)
 	}
 	for i := len(u.dirs) - 1; i >= 0; i-- {
 		os.Remove(u.dirs[i])
@@ -262,7 +261,7 @@ func (s *Store) write(ops []fileOp) (*undoLog, error) {
 			sf.existed, sf.mode, sf.mtime = true, fi.Mode(), fi.ModTime()
 			if fi.Mode()&fs.ModeSymlink != 0 {
 				sf.link, _ = os.Readlink(op.path)
-			} else if sf.data, err = os.ReadFile(op.path); err != nil {
+			} else if sf.data, sf.meta, err = atomicfile.ReadMeta(op.path); err != nil {
 				return u, &stores.Error{Path: op.path, Err: err}
 			}
 		}
