@@ -143,3 +143,33 @@ func TestOpenRefusesLinkedManifestAndData(t *testing.T) {
 	}
 	storetest.Compare(t, before, storetest.Snapshot(t, []string{b.Items[0].Path}))
 }
+
+// TestRestoreDoesNotFollowUsersLink: as root, a restore into a path that
+// has since become a user's link to the system bundle is refused, naming
+// the link, and the bundle is untouched.
+func TestRestoreDoesNotFollowUsersLink(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the rule applies to root")
+	}
+	d := t.TempDir()
+	system := filepath.Join(d, "ca-certificates.crt")
+	os.WriteFile(system, []byte("system bundle"), 0o644)
+	home := filepath.Join(d, "alice")
+	os.Mkdir(home, 0o755)
+	os.Chown(home, 65534, 65534)
+	app := filepath.Join(home, "ca.pem")
+	os.WriteFile(app, []byte("alice's bundle"), 0o644)
+	b, err := Take(t.TempDir(), "pem:"+app, []string{app}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(app)
+	os.Symlink(system, app)
+	err = b.Restore()
+	if err == nil || !strings.Contains(err.Error(), app) {
+		t.Fatalf("Restore through alice's link: %v", err)
+	}
+	if got, _ := os.ReadFile(system); string(got) != "system bundle" {
+		t.Fatalf("system bundle changed: %q", got)
+	}
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/rootsync/rootsync/internal/backup"
 	"github.com/rootsync/rootsync/internal/lock"
+	"github.com/rootsync/rootsync/stores"
 )
 
 type restoreOptions struct {
@@ -20,6 +21,24 @@ type restoreOptions struct {
 func (o *restoreOptions) AddFlags(fs *pflag.FlagSet) {
 	o.commonOptions.AddFlags(fs)
 	fs.DurationVar(&o.lockWait, "lock-wait", 30*time.Second, "how long to wait for another rootsync run to finish")
+}
+
+// storePaths opens the store spec names (without reading it) and returns
+// its paths.
+func storePaths(spec string, oo stores.OpenOptions) ([]string, error) {
+	specs, err := parseSpecs([]string{spec})
+	if err != nil {
+		return nil, err
+	}
+	sts, err := openAll(specs, oo)
+	if err != nil {
+		return nil, err
+	}
+	var paths []string
+	for _, st := range sts {
+		paths = append(paths, st.Paths()...)
+	}
+	return paths, nil
 }
 
 // runRestore lists backups, or restores one. Restoring first backs up the
@@ -67,9 +86,13 @@ func runRestore(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer l.Unlock()
-	var paths []string
-	for _, it := range b.Items {
-		paths = append(paths, it.Path)
+	// The manifest is data: restore only the paths of the store it names.
+	paths, err := storePaths(b.Store, o.openOptions())
+	if err != nil {
+		return fmt.Errorf("backup %s: store %s: %w", b.ID, b.Store, err)
+	}
+	if err := b.Within(paths); err != nil {
+		return &hinted{err, "rootsync restores a backup only into the store it was taken of; check who wrote " + b.Dir}
 	}
 	undo, err := backup.Take(o.stateDir, b.Store, paths, e.now())
 	if err != nil {

@@ -406,3 +406,33 @@ func TestAttackForeignConfigurationAndHook(t *testing.T) {
 		}
 	})
 }
+
+// TestRestoreOnlyIntoItsStore: a manifest (written by whoever could) that
+// names a path of another store is refused, and so is a restore through a
+// user's link to the system bundle.
+func TestRestoreOnlyIntoItsStore(t *testing.T) {
+	needRoot(t)
+	s := newAttack(t)
+	state := filepath.Join(s.base, "state")
+	if code, out, errs := s.sync(state, ""); code != ExitOK {
+		t.Fatalf("sync: %d\n%s%s", code, out, errs)
+	}
+	all, err := backup.List(state)
+	if err != nil || len(all) != 1 {
+		t.Fatalf("backups: %v %v", all, err)
+	}
+	b := all[0]
+	other := filepath.Join(s.base, "other.pem")
+	os.WriteFile(other, []byte("another store\n"), 0o644)
+	// Point the backup's item at another file, keeping the store it names.
+	m, _ := os.ReadFile(filepath.Join(b.Dir, "manifest.json"))
+	forged := strings.ReplaceAll(string(m), `"path": "`+s.target+`"`, `"path": "`+other+`"`)
+	if forged == string(m) {
+		t.Fatalf("manifest has no item for %s:\n%s", s.target, m)
+	}
+	os.WriteFile(filepath.Join(b.Dir, "manifest.json"), []byte(forged), 0o600)
+	before := tree(t, s.base, state)
+	code, _, stderr := runMain("restore", b.ID, "--state-dir", state)
+	refused(t, code, stderr, other)
+	sameTree(t, before, tree(t, s.base, state))
+}
