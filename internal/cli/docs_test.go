@@ -116,7 +116,6 @@ func TestBashCompletion(t *testing.T) {
 	}
 }
 
-
 // TestZshFishCompletionParse: the zsh and fish scripts are valid for their
 // shells.
 func TestZshFishCompletionParse(t *testing.T) {

@@ -98,7 +98,6 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	return ExitUsage
 }
 
-
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: rootsync COMMAND [flags]\n\ncommands:")
 	cs := commands()
