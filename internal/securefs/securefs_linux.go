@@ -57,7 +57,9 @@ func (w walker) open(path string) (dir *os.File, dirPath, name string, err error
 // step walks abs until the first link to follow; it returns either the
 // result or (next != "") the path with that link spliced in.
 func (w walker) step(abs string) (dir *os.File, dirPath, name, next string, err error) {
-	fd, err := unix.Open("/", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	// Folders on the way are opened with O_PATH: searching a folder needs
+	// no permission to read it. The folder returned is reopened for reading.
+	fd, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, "", "", "", &fs.PathError{Op: "open", Path: "/", Err: err}
 	}
@@ -83,9 +85,8 @@ func (w walker) step(abs string) (dir *os.File, dirPath, name, next string, err 
 		var st unix.Stat_t
 		err := unix.Fstatat(fd, c, &st, unix.AT_SYMLINK_NOFOLLOW)
 		if errors.Is(err, unix.ENOENT) && last {
-			d := os.NewFile(uintptr(fd), cur)
-			fd = -1
-			return d, cur, c, "", nil
+			d, err := reopen(fd, cur)
+			return d, cur, c, "", err
 		}
 		if err != nil {
 			return nil, "", "", "", &fs.PathError{Op: "lstat", Path: full, Err: err}
@@ -108,11 +109,10 @@ func (w walker) step(abs string) (dir *os.File, dirPath, name, next string, err 
 			return nil, "", "", filepath.Join(append([]string{target}, comps[i+1:]...)...), nil
 		}
 		if last {
-			d := os.NewFile(uintptr(fd), cur)
-			fd = -1
-			return d, cur, c, "", nil
+			d, err := reopen(fd, cur)
+			return d, cur, c, "", err
 		}
-		nfd, err := unix.Openat(fd, c, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		nfd, err := unix.Openat(fd, c, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return nil, "", "", "", &fs.PathError{Op: "open", Path: full, Err: err}
 		}
@@ -128,6 +128,16 @@ func (w walker) step(abs string) (dir *os.File, dirPath, name, next string, err 
 		}
 	}
 	panic("unreachable")
+}
+
+// reopen opens the folder fd (an O_PATH descriptor) for reading, so that it
+// can be synced.
+func reopen(fd int, path string) (*os.File, error) {
+	rfd, err := unix.Openat(fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	return os.NewFile(uintptr(rfd), path), nil
 }
 
 // trustedParent is the rule for every folder on the way to something root
