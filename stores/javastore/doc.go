@@ -8,13 +8,25 @@
 // keystore, is refused with stores.ErrWrongKind, so a typo in the kind never
 // reads as an empty store. A missing file is stores.ErrNotExist; an empty
 // file is an empty store (as keytool treats it). JCEKS files are recognised
-// and refused.
+// and refused: their secret-key entries are serialized Java objects, which
+// cannot be skipped without Java.
 //
-// Trusted certificate entries are what it lists and changes. The entries it
-// adds have the alias "rootsync-" followed by the certificate's common name;
-// aliases are unique ignoring case, as Java lower-cases them. Other entries are
-// kept as they are: the same alias and certificate and, in JKS, the same
-// creation date. JKS private-key entries are kept as the encrypted bytes they
+// A keystore is read as JDK 17 reads it, so that Load lists exactly the
+// trusted certificate entries keytool -list shows, with the aliases it shows:
+// a JKS certificate type is any spelling Java's CertificateFactory accepts
+// ("X.509", "X509", in any case) and a JKS certificate may be DER or PEM text;
+// PKCS#12 aliases are lower-cased, the last of equal ones winning; a JKS alias
+// is looked up lower-cased, so an alias with capitals shows the entry stored
+// under its lower-case form, or nothing. A file Java cannot load (an unknown
+// certificate type) is refused with stores.ErrCorrupt.
+//
+// Trusted certificate entries are what it lists and changes. A private-key
+// entry's certificate is listed too, marked stores.Entry.PrivateKey, so that
+// no plan copies, removes or changes it. The entries it adds have
+// the alias "rootsync-" followed by the certificate's common name; aliases are
+// unique ignoring case, as Java lower-cases them. Other entries are kept as
+// they are: the same alias and certificate and, in JKS, the same creation date
+// and certificate type. JKS private-key entries are kept as the bytes they
 // were. A PKCS#12 file that holds a private key, or anything else it could not
 // write back unchanged, is read but never rewritten (stores.ErrUnsupported).
 //

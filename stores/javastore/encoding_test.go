@@ -53,7 +53,8 @@ func TestReadsEveryPKCS12Encoding(t *testing.T) {
 			for _, e := range mustLoad(t, s).Entries() {
 				got = append(got, e.Label+" "+e.Cert.Fingerprint.String()+" owned="+map[bool]string{true: "yes", false: "no"}[e.Owned])
 			}
-			want := []string{"Alpha Alias " + fp(a) + " owned=no", "RootSync-beta " + fp(b) + " owned=yes"}
+			// Aliases as Java shows them: lower-cased.
+			want := []string{"alpha alias " + fp(a) + " owned=no", "rootsync-beta " + fp(b) + " owned=yes"}
 			if strings.Join(got, "\n") != strings.Join(want, "\n") {
 				t.Errorf("Load:\n got  %q\n want %q", got, want)
 			}
@@ -117,11 +118,11 @@ func TestWrittenPKCS12Encoding(t *testing.T) {
 	// keytool's own default (JDK 17): PBES2 with AES-256 and an HMAC-SHA-256
 	// MAC; rootsync reads it with its alias.
 	keytoolDefault := filepath.Join(dir, "keytool-default.p12")
-	javatest.ImportCert(t, keytoolDefault, "PKCS12", "default-pw", "Default-Alias", foreign)
+	javatest.ImportCert(t, keytoolDefault, "PKCS12", "default-pw", "Default-Alias", foreign.DER)
 	if info := opensslInfo(t, keytoolDefault, "default-pw"); !strings.Contains(info, "AES-256-CBC") || !strings.Contains(info, "MAC: sha256") {
 		t.Errorf("keytool's default is not PBES2/AES-256 with HMAC-SHA-256:\n%s", info)
 	}
-	if set := mustLoad(t, open(t, "p12", keytoolDefault, ptr("default-pw"))); set.Len() != 1 || set.Entries()[0].Label != "Default-Alias" {
+	if set := mustLoad(t, open(t, "p12", keytoolDefault, ptr("default-pw"))); set.Len() != 1 || set.Entries()[0].Label != "default-alias" {
 		t.Errorf("keytool's default file: %d entries", set.Len())
 	}
 

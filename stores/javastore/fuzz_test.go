@@ -42,7 +42,7 @@ func FuzzReadPFX(f *testing.F) {
 	})
 }
 
-// checkJKS accepts exactly what keystore-go can read structurally, and
+// walkJKS accepts exactly what keystore-go can read structurally, and
 // rootsync's JKS writer round-trips what it reads.
 func FuzzReadJKS(f *testing.F) {
 	c := testpki.Root("Fuzz Root")
@@ -54,7 +54,7 @@ func FuzzReadJKS(f *testing.F) {
 	}
 	f.Add(buf.Bytes())
 	f.Fuzz(func(t *testing.T, data []byte) {
-		ks, err := readJKS(data, "changeit")
+		ks, entries, err := readJKS(data, "changeit")
 		if err != nil {
 			return
 		}
@@ -62,9 +62,12 @@ func FuzzReadJKS(f *testing.F) {
 		if err := ks.Store(&out, []byte("changeit")); err != nil {
 			t.Fatal(err)
 		}
-		again, err := readJKS(out.Bytes(), "changeit")
+		again, _, err := readJKS(out.Bytes(), "changeit")
 		if err != nil {
 			t.Fatalf("rewritten keystore does not read: %v", err)
+		}
+		if len(entries) < len(ks.Aliases()) {
+			t.Fatalf("walkJKS found %d entries, keystore-go %d", len(entries), len(ks.Aliases()))
 		}
 		if len(again.Aliases()) != len(ks.Aliases()) {
 			t.Fatalf("%d entries after rewrite, want %d", len(again.Aliases()), len(ks.Aliases()))

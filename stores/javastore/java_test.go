@@ -3,6 +3,8 @@ package javastore_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -12,6 +14,7 @@ import (
 
 	keystore "github.com/pavlo-v-chernykh/keystore-go/v4"
 
+	"github.com/rootsync/rootsync/internal/cli"
 	"github.com/rootsync/rootsync/internal/testpki"
 	"github.com/rootsync/rootsync/stores"
 	"github.com/rootsync/rootsync/stores/javastore"
@@ -118,7 +121,7 @@ func TestJavaClientTrustsAddedRoot(t *testing.T) {
 			t.Parallel()
 			root := testpki.Root("Java Client Root " + tc.name)
 			other := testpki.Root("Unrelated Root")
-			port := javatest.Server(t, root)
+			port := javatest.Server(t, serverCert(root))
 			file := filepath.Join(t.TempDir(), "trust."+tc.kind)
 			s := open(t, tc.kind, file, ptr(tc.password))
 
@@ -232,8 +235,8 @@ func TestBadInput(t *testing.T) {
 	foreign := testpki.Root("Bad Input Foreign")
 	goodP12 := filepath.Join(dir, "good.p12")
 	goodJKS := filepath.Join(dir, "good.jks")
-	javatest.ImportCert(t, goodP12, "PKCS12", "right-pw", "foreign", foreign)
-	javatest.ImportCert(t, goodJKS, "JKS", "right-pw", "foreign", foreign)
+	javatest.ImportCert(t, goodP12, "PKCS12", "right-pw", "foreign", foreign.DER)
+	javatest.ImportCert(t, goodJKS, "JKS", "right-pw", "foreign", foreign.DER)
 	p12Bytes, _ := os.ReadFile(goodP12)
 	jksBytes, _ := os.ReadFile(goodJKS)
 
@@ -312,11 +315,11 @@ func TestPrivateKeys(t *testing.T) {
 			"-keystore", file, "-storetype", "PKCS12", "-storepass:env", javatest.PasswordEnv); err != nil {
 			t.Fatal(err)
 		}
-		javatest.ImportCert(t, file, "PKCS12", "store-pw", "foreign", foreign)
+		javatest.ImportCert(t, file, "PKCS12", "store-pw", "foreign", foreign.DER)
 		s := open(t, "p12", file, ptr("store-pw"))
 		set := mustLoad(t, s)
-		if set.Len() != 1 || set.Get(stores.FingerprintOf(foreign.DER)) == nil {
-			t.Errorf("Load: %d entries, want the one trusted certificate", set.Len())
+		if set.Len() != 2 || set.Get(stores.FingerprintOf(foreign.DER)) == nil || set.Get(stores.FingerprintOf(foreign.DER)).PrivateKey {
+			t.Errorf("Load: %d entries, want the trusted certificate and the key's", set.Len())
 		}
 		if n := strings.Join(s.Notes(), "\n"); !strings.Contains(n, "private key") {
 			t.Errorf("notes %q do not mention the private key", n)
@@ -338,11 +341,74 @@ func TestPrivateKeys(t *testing.T) {
 			"-keystore", file, "-storetype", "JKS", "-storepass:env", javatest.PasswordEnv, "-keypass:env", "RS_KEYPASS"); err != nil {
 			t.Fatal(err)
 		}
+		javatest.ImportCert(t, file, "JKS", "store-pw", "foreign", foreign.DER)
 		keyBefore := jksKeyEntry(t, file, "server")
+		rawBefore := jksRawEntry(t, file, "server")
+		listBefore := javatest.ListVerbose(t, file, "store-pw")
 		s := open(t, "jks", file, ptr("store-pw"))
+		set := mustLoad(t, s)
+		keyFP := listBefore.Keys()[0].SHA256
+		if set.Len() != 2 || set.Get(stores.FingerprintOf(foreign.DER)) == nil {
+			t.Errorf("Load: %d entries, want the trusted certificate and the key's", set.Len())
+		}
+		for _, e := range set.Entries() {
+			if isKey := e.Cert.Fingerprint.String() == keyFP; e.PrivateKey != isKey || (isKey && e.Label != "server") {
+				t.Errorf("entry %s %s: PrivateKey %v, want %v", e.Label, e.Cert.Fingerprint, e.PrivateKey, isKey)
+			}
+		}
+		pwFile := filepath.Join(t.TempDir(), "pw")
+		if err := os.WriteFile(pwFile, []byte("store-pw"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var out, errb bytes.Buffer
+		if code := cli.Main([]string{"list", "--output", "json", "jks:" + file + "?password-file=" + pwFile}, &out, &errb); code != 0 {
+			t.Fatalf("rootsync list: exit %d\n%s", code, errb.String())
+		}
+		var listed struct {
+			Certificates []struct {
+				Fingerprint, Label string
+				PrivateKey         bool `json:"private_key"`
+			}
+		}
+		if err := json.Unmarshal(out.Bytes(), &listed); err != nil {
+			t.Fatal(err)
+		}
+		keysListed := 0
+		for _, c := range listed.Certificates {
+			if c.PrivateKey {
+				keysListed++
+				if c.Label != "server" || c.Fingerprint != keyFP {
+					t.Errorf("rootsync list: key entry %+v, keytool lists %v", c, listBefore.Keys())
+				}
+			}
+		}
+		if keysListed != 1 || len(listed.Certificates) != 2 {
+			t.Errorf("rootsync list: %d entries, %d marked private_key; want 2 and 1:\n%s", len(listed.Certificates), keysListed, out.String())
+		}
+		// A mirror sync from a source without the key's certificate keeps it.
+		pemFile := filepath.Join(t.TempDir(), "roots.pem")
+		if err := os.WriteFile(pemFile, added.PEM(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out.Reset()
+		errb.Reset()
+		if code := cli.Main([]string{"diff", "pem:" + pemFile, "--to", "jks:" + file + "?password-file=" + pwFile, "--mode", "mirror", "--max-removals", "10"}, &out, &errb); code != 3 ||
+			strings.Contains(out.String(), "remove  server") || !strings.Contains(out.String(), "1 to add, 1 to remove") {
+			t.Errorf("mirror diff: exit %d, want 1 to add (the source's root), 1 to remove (foreign), the key's certificate kept:\n%s%s", code, out.String(), errb.String())
+		}
 		mustApply(t, s, addChanges(added))
 		if keyAfter := jksKeyEntry(t, file, "server"); !bytes.Equal(keyAfter.PrivateKey, keyBefore.PrivateKey) || !keyAfter.CreationTime.Equal(keyBefore.CreationTime) {
 			t.Error("the private-key entry changed")
+		}
+		if rawAfter := jksRawEntry(t, file, "server"); !bytes.Equal(rawAfter, rawBefore) {
+			t.Errorf("the private-key entry's bytes changed (%d bytes, were %d)", len(rawAfter), len(rawBefore))
+		}
+		listAfter := javatest.ListVerbose(t, file, "store-pw")
+		if got, want := listAfter.Keys(), listBefore.Keys(); len(got) != 1 || got[0] != want[0] {
+			t.Errorf("keytool -list -v key entries after the sync: %v, were %v", got, want)
+		}
+		if n := len(listAfter.Trusted()); n != 2 {
+			t.Errorf("keytool lists %d trusted entries after adding one, want 2", n)
 		}
 		// keytool can still use the key with its own password.
 		if _, err := javatest.KeytoolEnv(env, "-certreq", "-alias", "server", "-keystore", file, "-storetype", "JKS",
@@ -380,6 +446,52 @@ func TestEmptyFile(t *testing.T) {
 			}
 		})
 	}
+}
+
+// serverCert is a TLS certificate for localhost that chains through an
+// intermediate to root.
+func serverCert(root *testpki.Cert) tls.Certificate {
+	inter := root.Intermediate(root.Cert.Subject.CommonName + " Intermediate")
+	leaf := inter.Leaf("localhost")
+	return tls.Certificate{Certificate: [][]byte{leaf.DER, inter.DER}, PrivateKey: leaf.Key}
+}
+
+// jksRawEntry returns the bytes of one entry of a JKS file (version 2), from
+// its tag to its last certificate.
+func jksRawEntry(t *testing.T, file, alias string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := 8
+	u16 := func() int { v := int(data[p])<<8 | int(data[p+1]); p += 2; return v }
+	u32 := func() int {
+		v := int(data[p])<<24 | int(data[p+1])<<16 | int(data[p+2])<<8 | int(data[p+3])
+		p += 4
+		return v
+	}
+	for count := u32(); count > 0; count-- {
+		start := p
+		tag := u32()
+		n := u16()
+		a := string(data[p : p+n])
+		p += n + 8
+		certs := 1
+		if tag == 1 {
+			p += u32()
+			certs = u32()
+		}
+		for ; certs > 0; certs-- {
+			p += u16()
+			p += u32()
+		}
+		if a == alias {
+			return data[start:p]
+		}
+	}
+	t.Fatalf("%s: no entry %q", file, alias)
+	return nil
 }
 
 func jksKeyEntry(t *testing.T, file, alias string) keystore.PrivateKeyEntry {

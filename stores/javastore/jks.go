@@ -13,10 +13,25 @@ import (
 // password is wrong (or the file was altered).
 var errJKSDigest = errors.New("the password does not match the file's integrity check")
 
-// checkJKS walks the JKS structure and checks that every length field fits
-// in the file, before keystore-go (which allocates what a length says) reads
-// it. It returns a message locating the first problem.
-func checkJKS(data []byte) error {
+// jksEntry is one entry of a JKS file, in file order, as walkJKS finds it.
+type jksEntry struct {
+	alias string // as stored; Java lower-cases it
+	key   bool   // a private-key entry
+	// certType is the certificate type the entry names ("X.509" when the
+	// file's version 1 names none); for a key entry, that of the first
+	// certificate of its chain.
+	certType string
+	// cert is the trusted certificate's encoding, or the first certificate of
+	// a key entry's chain (nil for an empty chain).
+	cert []byte
+}
+
+// walkJKS walks the JKS structure, checking that every length field fits in
+// the file before keystore-go (which allocates what a length says) reads it.
+// It returns the entries in file order, or a message locating the first
+// problem.
+func walkJKS(data []byte) ([]jksEntry, error) {
+	var entries []jksEntry
 	p := 0
 	need := func(n uint64, what string) error {
 		if uint64(len(data)-p) < n {
@@ -48,49 +63,60 @@ func checkJKS(data []byte) error {
 		return nil
 	}
 	if _, err := u32("magic"); err != nil {
-		return err
+		return nil, err
 	}
 	version, err := u32("version")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if version != 1 && version != 2 {
-		return fmt.Errorf("JKS version %d, want 1 or 2", version)
+		return nil, fmt.Errorf("JKS version %d, want 1 or 2", version)
 	}
-	cert := func(entry uint64) error {
+	// cert reads one certificate: its type (version 2 only) and encoding.
+	cert := func() (string, []byte, error) {
+		typ := "X.509"
 		if version == 2 {
 			n, err := u16("certificate type")
 			if err != nil {
-				return err
+				return "", nil, err
 			}
+			start := p
 			if err := skip(n, "certificate type"); err != nil {
-				return err
+				return "", nil, err
 			}
+			typ = string(data[start:p])
 		}
 		n, err := u32("certificate length")
 		if err != nil {
-			return err
+			return "", nil, err
 		}
-		return skip(n, "certificate")
+		start := p
+		if err := skip(n, "certificate"); err != nil {
+			return "", nil, err
+		}
+		return typ, data[start:p:p], nil
 	}
 	count, err := u32("entry count")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for i := uint64(1); i <= count; i++ {
 		tag, err := u32("entry tag")
 		if err != nil {
-			return fmt.Errorf("entry %d: %w", i, err)
+			return nil, fmt.Errorf("entry %d: %w", i, err)
 		}
 		n, err := u16("alias")
+		start := p
 		if err == nil {
 			err = skip(n+8, "alias and date")
 		}
 		if err != nil {
-			return fmt.Errorf("entry %d: %w", i, err)
+			return nil, fmt.Errorf("entry %d: %w", i, err)
 		}
+		e := jksEntry{alias: string(data[start : start+int(n)])}
 		switch tag {
 		case 1: // private key
+			e.key = true
 			n, err := u32("key length")
 			if err == nil {
 				err = skip(n, "encrypted key")
@@ -100,39 +126,74 @@ func checkJKS(data []byte) error {
 				chain, err = u32("chain length")
 			}
 			for j := uint64(0); err == nil && j < chain; j++ {
-				err = cert(i)
+				typ, der, cerr := cert()
+				if err = cerr; err == nil && j == 0 {
+					e.certType, e.cert = typ, der
+				}
 			}
 			if err != nil {
-				return fmt.Errorf("entry %d: %w", i, err)
+				return nil, fmt.Errorf("entry %d: %w", i, err)
 			}
 		case 2: // trusted certificate
-			if err := cert(i); err != nil {
-				return fmt.Errorf("entry %d: %w", i, err)
+			if e.certType, e.cert, err = cert(); err != nil {
+				return nil, fmt.Errorf("entry %d: %w", i, err)
 			}
 		default:
-			return fmt.Errorf("entry %d: unknown entry tag %d", i, tag)
+			return nil, fmt.Errorf("entry %d: unknown entry tag %d", i, tag)
 		}
+		entries = append(entries, e)
 	}
 	if err := need(20, "integrity digest"); err != nil {
-		return err
+		return nil, err
 	}
 	if len(data)-p != 20 {
-		return fmt.Errorf("%d bytes of trailing data", len(data)-p-20)
+		return nil, fmt.Errorf("%d bytes of trailing data", len(data)-p-20)
 	}
-	return nil
+	return entries, nil
 }
 
-// readJKS reads a JKS file with keystore-go, after checkJKS.
-func readJKS(data []byte, password string) (keystore.KeyStore, error) {
-	if err := checkJKS(data); err != nil {
-		return keystore.KeyStore{}, err
+// javaCertType reports whether Java reads a certificate of type t: Java
+// looks the type up with CertificateFactory.getInstance, which finds the
+// JDK's only factory, "X.509" (alias "X509"), ignoring case.
+func javaCertType(t string) bool {
+	return asciiEqualFold(t, "X.509") || asciiEqualFold(t, "X509")
+}
+
+// asciiEqualFold is strings.EqualFold for ASCII only, as Java's
+// toUpperCase(Locale.ENGLISH) compares the names above.
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
 	}
-	ks := keystore.New(keystore.WithCaseExactAliases(), keystore.WithOrderedAliases())
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'a' <= x && x <= 'z' {
+			x -= 'a' - 'A'
+		}
+		if 'a' <= y && y <= 'z' {
+			y -= 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// readJKS reads a JKS file: walkJKS gives the entries in file order, and
+// keystore-go checks the integrity digest and keeps the entries for writing
+// back.
+func readJKS(data []byte, password string) (keystore.KeyStore, []jksEntry, error) {
+	entries, err := walkJKS(data)
+	if err != nil {
+		return keystore.KeyStore{}, nil, err
+	}
+	ks := newJKS()
 	if err := ks.Load(bytes.NewReader(data), []byte(password)); err != nil {
 		if err.Error() == "got invalid digest" {
-			return ks, errJKSDigest
+			return ks, nil, errJKSDigest
 		}
-		return ks, err
+		return ks, nil, err
 	}
-	return ks, nil
+	return ks, entries, nil
 }

@@ -29,6 +29,7 @@ var (
 	oidX509Certificate = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 22, 1}
 
 	oidFriendlyName = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 20}
+	oidLocalKeyID   = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 21}
 	// oidJavaTrust is Oracle's trusted-key-usage attribute: Java sees a
 	// certificate bag as a trusted entry only when it carries it.
 	oidJavaTrust  = asn1.ObjectIdentifier{2, 16, 840, 1, 113894, 746875, 1, 1}
@@ -105,6 +106,8 @@ type pfxBag struct {
 	// otherAttrs names attributes beyond the friendly name and the trust
 	// attribute (a local key id, for example).
 	otherAttrs []string
+	// keyID is the local key id, which pairs a key with its certificate.
+	keyID []byte
 }
 
 // pfxFile is a PKCS#12 file as read.
@@ -241,6 +244,12 @@ func readBag(b safeBag) (pfxBag, error) {
 				pb.usages = append(pb.usages, oid)
 			}
 		default:
+			if a.ID.Equal(oidLocalKeyID) {
+				var id []byte
+				if err := unmarshalAll(a.Values.Bytes, &id); err == nil {
+					pb.keyID = id
+				}
+			}
 			pb.otherAttrs = append(pb.otherAttrs, a.ID.String())
 		}
 	}

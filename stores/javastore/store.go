@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -84,19 +85,41 @@ func (s *Store) Notes() []string {
 
 // item is one keystore entry, in file order.
 type item struct {
+	// alias is the alias as stored; Java lower-cases it.
 	alias string
-	der   []byte
-	// cert is set for a trusted certificate entry rootsync lists.
+	// der is the entry's certificate as stored (a JKS entry may hold PEM
+	// text, which Java reads too); for a key entry, its first certificate.
+	der []byte
+	// cert is set for a trusted certificate entry Java sees, which rootsync
+	// lists; for a key entry, the first certificate of its chain.
 	cert *stores.Certificate
-	// key: a private-key entry (JKS), kept as it is.
+	// key: a private-key entry, listed as such and kept as it is.
 	key bool
+	// hidden: Java does not see this entry (another one with the same
+	// alias, as Java looks it up, replaces it).
+	hidden bool
 }
+
+// view is one alias as Java lists it, and the entry Java finds under it.
+type view struct {
+	alias string
+	it    *item
+}
+
+// listed: a trusted certificate entry Java sees (Load lists key entries too,
+// but no change names them).
+func (it *item) listed() bool { return it.cert != nil && !it.key && !it.hidden }
+
+// javaAlias is the alias as Java and keytool show it.
+func (it *item) javaAlias() string { return strings.ToLower(it.alias) }
 
 // keyfile is a keystore as read.
 type keyfile struct {
 	format Format
 	exists bool
 	items  []*item
+	// view is what Java sees: each alias keytool lists, in file order.
+	view []view
 	// jks is the keystore-go store, which keeps private-key entries as the
 	// encrypted bytes it read.
 	jks keystore.KeyStore
@@ -174,7 +197,10 @@ func (s *Store) read() (*keyfile, error) {
 	}
 	if err != nil {
 		var unsup pfxUnsupportedError
+		var refused javaRefusesError
 		switch {
+		case errors.As(err, &refused):
+			return nil, s.errorf(stores.ErrCorrupt, "", "Java cannot load this keystore either: rebuild it with keytool, or restore it from a backup", "%s: %v", kf.format, err)
 		case errors.Is(err, errJKSDigest) || errors.Is(err, errPFXPassword):
 			return nil, s.badPassword(src, err)
 		case errors.As(err, &unsup):
@@ -200,30 +226,101 @@ func newJKS() keystore.KeyStore {
 }
 
 func (s *Store) readJKS(kf *keyfile, data []byte, pw string) error {
-	ks, err := readJKS(data, pw)
+	ks, entries, err := readJKS(data, pw)
 	if err != nil {
 		return err
 	}
 	kf.jks = ks
-	for _, alias := range ks.Aliases() {
-		if ks.IsPrivateKeyEntry(alias) {
-			kf.items = append(kf.items, &item{alias: alias, key: true})
-			kf.notes = append(kf.notes, fmt.Sprintf("%s: private-key entry %q is kept as it is", s.path, alias))
-			continue
-		}
-		e, err := ks.GetTrustedCertificateEntry(alias)
-		if err != nil {
-			return fmt.Errorf("entry %q: %w", alias, err)
-		}
-		it := &item{alias: alias, der: e.Certificate.Content}
-		if e.Certificate.Type != "X.509" {
-			kf.notes = append(kf.notes, fmt.Sprintf("%s: entry %q holds a %s certificate, kept as it is", s.path, alias, e.Certificate.Type))
-		} else if it.cert, err = stores.ParseCertificate(it.der); err != nil {
-			kf.notes = append(kf.notes, fmt.Sprintf("%s: entry %q: %v; kept as it is", s.path, alias, err))
+	for _, e := range entries {
+		it := &item{alias: e.alias, der: e.cert, key: e.key}
+		name := fmt.Sprintf("entry %q", it.javaAlias())
+		if e.cert != nil {
+			if !javaCertType(e.certType) {
+				// Java looks the type up and fails to load the whole file.
+				return javaRefusesError{fmt.Sprintf("%s: certificate type %q, which Java does not know (it knows X.509), so Java cannot load this keystore", name, e.certType)}
+			}
+			der, pemText := javaCertBytes(e.cert)
+			if it.cert, err = stores.ParseCertificate(der); err != nil {
+				return javaRefusesError{fmt.Sprintf("%s: not a certificate (%v), so Java cannot load this keystore", name, err)}
+			}
+			if pemText {
+				kf.notes = append(kf.notes, fmt.Sprintf("%s: %s holds its certificate as PEM text, which Java reads as well", s.path, name))
+			}
 		}
 		kf.items = append(kf.items, it)
 	}
+	kf.viewJKS(s.path)
 	return nil
+}
+
+// javaCertBytes returns the DER of a JKS entry's certificate. Java's
+// certificate factory reads DER, or PEM text (pemText), whose first block it
+// decodes.
+func javaCertBytes(b []byte) (der []byte, pemText bool) {
+	if len(b) > 0 && b[0] == 0x30 {
+		return b, false
+	}
+	if blk, _ := pem.Decode(b); blk != nil {
+		return blk.Bytes, true
+	}
+	return b, false
+}
+
+// viewJKS finds the entries Java sees in a JKS file, as JDK 17 does: an
+// entry is stored under its alias as written, a later entry with the same
+// alias replacing an earlier one; and every alias is looked up lower-cased.
+// So keytool lists each alias with the entry stored under its lower-case
+// form: an alias with capitals shows the certificate of the entry under the
+// lower-case alias, if there is one, and its own entry is never seen.
+func (kf *keyfile) viewJKS(path string) {
+	byAlias := map[string]*item{}
+	var aliases []string
+	for _, it := range kf.items {
+		if prev := byAlias[it.alias]; prev != nil {
+			kf.notes = append(kf.notes, fmt.Sprintf("%s: entry %q appears twice; Java sees only the later one", path, it.alias))
+			kf.blockers = append(kf.blockers, fmt.Sprintf("entry %q appears twice, and rewriting would drop the first", it.alias))
+		} else {
+			aliases = append(aliases, it.alias)
+		}
+		byAlias[it.alias] = it
+	}
+	seen := map[*item]bool{}
+	for _, a := range aliases {
+		it := byAlias[strings.ToLower(a)]
+		if it == nil {
+			kf.notes = append(kf.notes, fmt.Sprintf("%s: entry %q is invisible to Java, which looks aliases up lower-cased and finds no entry %q (keytool -list fails on this keystore); rootsync does not list it", path, a, strings.ToLower(a)))
+			continue
+		}
+		if it.alias != a {
+			kf.notes = append(kf.notes, fmt.Sprintf("%s: alias %q shows the entry %q to Java, which looks aliases up lower-cased", path, a, it.alias))
+		}
+		kf.view = append(kf.view, view{alias: a, it: it})
+		seen[it] = true
+	}
+	for _, it := range kf.items {
+		it.hidden = !seen[it]
+	}
+}
+
+// viewPKCS12 finds the entries Java sees in a PKCS#12 file, as JDK 17 does:
+// aliases are lower-cased as they are read, and of entries whose aliases are
+// equal ignoring case the last one read wins.
+func (kf *keyfile) viewPKCS12(path string) {
+	last := map[string]*item{}
+	var aliases []string
+	for _, it := range kf.items {
+		a := strings.ToLower(it.alias)
+		if prev := last[a]; prev != nil {
+			prev.hidden = true
+			kf.notes = append(kf.notes, fmt.Sprintf("%s: entry %q is hidden by a later entry %q (Java lower-cases aliases and sees only the later one)", path, prev.alias, it.alias))
+		} else {
+			aliases = append(aliases, a)
+		}
+		last[a] = it
+	}
+	for _, a := range aliases {
+		kf.view = append(kf.view, view{alias: a, it: last[a]})
+	}
 }
 
 func (s *Store) readPKCS12(kf *keyfile, data []byte, pw string) error {
@@ -233,21 +330,40 @@ func (s *Store) readPKCS12(kf *keyfile, data []byte, pw string) error {
 	}
 	kf.noMAC = f.noMAC
 	kf.legacyMAC = f.macAlg.Equal(oidSHA1)
-	keys := 0
-	for i, b := range f.bags {
+	// As Java's PKCS12KeyStore: a bag without a friendly name gets a
+	// number; a key's certificate is the untrusted certificate bag with the
+	// same local key id (or alias).
+	unfriendly := 0
+	aliasOf := func(b *pfxBag) string {
+		if b.hasAlias {
+			return b.alias
+		}
+		unfriendly++
+		return fmt.Sprint(unfriendly)
+	}
+	var keys []*item
+	keyIDs := map[*item][]byte{}
+	var chainCerts []*pfxBag
+	for i := range f.bags {
+		b := &f.bags[i]
 		name := fmt.Sprintf("bag %d", i+1)
 		if b.hasAlias {
-			name = fmt.Sprintf("%q", b.alias)
+			name = fmt.Sprintf("%q", strings.ToLower(b.alias))
 		}
 		switch {
 		case b.kind.Equal(oidKeyBag), b.kind.Equal(oidShroudedKeyBag):
-			keys++
+			it := &item{alias: aliasOf(b), key: true}
+			keys = append(keys, it)
+			keyIDs[it] = b.keyID
+			kf.items = append(kf.items, it)
 			continue
 		case !b.kind.Equal(oidCertBag):
 			kf.blockers = append(kf.blockers, fmt.Sprintf("%s is a safe bag of type %s", name, b.kind))
+			kf.notes = append(kf.notes, fmt.Sprintf("%s: %s is a safe bag of type %s, which rootsync does not list", s.path, name, b.kind))
 			continue
 		case !b.trusted:
 			// A key's certificate chain, or a certificate Java ignores.
+			chainCerts = append(chainCerts, b)
 			kf.blockers = append(kf.blockers, fmt.Sprintf("%s is a certificate without Java's trusted-key-usage attribute", name))
 			continue
 		case !b.hasAlias:
@@ -257,18 +373,46 @@ func (s *Store) readPKCS12(kf *keyfile, data []byte, pw string) error {
 		case len(b.otherAttrs) > 0:
 			kf.blockers = append(kf.blockers, fmt.Sprintf("%s carries the attributes %s", name, strings.Join(b.otherAttrs, ", ")))
 		}
-		it := &item{alias: b.alias, der: b.der}
+		it := &item{alias: aliasOf(b), der: b.der}
 		if it.cert, err = stores.ParseCertificate(b.der); err != nil {
-			kf.notes = append(kf.notes, fmt.Sprintf("%s: entry %s: %v; kept as it is", s.path, name, err))
+			return javaRefusesError{fmt.Sprintf("entry %q: not a certificate (%v), so Java cannot load this keystore", it.javaAlias(), err)}
 		}
 		kf.items = append(kf.items, it)
 	}
-	if keys > 0 {
-		kf.blockers = append([]string{fmt.Sprintf("it holds %d private key(s)", keys)}, kf.blockers...)
-		kf.notes = append(kf.notes, fmt.Sprintf("%s holds %d private key(s); rootsync reads its trusted certificates but will not rewrite it", s.path, keys))
+	for _, k := range keys {
+		var match *pfxBag
+		for _, c := range chainCerts {
+			if id := keyIDs[k]; id != nil && bytes.Equal(id, c.keyID) {
+				match = c
+				break
+			}
+		}
+		for _, c := range chainCerts {
+			if match == nil && c.hasAlias && strings.EqualFold(c.alias, k.alias) {
+				match = c
+			}
+		}
+		if match == nil && len(keys) == 1 && len(chainCerts) > 0 {
+			match = chainCerts[0]
+		}
+		if match != nil {
+			k.der = match.der
+			k.cert, _ = stores.ParseCertificate(match.der)
+		}
+	}
+	kf.viewPKCS12(s.path)
+	if len(keys) > 0 {
+		kf.blockers = append([]string{fmt.Sprintf("it holds %d private key(s)", len(keys))}, kf.blockers...)
+		kf.notes = append(kf.notes, fmt.Sprintf("%s holds %d private key(s); rootsync reads its trusted certificates but will not rewrite it", s.path, len(keys)))
 	}
 	return nil
 }
+
+// javaRefusesError: the keystore holds something that makes Java refuse to
+// load it at all.
+type javaRefusesError struct{ what string }
+
+func (e javaRefusesError) Error() string { return e.what }
 
 func owned(alias string) bool { return strings.HasPrefix(strings.ToLower(alias), OwnedPrefix) }
 
@@ -282,28 +426,44 @@ func (s *Store) Load(ctx context.Context) (*stores.Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.setNotes(kf.notes)
+	s.remember(kf)
 	return kf.set(), nil
 }
 
-func (s *Store) setNotes(n []string) {
+// remember keeps what the last Load or Apply read, for Notes.
+func (s *Store) remember(kf *keyfile) {
 	s.mu.Lock()
-	s.notes = append([]string(nil), n...)
+	s.notes = append([]string(nil), kf.notes...)
 	s.mu.Unlock()
 }
 
+// keyNote marks a private-key entry in listings.
+const keyNote = "a private-key entry (PrivateKeyEntry): Java trusts its certificate too, but rootsync never copies, removes or changes it"
+
+// set is what Java sees: every trusted certificate entry, and every
+// private-key entry's certificate marked PrivateKey (listed, never planned),
+// under the alias keytool shows.
 func (kf *keyfile) set() *stores.Set {
 	set := stores.NewSet()
-	for _, it := range kf.items {
+	for _, v := range kf.view {
+		it := v.it
 		if it.cert == nil {
-			continue
+			continue // a key without a certificate; Notes mention the keys
 		}
 		if prev := set.Get(it.cert.Fingerprint); prev != nil {
-			prev.Notes = append(prev.Notes, fmt.Sprintf("also under alias %q", it.alias))
-			prev.Owned = prev.Owned || owned(it.alias)
+			prev.Notes = append(prev.Notes, fmt.Sprintf("also under alias %q", v.alias))
+			if it.key && !prev.PrivateKey {
+				prev.Notes = append(prev.Notes, keyNote)
+			}
+			prev.PrivateKey = prev.PrivateKey || it.key
+			prev.Owned = prev.Owned || (owned(v.alias) && !it.key)
 			continue
 		}
-		set.Add(&stores.Entry{Cert: it.cert, Trust: stores.TrustAll(), Owned: owned(it.alias), Label: it.alias})
+		e := &stores.Entry{Cert: it.cert, Trust: stores.TrustAll(), Owned: owned(v.alias) && !it.key, Label: v.alias, PrivateKey: it.key}
+		if it.key {
+			e.Notes = []string{keyNote}
+		}
+		set.Add(e)
 	}
 	return set
 }
@@ -326,7 +486,7 @@ func (s *Store) Apply(ctx context.Context, changes []stores.Change) error {
 	if err != nil {
 		return err
 	}
-	s.setNotes(kf.notes)
+	s.remember(kf)
 	changed := false
 	inUse := map[string]bool{}
 	for _, it := range kf.items {
@@ -352,7 +512,7 @@ func (s *Store) Apply(ctx context.Context, changes []stores.Change) error {
 		case stores.Remove:
 			keep := kf.items[:0]
 			for _, it := range kf.items {
-				drop := it.cert != nil && it.cert.Fingerprint == c.Fingerprint && (!ch.Entry.Owned || owned(it.alias))
+				drop := it.listed() && it.cert.Fingerprint == c.Fingerprint && (!ch.Entry.Owned || owned(it.alias))
 				if drop {
 					changed = true
 					delete(inUse, strings.ToLower(it.alias))
@@ -390,7 +550,7 @@ func (s *Store) Apply(ctx context.Context, changes []stores.Change) error {
 
 func (kf *keyfile) has(f stores.Fingerprint) bool {
 	for _, it := range kf.items {
-		if it.cert != nil && it.cert.Fingerprint == f {
+		if it.listed() && it.cert.Fingerprint == f {
 			return true
 		}
 	}

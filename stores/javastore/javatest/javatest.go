@@ -1,13 +1,15 @@
 // Package javatest runs the real Java tools for the Java truststore tests:
-// keytool with its password in an environment variable, a parser for
-// keytool -list, and a small Java TLS client that trusts exactly one
-// truststore. It is imported only by tests.
+// keytool with its password in an environment variable, parsers for
+// keytool -list and keytool -list -v, and a small Java TLS client that trusts
+// exactly one truststore. It is imported only by tests; its functions take
+// certificates as DER, so that tests outside this module can use it.
 package javatest
 
 import (
 	"bytes"
 	"crypto/tls"
 	_ "embed"
+	"encoding/pem"
 	"fmt"
 	"net"
 	"os"
@@ -17,8 +19,6 @@ import (
 	"sort"
 	"strings"
 	"testing"
-
-	"github.com/rootsync/rootsync/internal/testpki"
 )
 
 // PasswordEnv is the environment variable through which keytool and the TLS
@@ -58,12 +58,12 @@ func KeytoolEnv(env []string, args ...string) (string, error) {
 	return out.String(), nil
 }
 
-// ImportCert adds c to the keystore at path under alias as keytool
-// -importcert does (creating the file if needed).
-func ImportCert(t testing.TB, path, storetype, password, alias string, c *testpki.Cert) {
+// ImportCert adds the certificate der to the keystore at path under alias as
+// keytool -importcert does (creating the file if needed).
+func ImportCert(t testing.TB, path, storetype, password, alias string, der []byte) {
 	t.Helper()
-	pemFile := filepath.Join(t.TempDir(), alias+".pem")
-	if err := os.WriteFile(pemFile, c.PEM(), 0o644); err != nil {
+	pemFile := filepath.Join(t.TempDir(), "cert.pem")
+	if err := os.WriteFile(pemFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Keytool(password, "-importcert", "-noprompt", "-alias", alias, "-file", pemFile,
@@ -102,6 +102,110 @@ func ParseList(out string) ([]ListEntry, error) {
 	}
 	sort.Slice(es, func(i, j int) bool { return es[i].Alias < es[j].Alias })
 	return es, nil
+}
+
+// Listing is what keytool -list -v shows of a keystore.
+type Listing struct {
+	// Type is the keystore type keytool found ("JKS", "PKCS12", "JCEKS").
+	Type    string
+	Entries []ListEntry // sorted by alias; Date is not set
+}
+
+// Trusted returns the trustedCertEntry entries.
+func (l Listing) Trusted() []ListEntry { return l.ofType("trustedCertEntry") }
+
+// Keys returns the PrivateKeyEntry entries, each with the fingerprint of the
+// first certificate of its chain.
+func (l Listing) Keys() []ListEntry { return l.ofType("PrivateKeyEntry") }
+
+func (l Listing) ofType(typ string) []ListEntry {
+	var out []ListEntry
+	for _, e := range l.Entries {
+		if e.Type == typ {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+var (
+	verboseType  = regexp.MustCompile(`^Keystore type: (\S+)`)
+	verboseAlias = regexp.MustCompile(`^Alias name: (.*)$`)
+	verboseEntry = regexp.MustCompile(`^Entry type: (\w+)`)
+	verboseFP    = regexp.MustCompile(`^\s*SHA256: ([0-9A-F:]+)`)
+)
+
+// ParseVerbose reads keytool -list -v output.
+func ParseVerbose(out string) (Listing, error) {
+	var l Listing
+	for _, line := range strings.Split(out, "\n") {
+		line = strings.TrimRight(line, "\r")
+		if m := verboseType.FindStringSubmatch(line); m != nil {
+			l.Type = m[1]
+		} else if m := verboseAlias.FindStringSubmatch(line); m != nil {
+			l.Entries = append(l.Entries, ListEntry{Alias: m[1]})
+		} else if m := verboseEntry.FindStringSubmatch(line); m != nil && len(l.Entries) > 0 {
+			l.Entries[len(l.Entries)-1].Type = m[1]
+		} else if m := verboseFP.FindStringSubmatch(line); m != nil && len(l.Entries) > 0 {
+			// A key entry lists its whole chain; the first is the key's.
+			if e := &l.Entries[len(l.Entries)-1]; e.SHA256 == "" {
+				e.SHA256 = strings.ToLower(strings.ReplaceAll(m[1], ":", ""))
+			}
+		}
+	}
+	for _, e := range l.Entries {
+		if e.Type == "" {
+			return l, fmt.Errorf("entry %q without an entry type", e.Alias)
+		}
+	}
+	sort.Slice(l.Entries, func(i, j int) bool { return l.Entries[i].Alias < l.Entries[j].Alias })
+	return l, nil
+}
+
+// ListVerbose runs keytool -list -v on a keystore without naming its type,
+// so that keytool finds the type as Java does, and parses the output.
+func ListVerbose(t testing.TB, path, password string) Listing {
+	t.Helper()
+	out, err := Keytool(password, "-list", "-v", "-keystore", path, "-storepass:env", PasswordEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := ParseVerbose(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// TrustedPEM returns the certificates of a keystore's trusted certificate
+// entries as keytool prints them (keytool -list -rfc), as one PEM bundle.
+func TrustedPEM(t testing.TB, path, password string) []byte {
+	t.Helper()
+	out, err := Keytool(password, "-list", "-rfc", "-keystore", path, "-storepass:env", PasswordEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bundle, block []byte
+	var entryType string
+	for _, line := range strings.Split(out, "\n") {
+		line = strings.TrimRight(line, "\r")
+		if m := verboseEntry.FindStringSubmatch(line); m != nil {
+			entryType = m[1]
+		}
+		if strings.HasPrefix(line, "-----BEGIN ") || block != nil {
+			block = append(block, line+"\n"...)
+		}
+		if strings.HasPrefix(line, "-----END ") {
+			if blk, _ := pem.Decode(block); blk == nil {
+				t.Fatalf("keytool -list -rfc: a PEM block that does not decode:\n%s", block)
+			}
+			if entryType == "trustedCertEntry" {
+				bundle = append(bundle, block...)
+			}
+			block = nil
+		}
+	}
+	return bundle
 }
 
 // List runs keytool -list on a keystore and parses it.
@@ -156,14 +260,11 @@ func (c *Client) Connect(t testing.TB, port int, store, storetype string, passwo
 	return strings.TrimSpace(string(out)), err == nil
 }
 
-// Server starts a TLS server on 127.0.0.1 whose certificate (for localhost
-// and 127.0.0.1) chains through an intermediate to root. It answers "pong" to
-// each connection and stops at the end of the test. It returns the port.
-func Server(t testing.TB, root *testpki.Cert) int {
+// Server starts a TLS server on 127.0.0.1 presenting cert (whose leaf should
+// name localhost and 127.0.0.1). It answers "pong" to each connection and
+// stops at the end of the test. It returns the port.
+func Server(t testing.TB, cert tls.Certificate) int {
 	t.Helper()
-	inter := root.Intermediate(root.Cert.Subject.CommonName + " Intermediate")
-	leaf := inter.Leaf("localhost")
-	cert := tls.Certificate{Certificate: [][]byte{leaf.DER, inter.DER}, PrivateKey: leaf.Key}
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
 	if err != nil {
 		t.Fatal(err)

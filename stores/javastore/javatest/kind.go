@@ -45,7 +45,7 @@ func (k Kind) Conformance(t *testing.T, password string) {
 		},
 		AddForeign: func(t *testing.T, s stores.Store, c *testpki.Cert) {
 			alias := "Foreign " + strings.ReplaceAll(c.Cert.Subject.CommonName, " ", "-")
-			ImportCert(t, s.Paths()[0], k.StoreType, password, alias, c)
+			ImportCert(t, s.Paths()[0], k.StoreType, password, alias, c.DER)
 		},
 		Corrupt: func(t *testing.T, s stores.Store) {
 			p := s.Paths()[0]
