@@ -319,9 +319,7 @@ import json, os, sys, jks
 spec = json.load(sys.stdin)
 entries = []
 for e in spec["trusted"]:
-    te = jks.TrustedCertEntry.new(e["alias"], bytes.fromhex(e["cert"]))
-    te.type = e["type"]
-    entries.append(te)
+    entries.append(jks.TrustedCertEntry.new(e["alias"], bytes.fromhex(e["cert"])))
 for k in spec["keys"]:
     entries.append(jks.PrivateKeyEntry.new(k["alias"], [bytes.fromhex(c) for c in k["chain"]], bytes.fromhex(k["key"]), "pkcs8"))
 ks = jks.KeyStore.new(spec["store_type"], entries)
@@ -337,10 +335,12 @@ func pyjksWriter(storeType string) func(t *testing.T, file, password string) {
 		spec := map[string]any{
 			"file": file, "store_type": storeType,
 			"trusted": []map[string]string{
-				{"alias": "pyjks root a", "cert": hex.EncodeToString(fidA.DER), "type": "X.509"},
-				{"alias": "pyjks root b", "cert": hex.EncodeToString(fidB.DER), "type": "X509"},
-				// Java's certificate factory reads PEM text as well as DER.
-				{"alias": "pyjks root c", "cert": hex.EncodeToString(fidC.PEM()), "type": "x.509"},
+				{"alias": "pyjks root a", "cert": hex.EncodeToString(fidA.DER)},
+				{"alias": "pyjks root b", "cert": hex.EncodeToString(fidB.DER)},
+				// pyjks writes the bytes it is given (and always the type
+				// "X.509"); Java's certificate factory reads PEM text as well
+				// as DER.
+				{"alias": "pyjks root c", "cert": hex.EncodeToString(fidC.PEM())},
 			},
 			"keys": []map[string]any{{"alias": "pyjks server", "chain": []string{hex.EncodeToString(fidSrv.DER)}, "key": hex.EncodeToString(key)}},
 		}
