@@ -15,6 +15,7 @@
 package atomicfile
 
 import (
+	"errors"
 	"io/fs"
 	"strings"
 )
@@ -52,12 +53,26 @@ func KeepXattr(name string, root bool) bool {
 	return false
 }
 
+// ErrDirSync is wrapped by the error a write returns when the new content was
+// renamed into place but the folder could not be synced afterwards. The file
+// then already holds the new content (and may or may not keep it after a
+// crash): a caller that promised "all or nothing" must treat the file as
+// changed and put the old content back.
+var ErrDirSync = errors.New("folder not synced after the rename")
+
+// dirSyncFault, when a test sets it, runs before the folder sync that follows
+// the rename; an error it returns stands for a failing sync.
+var dirSyncFault func(dir string) error
+
 // Write replaces path with data. If path exists, its metadata (see Meta) is
 // kept and perm is ignored; a symbolic link is followed and its target
 // replaced, as root only a link in a folder no other user can write (else
 // the error wraps securefs.ErrUnsafe and names the link). If the file
-// already holds exactly data, nothing is written and no timestamp changes. On
-// error the old file is untouched and no temporary file is left behind.
+// already holds exactly data, nothing is written and no timestamp changes.
+//
+// On an error that does not wrap ErrDirSync the old file is untouched and no
+// temporary file is left behind. An error wrapping ErrDirSync means the rename
+// happened: path holds data, but that may not survive a crash.
 func Write(path string, data []byte, perm fs.FileMode) error {
 	return write(path, data, perm, nil, true)
 }

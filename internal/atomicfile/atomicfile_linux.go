@@ -187,8 +187,13 @@ func replace(dfd int, name, full string, data []byte, m *Meta, exact bool) error
 			return fmt.Errorf("%s: setting the modification time: %w", full, err)
 		}
 	}
+	if dirSyncFault != nil {
+		if err := dirSyncFault(filepath.Dir(full)); err != nil {
+			return fmt.Errorf("%s: %w: %w", full, ErrDirSync, err)
+		}
+	}
 	if err := unix.Fsync(dfd); err != nil && !errors.Is(err, unix.EINVAL) {
-		return fmt.Errorf("%s: %w", filepath.Dir(full), err)
+		return fmt.Errorf("%s: %w: %s: %w", full, ErrDirSync, filepath.Dir(full), err)
 	}
 	return nil
 }

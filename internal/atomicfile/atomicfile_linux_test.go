@@ -1,6 +1,8 @@
 //go:build linux
 
-package atomicfile
+// An external test package: storetest, whose helpers these tests use,
+// imports atomicfile (through internal/backup).
+package atomicfile_test
 
 import (
 	"bytes"
@@ -13,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/rootsync/rootsync/internal/atomicfile"
 	"github.com/rootsync/rootsync/internal/securefs"
 	"github.com/rootsync/rootsync/stores/storetest"
 )
@@ -43,7 +46,7 @@ func TestWriteKeepsMetadata(t *testing.T) {
 	if !strings.Contains(before, "user:nobody:rw-") || !strings.Contains(before, "user.origin") {
 		t.Fatalf("setup did not take:\n%s", before)
 	}
-	if err := Write(p, []byte("new\n"), 0o600); err != nil {
+	if err := atomicfile.Write(p, []byte("new\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if b, _ := os.ReadFile(p); string(b) != "new\n" {
@@ -65,17 +68,17 @@ func TestWriteMetaRestoresAndDropsCapability(t *testing.T) {
 	dir := storetest.XattrDir(t)
 	p := dressed(t, dir)
 	want := storetest.Metadata(t, p)
-	_, m, err := ReadMeta(p)
+	_, m, err := atomicfile.ReadMeta(p)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A manifest might carry a capability and a setuid bit: neither is set.
 	m.Mode |= 0o4000
-	m.Xattrs = append(m.Xattrs, Xattr{Name: "security.capability", Value: capability()})
+	m.Xattrs = append(m.Xattrs, atomicfile.Xattr{Name: "security.capability", Value: capability()})
 	// Lose everything, as a careless tool would.
 	os.Remove(p)
 	os.WriteFile(p, []byte("other"), 0o666)
-	if err := WriteMeta(p, []byte("old\n"), m); err != nil {
+	if err := atomicfile.WriteMeta(p, []byte("old\n"), m); err != nil {
 		t.Fatal(err)
 	}
 	if got := storetest.Metadata(t, p); got != want {
@@ -105,7 +108,7 @@ func TestWriteDoesNotCopyCapability(t *testing.T) {
 	if err := unix.Setxattr(p, "security.capability", capability(), 0); err != nil {
 		t.Skipf("cannot set a capability here: %v", err)
 	}
-	if err := Write(p, []byte("b"), 0o644); err != nil {
+	if err := atomicfile.Write(p, []byte("b"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := unix.Getxattr(p, "security.capability", make([]byte, 64)); !errors.Is(err, unix.ENODATA) {
@@ -122,7 +125,7 @@ func TestWriteFollowsOnlyTrustedLinks(t *testing.T) {
 	os.WriteFile(bundle, []byte("system"), 0o644)
 	admin := filepath.Join(d, "admin.pem")
 	os.Symlink(bundle, admin)
-	if err := Write(admin, []byte("via admin link"), 0o644); err != nil {
+	if err := atomicfile.Write(admin, []byte("via admin link"), 0o644); err != nil {
 		t.Fatalf("an administrator's link: %v", err)
 	}
 	if b, _ := os.ReadFile(bundle); string(b) != "via admin link" {
@@ -133,7 +136,7 @@ func TestWriteFollowsOnlyTrustedLinks(t *testing.T) {
 	os.Chown(home, 65534, 65534)
 	alice := filepath.Join(home, "ca.pem")
 	os.Symlink(bundle, alice)
-	err := Write(alice, []byte("alice's choice"), 0o644)
+	err := atomicfile.Write(alice, []byte("alice's choice"), 0o644)
 	if !errors.Is(err, securefs.ErrUnsafe) || !strings.Contains(err.Error(), alice) {
 		t.Fatalf("want a refusal naming %s, got %v", alice, err)
 	}
@@ -148,7 +151,7 @@ func TestWriteNoFollowReplacesLink(t *testing.T) {
 	os.WriteFile(victim, []byte("precious"), 0o644)
 	j := filepath.Join(d, "journal.json")
 	os.Symlink(victim, j)
-	if err := WriteNoFollow(j, []byte("{}"), 0o600); err != nil {
+	if err := atomicfile.WriteNoFollow(j, []byte("{}"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if b, _ := os.ReadFile(victim); string(b) != "precious" {
@@ -172,11 +175,11 @@ func TestKeepXattr(t *testing.T) {
 		{"security.capability", false, false},
 		{"system.nfs4_acl", false, false},
 	} {
-		if got := KeepXattr(c.name, true); got != c.root {
-			t.Errorf("KeepXattr(%q, root) = %v", c.name, got)
+		if got := atomicfile.KeepXattr(c.name, true); got != c.root {
+			t.Errorf("atomicfile.KeepXattr(%q, root) = %v", c.name, got)
 		}
-		if got := KeepXattr(c.name, false); got != c.user {
-			t.Errorf("KeepXattr(%q, user) = %v", c.name, got)
+		if got := atomicfile.KeepXattr(c.name, false); got != c.user {
+			t.Errorf("atomicfile.KeepXattr(%q, user) = %v", c.name, got)
 		}
 	}
 }

@@ -81,7 +81,15 @@ func write(path string, data []byte, perm fs.FileMode, want *Meta, follow bool) 
 		t := time.Unix(0, meta.ModTime)
 		_ = os.Chtimes(path, t, t)
 	}
-	return SyncDir(dir)
+	if dirSyncFault != nil {
+		if err := dirSyncFault(dir); err != nil {
+			return fmt.Errorf("%s: %w: %w", path, ErrDirSync, err)
+		}
+	}
+	if err := SyncDir(dir); err != nil {
+		return fmt.Errorf("%s: %w: %w", path, ErrDirSync, err)
+	}
+	return nil
 }
 
 // ReadMeta reads a regular file and its mode, owner (where the system has

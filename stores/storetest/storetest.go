@@ -6,10 +6,13 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/rootsync/rootsync/internal/backup"
 	"github.com/rootsync/rootsync/internal/testpki"
 	"github.com/rootsync/rootsync/stores"
 )
@@ -50,6 +53,7 @@ func Run(t *testing.T, h Harness) {
 		t.Run("ReadOnlyFolderNoWrite", func(t *testing.T) { testReadOnly(t, h) })
 	}
 	t.Run("DistrustOrLossless", func(t *testing.T) { testTrustChange(t, h) })
+	t.Run("BackupApplyRestore", func(t *testing.T) { testBackupRestore(t, h) })
 }
 
 // desiredTrust is what the suite asks a store to hold for c: mixed per-purpose
@@ -279,3 +283,59 @@ func checkNamesPlace(t *testing.T, s stores.Store, err error) {
 
 // inCI reports whether the tests run under CI, where nothing may be skipped.
 func inCI() bool { return os.Getenv("CI") == "true" }
+
+// testBackupRestore: what a rollback or `rootsync restore` does — back the
+// store's Paths up, apply a change, put the files back and let the store
+// restore its state (stores.RestoreState) — leaves a store that Load reads
+// exactly as before the change.
+func testBackupRestore(t *testing.T, h Harness) {
+	s := h.New(t, t.TempDir())
+	h.AddForeign(t, s, rootF)
+	apply(t, s, adds(s, rootA))
+	before := load(t, s)
+	if before.Len() != 2 {
+		t.Fatalf("store holds %d entries before the backup, want 2", before.Len())
+	}
+	b, err := backup.Take(t.TempDir(), s.Spec().String(), s.Paths(), time.Now())
+	if err != nil {
+		t.Fatalf("backup of %s: %v", s.Spec(), err)
+	}
+	a := before.Get(stores.FingerprintOf(rootA.DER))
+	ch := append(adds(s, rootB, rootC), stores.Change{Action: stores.Remove, Entry: a, Reason: "conformance"})
+	apply(t, s, ch)
+	if mid := load(t, s); mid.Len() != 3 || mid.Get(a.Cert.Fingerprint) != nil {
+		t.Fatalf("after the change Load gives %d entries (root A there: %v), want 3 without root A", mid.Len(), mid.Get(a.Cert.Fingerprint) != nil)
+	}
+	if err := b.Restore(); err != nil {
+		t.Fatalf("restoring %s from its backup: %v", s.Spec(), err)
+	}
+	if err := stores.RestoreState(context.Background(), s); err != nil {
+		t.Fatalf("RestoreState(%s): %v", s.Spec(), err)
+	}
+	after := load(t, s)
+	for _, d := range diffSets(before, after) {
+		t.Error(d)
+	}
+}
+
+// diffSets lists how two sets differ in certificates, trust and ownership.
+func diffSets(before, after *stores.Set) []string {
+	var out []string
+	for _, e := range before.Entries() {
+		g := after.Get(e.Cert.Fingerprint)
+		switch {
+		case g == nil:
+			out = append(out, fmt.Sprintf("%s: in the store before the change, missing after the restore", e.Cert.Subject))
+		case g.Trust != e.Trust:
+			out = append(out, fmt.Sprintf("%s: trust %v after the restore, want %v", e.Cert.Subject, g.Trust, e.Trust))
+		case g.Owned != e.Owned:
+			out = append(out, fmt.Sprintf("%s: owned %v after the restore, want %v", e.Cert.Subject, g.Owned, e.Owned))
+		}
+	}
+	for _, e := range after.Entries() {
+		if before.Get(e.Cert.Fingerprint) == nil {
+			out = append(out, fmt.Sprintf("%s: added by the change and still there after the restore", e.Cert.Subject))
+		}
+	}
+	return out
+}

@@ -366,3 +366,20 @@ func (s *Store) privilegeError(ops []fileOp, cause error) error {
 		Hint: "run rootsync as root (sudo), or " + strings.Join(steps, ", ") + " and run `sudo " + s.commandLine() + "`",
 	}
 }
+
+// RestoreState re-runs the distribution's tool after the input folders were
+// put back from a backup (a rollback, a restore, a crash recovery), so that
+// the generated bundle and folders say again what the inputs say: restoring
+// the anchors folder alone would leave a rolled-back root in
+// ca-certificates.crt.
+func (s *Store) RestoreState(ctx context.Context) error {
+	out, err := s.regenerate(ctx, true)
+	if err == nil {
+		return nil
+	}
+	if msg := strings.TrimSpace(string(out)); msg != "" {
+		err = fmt.Errorf("%w: %s", err, msg)
+	}
+	return &stores.Error{Path: s.Paths()[0], Err: fmt.Errorf("regenerating after the restore: %w", err),
+		Hint: "the input folders are restored; run " + s.commandLine() + " by hand once the cause is fixed"}
+}
