@@ -1,4 +1,5 @@
-package backup
+// An external test package: storetest, whose helpers these tests use, imports backup.
+package backup_test
 
 import (
 	"os"
@@ -6,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rootsync/rootsync/internal/backup"
 	"github.com/rootsync/rootsync/stores/storetest"
 )
 
@@ -22,7 +24,7 @@ func TestTakeRestoreExact(t *testing.T) {
 	paths := []string{dir, file, missing}
 	before := storetest.Snapshot(t, paths)
 
-	b, err := Take(root, "capath:"+dir, paths, time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	b, err := backup.Take(root, "capath:"+dir, paths, time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +35,7 @@ func TestTakeRestoreExact(t *testing.T) {
 	os.WriteFile(file, []byte("new bundle"), 0o600)
 	os.WriteFile(missing, []byte("created"), 0o644)
 
-	again, err := Find(root, b.ID[:10])
+	again, err := backup.Find(root, b.ID[:10])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,23 +53,23 @@ func TestPruneKeepsNewestPerStore(t *testing.T) {
 	os.WriteFile(f, []byte("x"), 0o644)
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := 0; i < 5; i++ {
-		if _, err := Take(root, "pem:a", []string{f}, base.Add(time.Duration(i)*time.Hour)); err != nil {
+		if _, err := backup.Take(root, "pem:a", []string{f}, base.Add(time.Duration(i)*time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := Take(root, "pem:b", []string{f}, base); err != nil {
+	if _, err := backup.Take(root, "pem:b", []string{f}, base); err != nil {
 		t.Fatal(err)
 	}
-	if err := Prune(root, 2); err != nil {
+	if err := backup.Prune(root, 2); err != nil {
 		t.Fatal(err)
 	}
-	all, _ := List(root)
+	all, _ := backup.List(root)
 	count := map[string]int{}
 	for _, b := range all {
 		count[b.Store]++
 	}
 	if count["pem:a"] != 2 || count["pem:b"] != 1 {
-		t.Fatalf("after Prune(2): %v", count)
+		t.Fatalf("after backup.Prune(2): %v", count)
 	}
 	if !all[0].Created.Equal(base.Add(4 * time.Hour)) {
 		t.Errorf("newest first: got %v", all[0].Created)

@@ -42,6 +42,7 @@ func runList(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	warnIfPending(e.stderr, o.stateDir)
 	for _, st := range sts {
 		set, err := st.Load(ctx)
 		if err != nil {

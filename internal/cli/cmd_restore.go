@@ -9,8 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/rootsync/rootsync/internal/backup"
-	"github.com/rootsync/rootsync/internal/lock"
-	"github.com/rootsync/rootsync/stores"
+	"github.com/rootsync/rootsync/internal/job"
 )
 
 type restoreOptions struct {
@@ -21,24 +20,6 @@ type restoreOptions struct {
 func (o *restoreOptions) AddFlags(fs *pflag.FlagSet) {
 	o.commonOptions.AddFlags(fs)
 	fs.DurationVar(&o.lockWait, "lock-wait", 30*time.Second, "how long to wait for another rootsync run to finish")
-}
-
-// storePaths opens the store spec names (without reading it) and returns
-// its paths.
-func storePaths(spec string, oo stores.OpenOptions) ([]string, error) {
-	specs, err := parseSpecs([]string{spec})
-	if err != nil {
-		return nil, err
-	}
-	sts, err := openAll(specs, oo)
-	if err != nil {
-		return nil, err
-	}
-	var paths []string
-	for _, st := range sts {
-		paths = append(paths, st.Paths()...)
-	}
-	return paths, nil
 }
 
 // runRestore lists backups, or restores one. Restoring first backs up the
@@ -81,29 +62,22 @@ func runRestore(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return &hinted{err, "run 'rootsync restore' without arguments to list backups"}
 	}
-	l, err := lock.Acquire(ctx, o.stateDir, o.lockWait)
+	// Keep 0: pruning must not remove the backup being restored.
+	tx := o.tx(e, o.lockWait, 0, false, o.secretEnv(nil))
+	out, err := tx.Do(ctx, &job.Restore{Backup: b})
+	reportRecovery(e.stderr, out)
 	if err != nil {
 		return err
 	}
-	defer l.Unlock()
-	// The manifest is data: restore only the paths of the store it names.
-	paths, err := storePaths(b.Store, o.openOptions())
-	if err != nil {
-		return fmt.Errorf("backup %s: store %s: %w", b.ID, b.Store, err)
-	}
-	if err := b.Within(paths); err != nil {
-		return &hinted{err, "rootsync restores a backup only into the store it was taken of; check who wrote " + b.Dir}
-	}
-	undo, err := backup.Take(o.stateDir, b.Store, paths, e.now())
-	if err != nil {
-		return fmt.Errorf("backing up the current state first: %w", err)
-	}
-	if err := b.Restore(); err != nil {
-		if rerr := undo.Restore(); rerr != nil {
-			return fmt.Errorf("%w; putting back the state before the restore also failed: %v (it is saved in %s)", err, rerr, undo.Dir)
+	res := out.Results[0]
+	if res.Err != nil {
+		err := res.Err
+		if res.JournalKept != nil {
+			return &hinted{fmt.Errorf("%w; %v", err, res.JournalKept), "the next sync, run or restore rolls the store back to its state before this restore"}
 		}
 		return fmt.Errorf("%w; the store was left as it was", err)
 	}
-	fmt.Fprintf(e.stdout, "restored %s from %s\nthe state before the restore is saved as %s\n", b.Store, b.ID, undo.ID)
+	rs := res.Restored
+	fmt.Fprintf(e.stdout, "restored %s from %s\nthe state before the restore is saved as %s\n", rs.Store, rs.From, rs.Undo)
 	return nil
 }

@@ -15,13 +15,9 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
-	"go.uber.org/zap"
 
-	"github.com/rootsync/rootsync/internal/backup"
 	"github.com/rootsync/rootsync/internal/config"
 	"github.com/rootsync/rootsync/internal/job"
-	"github.com/rootsync/rootsync/internal/journal"
-	"github.com/rootsync/rootsync/internal/lock"
 	"github.com/rootsync/rootsync/internal/report"
 	"github.com/rootsync/rootsync/internal/securefs"
 	"github.com/rootsync/rootsync/stores"
@@ -118,35 +114,29 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	}
 
 	// Open every store of every job before anything is touched.
-	prepared, err := o.prepare(e, cfg, jobs)
+	prepared, secrets, err := o.prepare(e, cfg, jobs)
+	if err != nil {
+		return err
+	}
+	var units []job.Unit
+	for _, pj := range prepared {
+		units = append(units, pj.job)
+	}
+	tx := o.tx(e, o.lockWait, cfg.KeepBackups, o.dryRun, secrets)
+	out, err := tx.Do(ctx, units...)
+	reportRecovery(e.stderr, out)
 	if err != nil {
 		return err
 	}
 
-	if o.dryRun {
-		if p, err := journal.Pending(o.stateDir); err != nil || p != nil {
-			warnPending(e.stderr, p, err)
-		}
-	} else {
-		l, err := lock.Acquire(ctx, o.stateDir, o.lockWait)
-		if err != nil {
-			return err
-		}
-		defer l.Unlock()
-		if err := recoverJournal(e, o.stateDir); err != nil {
-			return err
-		}
-	}
-
 	var results []jobResult
 	failed, drift := false, false
-	for _, pj := range prepared {
-		res := o.runJob(ctx, e, cfg, pj)
-		results = append(results, res)
-		if res.err != nil {
+	for _, res := range out.Results {
+		results = append(results, jobResult{name: res.Name, run: res.Run, err: res.Err, journalErr: res.JournalKept})
+		if res.Err != nil {
 			failed = true
 		}
-		if res.run != nil && res.run.Changed() {
+		if res.Run != nil && res.Run.Changed() {
 			drift = true
 		}
 	}
@@ -187,15 +177,20 @@ type jobResult struct {
 }
 
 // prepare opens the stores of every job, reporting all that cannot be opened.
-func (o *runOptions) prepare(e *env, cfg *config.Config, jobs []*config.Job) ([]preparedJob, error) {
+// It also returns the environment variables passwords are read from.
+func (o *runOptions) prepare(e *env, cfg *config.Config, jobs []*config.Job) ([]preparedJob, []string, error) {
 	var out []preparedJob
 	var problems, hints []string
+	var specs []stores.Spec
+	var secrets []stores.Secret
 	usage := false
 	open := func(cj *config.Job, role string, s *config.Store) []stores.Store {
 		oo := o.openOptions()
 		if s.Password != (stores.Secret{}) {
 			oo.Password = s.Password
 		}
+		specs = append(specs, s.Spec)
+		secrets = append(secrets, s.Password)
 		sts, err := openStore(s.Spec, oo)
 		if err != nil {
 			var ue *usageError
@@ -212,10 +207,7 @@ func (o *runOptions) prepare(e *env, cfg *config.Config, jobs []*config.Job) ([]
 	for _, cj := range jobs {
 		opts := cj.Options
 		opts.Now = e.now()
-		j := &job.Job{
-			Name: cj.Name, Options: opts, DryRun: o.dryRun, StateDir: o.stateDir, Keep: cfg.KeepBackups,
-			Log: e.log.With(zap.String("job", cj.Name)), Now: e.now,
-		}
+		j := &job.Job{Name: cj.Name, Options: opts}
 		for _, s := range cj.Sources {
 			j.Sources = append(j.Sources, open(cj, "source", s)...)
 		}
@@ -242,11 +234,11 @@ func (o *runOptions) prepare(e *env, cfg *config.Config, jobs []*config.Job) ([]
 		}
 		fmt.Fprintln(e.stderr, "hint: nothing was changed")
 		if usage {
-			return nil, errQuiet{ExitUsage}
+			return nil, nil, errQuiet{ExitUsage}
 		}
-		return nil, errQuiet{ExitError}
+		return nil, nil, errQuiet{ExitError}
 	}
-	return out, nil
+	return out, o.secretEnv(specs, secrets...), nil
 }
 
 // checkHook refuses, as root, a hook program another user could have
@@ -260,52 +252,6 @@ func checkHook(argv []string) error {
 		return nil
 	}
 	return securefs.CheckFile(p, "hook program")
-}
-
-// runJob runs one job under its journal.
-func (o *runOptions) runJob(ctx context.Context, e *env, cfg *config.Config, pj preparedJob) jobResult {
-	res := jobResult{name: pj.cfg.Name}
-	start := time.Now()
-	if o.dryRun {
-		res.run, res.err = pj.job.Run(ctx)
-	} else {
-		res.run, res.err, res.journalErr = runJournaled(ctx, e, o.stateDir, pj.cfg.Name, pj.job)
-	}
-	log := e.log.With(zap.String("job", pj.cfg.Name))
-	if res.err != nil {
-		log.Error("job failed", zap.Error(res.err), zap.Duration("took", time.Since(start)))
-	} else {
-		log.Info("job done", zap.Bool("changed", res.run.Changed()), zap.Bool("dry_run", o.dryRun), zap.Duration("took", time.Since(start)))
-	}
-	return res
-}
-
-// runJournaled runs j under a journal in stateDir that names each target and
-// its backup before the target changes, so that a run killed part-way is
-// rolled back by the next one (recoverJournal). The journal is finished
-// unless a target is still changed after a failure (its rollback did not
-// complete): then the next run retries it. The caller holds the lock.
-func runJournaled(ctx context.Context, e *env, stateDir, name string, j *job.Job) (r *report.Run, err, journalErr error) {
-	jr, err := journal.Begin(stateDir, name, e.now())
-	if err != nil {
-		return nil, err, nil
-	}
-	j.BeforeApply = func(target string, b *backup.Backup) error { return jr.Add(target, b) }
-	r, err = j.Run(ctx)
-	if r != nil {
-		for _, t := range r.Targets {
-			if err != nil && t.Applied {
-				return r, err, fmt.Errorf("%s: its rollback did not complete; the next run tries again", t.Plan.Target)
-			}
-		}
-	}
-	if ferr := jr.Finish(); ferr != nil {
-		journalErr = ferr
-		if err == nil {
-			err = ferr
-		}
-	}
-	return r, err, journalErr
 }
 
 func (o *runOptions) render(e *env, results []jobResult) error {
@@ -408,6 +354,9 @@ func reportFailure(w io.Writer, res jobResult, stateDir string) {
 			if t.RolledBack {
 				rolled = append(rolled, t.Plan.Target)
 			}
+			if t.RollbackErr != nil {
+				fmt.Fprintf(w, "rootsync: job %q: target %s: rollback: %s\n", res.name, t.Plan.Target, indent(t.RollbackErr.Error()))
+			}
 		}
 	}
 	if !named || !errors.Is(res.err, job.ErrFailed) {
@@ -421,6 +370,8 @@ func reportFailure(w io.Writer, res jobResult, stateDir string) {
 	}
 	var he *job.HookError
 	switch {
+	case rollbackFailed(res.run) || res.journalErr != nil:
+		fmt.Fprintln(w, "hint: the rollback did not complete: check the targets and services named above; the next run retries what the journal still names; 'rootsync restore' lists the backups")
 	case errors.As(res.err, &he):
 		fmt.Fprintf(w, "hint: the job's targets are as they were before the run; fix what the hook reports (or the hook in the configuration) and run again\n")
 	default:
@@ -439,35 +390,4 @@ func reportFailure(w io.Writer, res jobResult, stateDir string) {
 func indent(s string) string {
 	s = strings.TrimRight(s, "\n")
 	return strings.ReplaceAll(s, "\n", "\n    ")
-}
-
-// recoverJournal rolls back a run that was killed part-way, before anything
-// else is done.
-func recoverJournal(e *env, stateDir string) error {
-	r, err := journal.Recover(stateDir)
-	if r == nil && err == nil {
-		return nil
-	}
-	if err != nil {
-		if r == nil {
-			return &hinted{err, "inspect the journal; 'rootsync restore' puts stores back from their backups; then remove the journal"}
-		}
-		return &hinted{fmt.Errorf("rolling back the interrupted run of job %q: %w", r.Job, err),
-			"'rootsync restore BACKUP' puts a store back by hand; remove " + stateDir + "/" + journal.FileName + " once the stores are right"}
-	}
-	for _, t := range r.Targets {
-		fmt.Fprintf(e.stderr, "rootsync: job %q: rolled back %s, left half-done by an interrupted run (process %d, started %s), from %s\n",
-			r.Job, t.Store, r.PID, r.Started.Local().Format(time.DateTime), t.Backup)
-	}
-	e.log.Warn("rolled back an interrupted run", zap.String("job", r.Job), zap.Int("pid", r.PID), zap.Int("targets", len(r.Targets)))
-	return nil
-}
-
-func warnPending(w io.Writer, r *journal.Record, err error) {
-	if err != nil {
-		fmt.Fprintf(w, "rootsync: warning: %v\n", err)
-		return
-	}
-	fmt.Fprintf(w, "rootsync: warning: job %q was interrupted (process %d, started %s) and left %s half-done; the next run without --dry-run rolls it back first\n",
-		r.Job, r.PID, r.Started.Local().Format(time.DateTime), plural(len(r.Targets), "target", "targets"))
 }

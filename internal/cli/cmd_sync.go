@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/rootsync/rootsync/internal/job"
-	"github.com/rootsync/rootsync/internal/lock"
 	"github.com/rootsync/rootsync/internal/plan"
 	"github.com/rootsync/rootsync/internal/report"
 	"github.com/rootsync/rootsync/stores"
@@ -133,28 +132,20 @@ func runPlan(ctx context.Context, e *env, name string, args []string) error {
 	if err != nil {
 		return err
 	}
-	j := &job.Job{Sources: srcs, Options: popts, DryRun: o.dryRun, StateDir: o.stateDir, Keep: o.keepBackups, Log: e.log, Now: e.now}
+	j := &job.Job{Name: "sync", Sources: srcs, Options: popts}
 	for _, t := range tgts {
 		j.Targets = append(j.Targets, job.Target{Store: t})
 	}
-	var r *report.Run
-	var runErr error
-	if o.dryRun {
-		r, runErr = j.Run(ctx)
-	} else {
-		l, err := lock.Acquire(ctx, o.stateDir, o.lockWait)
-		if err != nil {
-			return err
-		}
-		defer l.Unlock()
-		if err := recoverJournal(e, o.stateDir); err != nil {
-			return err
-		}
-		var journalErr error
-		r, runErr, journalErr = runJournaled(ctx, e, o.stateDir, "sync", j)
-		if journalErr != nil && runErr != nil {
-			runErr = fmt.Errorf("%w; %v", runErr, journalErr)
-		}
+	tx := o.tx(e, o.lockWait, o.keepBackups, o.dryRun, o.secretEnv(append(srcSpecs, tgtSpecs...)))
+	out, err := tx.Do(ctx, j)
+	reportRecovery(e.stderr, out)
+	if err != nil {
+		return err
+	}
+	res := out.Results[0]
+	r, runErr := res.Run, res.Err
+	if res.JournalKept != nil && runErr != nil {
+		runErr = fmt.Errorf("%w; %v", runErr, res.JournalKept)
 	}
 	if r != nil && (runErr == nil || len(r.Targets) == len(tgts)) {
 		if err := render(e, o.output, r); err != nil {
@@ -164,6 +155,9 @@ func runPlan(ctx context.Context, e *env, name string, args []string) error {
 	if runErr != nil {
 		if errors.Is(runErr, job.ErrFailed) {
 			h := "no target was left half-changed: those this run had changed were restored (the backups named above keep the state before the run)"
+			if rollbackFailed(r) {
+				h = "the rollback did not complete: check the targets and services named above; 'rootsync restore' lists the backups"
+			}
 			if sh := stores.HintOf(runErr); sh != "" {
 				h = sh + "\n" + h
 			}

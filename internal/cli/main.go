@@ -39,6 +39,9 @@ type env struct {
 	// stateDir is the command's state folder once its flags are read, so
 	// that messages can tell it from a store's folder.
 	stateDir string
+	// abort ends on a second interruption (the first one ends the command's
+	// context): a rollback still re-runs hooks until then.
+	abort context.Context
 }
 
 type command struct {
@@ -64,9 +67,9 @@ func commands() []command {
 // Main runs rootsync with args (without the program name) and returns the
 // exit status.
 func Main(args []string, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, abort, stop := interrupts()
 	defer stop()
-	e := &env{stdout: stdout, stderr: stderr, log: zap.NewNop(), now: time.Now}
+	e := &env{stdout: stdout, stderr: stderr, log: zap.NewNop(), now: time.Now, abort: abort}
 	if len(args) == 0 {
 		usage(stderr)
 		return ExitUsage
@@ -96,6 +99,36 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "rootsync: unknown command %q\n", args[0])
 	usage(stderr)
 	return ExitUsage
+}
+
+// interrupts returns a context that ends on the first SIGINT or SIGTERM, and
+// one that ends on the second: the first stops the work and rolls back, the
+// second also skips the hooks the rollback would run.
+func interrupts() (ctx, abort context.Context, stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	abort, cancelAbort := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-sigs:
+			cancel()
+		case <-done:
+			return
+		}
+		select {
+		case <-sigs:
+			cancelAbort()
+		case <-done:
+		}
+	}()
+	return ctx, abort, func() {
+		signal.Stop(sigs)
+		close(done)
+		cancel()
+		cancelAbort()
+	}
 }
 
 func usage(w io.Writer) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rootsync/rootsync/internal/atomicfile"
 	"github.com/rootsync/rootsync/internal/plan"
+	"github.com/rootsync/rootsync/internal/report"
 	"github.com/rootsync/rootsync/internal/testpki"
 	"github.com/rootsync/rootsync/stores"
 	"github.com/rootsync/rootsync/stores/storetest"
@@ -84,8 +85,26 @@ func fixture(t *testing.T) (dir string, src *fileStore) {
 }
 
 func newJob(dir string, src stores.Store, targets ...Target) *Job {
-	return &Job{Sources: []stores.Store{src}, Targets: targets, StateDir: filepath.Join(dir, "state"),
+	return &Job{Name: "test", Sources: []stores.Store{src}, Targets: targets,
 		Options: plan.Options{Now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}}
+}
+
+// newTx is a transaction with its state folder in dir.
+func newTx(dir string) *Tx {
+	return &Tx{StateDir: filepath.Join(dir, "state"), LockWait: time.Second}
+}
+
+// runJob carries j out in a transaction with its state folder in dir.
+func runJob(dir string, j *Job) (*report.Run, error) {
+	return runTx(newTx(dir), j)
+}
+
+func runTx(tx *Tx, j *Job) (*report.Run, error) {
+	out, err := tx.Do(context.Background(), j)
+	if err != nil {
+		return nil, err
+	}
+	return out.Results[0].Run, out.Results[0].Err
 }
 
 func TestFailureRollsBackEveryChangedTarget(t *testing.T) {
@@ -96,7 +115,7 @@ func TestFailureRollsBackEveryChangedTarget(t *testing.T) {
 	paths := []string{a.path, b.path}
 	before := storetest.Snapshot(t, paths)
 
-	r, err := newJob(dir, src, Target{Store: a}, Target{Store: b}).Run(context.Background())
+	r, err := runJob(dir, newJob(dir, src, Target{Store: a}, Target{Store: b}))
 	if !errors.Is(err, ErrFailed) {
 		t.Fatalf("Run: %v, want ErrFailed", err)
 	}
@@ -111,7 +130,7 @@ func TestFailingHookRollsBack(t *testing.T) {
 	a := &fileStore{path: filepath.Join(dir, "a")}
 	marker := filepath.Join(dir, "hook-ran")
 	hooks := []Hook{{Argv: []string{"touch", marker}}, {Argv: []string{"sh", "-c", "echo config test failed >&2; exit 1"}}}
-	_, err := newJob(dir, src, Target{Store: a, Hooks: hooks}).Run(context.Background())
+	_, err := runJob(dir, newJob(dir, src, Target{Store: a, Hooks: hooks}))
 	var he *HookError
 	if !errors.As(err, &he) || !strings.Contains(he.Error(), "config test failed") {
 		t.Fatalf("Run: %v, want a HookError with the hook's output", err)
@@ -127,16 +146,16 @@ func TestFailingHookRollsBack(t *testing.T) {
 func TestDryRunWritesNothing(t *testing.T) {
 	dir, src := fixture(t)
 	a := &fileStore{path: filepath.Join(dir, "a")}
-	j := newJob(dir, src, Target{Store: a})
-	j.DryRun = true
-	r, err := j.Run(context.Background())
+	tx := newTx(dir)
+	tx.DryRun = true
+	r, err := runTx(tx, newJob(dir, src, Target{Store: a}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !r.Changed() || r.Targets[0].Plan.Count(stores.Add) != 2 {
 		t.Fatalf("dry run plan: %+v", r.Targets[0].Plan)
 	}
-	for _, p := range []string{a.path, j.StateDir} {
+	for _, p := range []string{a.path, tx.StateDir} {
 		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("dry run created %s", p)
 		}
@@ -146,12 +165,12 @@ func TestDryRunWritesNothing(t *testing.T) {
 func TestSuccessThenNoOp(t *testing.T) {
 	dir, src := fixture(t)
 	a := &fileStore{path: filepath.Join(dir, "a")}
-	r, err := newJob(dir, src, Target{Store: a}).Run(context.Background())
+	r, err := runJob(dir, newJob(dir, src, Target{Store: a}))
 	if err != nil || !r.Targets[0].Applied || r.Targets[0].Backup == "" {
 		t.Fatalf("first run: err=%v applied=%v backup=%q", err, r.Targets[0].Applied, r.Targets[0].Backup)
 	}
 	before := storetest.Snapshot(t, []string{a.path, filepath.Join(dir, "state", "backups")})
-	r, err = newJob(dir, src, Target{Store: a}).Run(context.Background())
+	r, err = runJob(dir, newJob(dir, src, Target{Store: a}))
 	if err != nil || r.Changed() {
 		t.Fatalf("second run: err=%v changed=%v", err, r.Changed())
 	}

@@ -3,16 +3,17 @@
 // (STATE/journal.json) records the target and its backup, synced to disk. A
 // job that ends — committed or rolled back in-process — removes the journal.
 // A journal found at the start of the next run therefore belongs to a run
-// that was killed (SIGKILL, power loss) part-way; Recover restores every
+// that was killed (SIGKILL, power loss) part-way; the next run restores every
 // target it names from its backup, so the job's targets are all back in
-// their state before that run.
+// their state before that run. Rolling back is the transaction's work
+// (internal/job); this package reads and writes the journal.
 //
 // The journal never names a target before its backup is complete, and each
 // store's Apply is atomic on its own, so restoring every named target is
 // always safe, also when the killed run had already finished some of them.
 // A journal is data to check, never instructions: it is read without
 // following a symbolic link (and, as root, only when root owns it), and
-// Recover acts only on backups in the state folder's own backups folder
+// OpenBackup accepts only backups in the state folder's own backups folder
 // that were taken of the store the journal names; the backup's manifest is
 // checked in turn (see internal/backup). The package never logs and never
 // runs hooks.
@@ -59,7 +60,7 @@ type Journal struct {
 
 // Begin starts the journal of job in stateDir. Nothing is written until the
 // first Add, so a job that changes nothing leaves no trace. Begin fails if an
-// unfinished journal is still there: Recover it first.
+// unfinished journal is still there: it must be rolled back first.
 func Begin(stateDir, job string, now time.Time) (*Journal, error) {
 	path := filepath.Join(stateDir, FileName)
 	if _, err := os.Lstat(path); err == nil {
@@ -119,13 +120,14 @@ func Pending(stateDir string) (*Record, error) {
 	return &r, nil
 }
 
-// ErrForeignBackup is wrapped by Recover's error for a journal that names a
+// ErrForeignBackup is wrapped by OpenBackup's error for a journal that names a
 // backup outside the state folder's backups, or one of another store.
 var ErrForeignBackup = errors.New("not a backup this state folder took of that store")
 
-// openBackup opens the backup a journal target names, which must be a backup
-// of that store directly in stateDir's backups folder.
-func openBackup(stateDir string, t Target) (*backup.Backup, error) {
+// OpenBackup opens the backup a journal target names, which must be a backup
+// of that store directly in stateDir's backups folder: a journal is data to
+// validate, never instructions.
+func OpenBackup(stateDir string, t Target) (*backup.Backup, error) {
 	want, err1 := filepath.Abs(filepath.Join(stateDir, "backups"))
 	got, err2 := filepath.Abs(filepath.Dir(t.Backup))
 	id := filepath.Base(t.Backup)
@@ -149,33 +151,12 @@ func openBackup(stateDir string, t Target) (*backup.Backup, error) {
 	return b, nil
 }
 
-// Recover rolls back the run an unfinished journal in stateDir describes:
-// every target it names is restored from its backup, last first, and the
-// journal is removed. It returns the record (nil when there was nothing to
-// recover). When a restore fails the journal stays, so the next run tries
-// again, and the error names the store and its backup.
-func Recover(stateDir string) (*Record, error) {
-	r, err := Pending(stateDir)
-	if err != nil || r == nil {
-		return r, err
-	}
-	var errs []error
-	for i := len(r.Targets) - 1; i >= 0; i-- {
-		t := r.Targets[i]
-		b, err := openBackup(stateDir, t)
-		if err == nil {
-			err = b.Restore()
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("rolling back %s from %s: %w", t.Store, t.Backup, err))
-		}
-	}
-	if len(errs) > 0 {
-		return r, errors.Join(errs...)
-	}
+// Clear removes the journal in stateDir once the transaction it describes
+// was rolled back.
+func Clear(stateDir string) error {
 	path := filepath.Join(stateDir, FileName)
-	if err := os.Remove(path); err != nil {
-		return r, fmt.Errorf("journal: %w", err)
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("journal: %w", err)
 	}
-	return r, atomicfile.SyncDir(stateDir)
+	return atomicfile.SyncDir(stateDir)
 }

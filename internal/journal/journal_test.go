@@ -19,65 +19,52 @@ func write(t *testing.T, path, s string) {
 	}
 }
 
-func read(t *testing.T, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if os.IsNotExist(err) {
-		return "<missing>"
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
-// TestRecoverRollsBackEveryNamedTarget plays a run killed after changing
-// two targets of three: recovery puts all back as they were before.
-func TestRecoverRollsBackEveryNamedTarget(t *testing.T) {
+// TestPendingAfterKill plays a run killed after the journal named three
+// targets: Pending returns them in order, Begin refuses to start another
+// journal, and Clear removes it.
+func TestPendingAfterKill(t *testing.T) {
 	state, dir := t.TempDir(), t.TempDir()
-	a, b, c := filepath.Join(dir, "a.pem"), filepath.Join(dir, "b.pem"), filepath.Join(dir, "c.pem")
-	write(t, a, "old a")
-	write(t, b, "old b")
 	j, err := Begin(state, "job1", now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, step := range []struct{ path, new string }{{a, "new a"}, {b, "new b"}, {c, "new c"}} {
-		bk, err := backup.Take(state, "pem:"+step.path, []string{step.path}, now)
+	var want []string
+	for _, name := range []string{"a.pem", "b.pem", "c.pem"} {
+		path := filepath.Join(dir, name)
+		write(t, path, "old")
+		bk, err := backup.Take(state, "pem:"+path, []string{path}, now)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := j.Add("pem:"+step.path, bk); err != nil {
+		if err := j.Add("pem:"+path, bk); err != nil {
 			t.Fatal(err)
 		}
-		if step.path == c {
-			break // killed after the journal named c, before c was written
-		}
-		write(t, step.path, step.new)
+		want = append(want, "pem:"+path+" "+bk.Dir)
 	}
 	// the process dies here: no Finish
 
 	p, err := Pending(state)
-	if err != nil || p == nil || p.Job != "job1" || len(p.Targets) != 3 {
-		t.Fatalf("Pending = %+v, %v; want job1 with 3 targets", p, err)
+	if err != nil || p == nil || p.Job != "job1" || p.PID != os.Getpid() || !p.Started.Equal(now) {
+		t.Fatalf("Pending = %+v, %v; want job1 of this process", p, err)
+	}
+	var got []string
+	for _, tg := range p.Targets {
+		got = append(got, tg.Store+" "+tg.Backup)
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("Pending targets:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	if _, err := Begin(state, "job2", now); err == nil || !strings.Contains(err.Error(), "recovered first") {
 		t.Errorf("Begin with a pending journal = %v, want an error", err)
 	}
-	r, err := Recover(state)
-	if err != nil || r == nil || r.Job != "job1" {
-		t.Fatalf("Recover = %+v, %v", r, err)
-	}
-	for path, want := range map[string]string{a: "old a", b: "old b", c: "<missing>"} {
-		if got := read(t, path); got != want {
-			t.Errorf("%s = %q, want %q", filepath.Base(path), got, want)
-		}
+	if err := Clear(state); err != nil {
+		t.Fatal(err)
 	}
 	if p, err := Pending(state); p != nil || err != nil {
-		t.Errorf("after Recover, Pending = %+v, %v; want nothing", p, err)
+		t.Errorf("after Clear, Pending = %+v, %v; want nothing", p, err)
 	}
-	if r, err := Recover(state); r != nil || err != nil {
-		t.Errorf("second Recover = %+v, %v; want nothing", r, err)
+	if err := Clear(state); err != nil {
+		t.Errorf("Clear without a journal: %v", err)
 	}
 }
 
@@ -112,42 +99,15 @@ func TestFinishLeavesNothing(t *testing.T) {
 	if err := j.Finish(); err != nil {
 		t.Fatal(err)
 	}
-	if r, err := Recover(state); r != nil || err != nil {
-		t.Errorf("Recover after Finish = %+v, %v; want nothing", r, err)
-	}
-	if got := read(t, f); got != "new" {
-		t.Errorf("file = %q, want the committed %q", got, "new")
-	}
-}
-
-func TestRecoverKeepsJournalWhenRestoreFails(t *testing.T) {
-	state, dir := t.TempDir(), t.TempDir()
-	f := filepath.Join(dir, "a.pem")
-	write(t, f, "old")
-	j, _ := Begin(state, "j", now)
-	bk, err := backup.Take(state, "pem:"+f, []string{f}, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := j.Add("pem:"+f, bk); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.RemoveAll(bk.Dir); err != nil {
-		t.Fatal(err)
-	}
-	_, err = Recover(state)
-	if err == nil || !strings.Contains(err.Error(), "pem:"+f) || !strings.Contains(err.Error(), bk.Dir) {
-		t.Errorf("Recover with a lost backup = %v; want an error naming the store and backup", err)
-	}
-	if p, _ := Pending(state); p == nil {
-		t.Error("the journal was removed although the rollback failed")
+	if p, err := Pending(state); p != nil || err != nil {
+		t.Errorf("Pending after Finish = %+v, %v; want nothing", p, err)
 	}
 }
 
 func TestCorruptJournal(t *testing.T) {
 	state := t.TempDir()
 	write(t, filepath.Join(state, FileName), "{not json")
-	if _, err := Recover(state); err == nil || !strings.Contains(err.Error(), FileName) {
-		t.Errorf("Recover(corrupt) = %v, want an error naming %s", err, FileName)
+	if _, err := Pending(state); err == nil || !strings.Contains(err.Error(), FileName) {
+		t.Errorf("Pending(corrupt) = %v, want an error naming %s", err, FileName)
 	}
 }

@@ -48,6 +48,9 @@ type Target struct {
 	// target failed.
 	RolledBack bool
 	Err        error
+	// RollbackErr: putting the target back, or running its hooks again
+	// after that, failed; the target may not be as it was.
+	RollbackErr error
 }
 
 // Changed reports whether any target has changes.
@@ -100,6 +103,9 @@ func Text(w io.Writer, r *Run) error {
 		if t.Err != nil {
 			ew.printf("  failed: %v\n", t.Err)
 		}
+		if t.RollbackErr != nil {
+			ew.printf("  rollback failed: %v\n", t.RollbackErr)
+		}
 	}
 	return ew.err
 }
@@ -113,6 +119,8 @@ func summaryLine(r *Run, t Target) string {
 		return fmt.Sprintf("in sync (%d unchanged, %d kept)", p.Unchanged, p.Kept)
 	case p.Refused != nil:
 		return counts + "; refused"
+	case t.RollbackErr != nil:
+		return counts + "; rollback failed"
 	case t.RolledBack:
 		return counts + "; rolled back"
 	case t.Err != nil:
@@ -203,6 +211,8 @@ type jsonTarget struct {
 	Backup     string        `json:"backup,omitempty"`
 	Error      string        `json:"error,omitempty"`
 	Refused    *jsonRefusal  `json:"refused,omitempty"`
+	// RollbackError: the rollback of this target (or its hooks after it) failed.
+	RollbackError string `json:"rollback_error,omitempty"`
 }
 
 type jsonRefusal struct {
@@ -280,6 +290,9 @@ func JSON(w io.Writer, r *Run) error {
 		}
 		if x := p.Refused; x != nil {
 			jt.Refused = &jsonRefusal{Code: string(x.Code), Message: x.Message, Removals: x.Removals, Removable: x.Removable}
+		}
+		if t.RollbackErr != nil {
+			jt.RollbackError = t.RollbackErr.Error()
 		}
 		for _, c := range p.Changes {
 			jc := jsonChange{Action: c.Action.String(), Fingerprint: c.Entry.Cert.Fingerprint.String(),

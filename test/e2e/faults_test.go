@@ -6,19 +6,14 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
-	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	_ "modernc.org/sqlite"
 
-	"github.com/rootsync/rootsync/internal/journal"
 	"github.com/rootsync/rootsync/stores/storetest"
 )
 
@@ -107,101 +102,6 @@ func uniform(states []string) bool {
 		}
 	}
 	return true
-}
-
-// TestKillDuringRun kills `rootsync run` (and, in fewer trials, `rootsync
-// sync`, which keeps the same journal) with SIGKILL at random moments while
-// it writes three targets. After each kill the pem file and the NSS database
-// are each wholly old or wholly new and the NSS database is sound (a capath
-// folder may be part-written); after the journal's recovery (what the next
-// run does first) all three targets are whole and agree: all old or all new.
-func TestKillDuringRun(t *testing.T) {
-	need(t, "certutil")
-	trials := 30
-	if testing.Short() {
-		trials = 5
-	}
-	if n, err := strconv.Atoi(os.Getenv("E2E_KILL_TRIALS")); err == nil {
-		trials = n
-	}
-	// How long an undisturbed run takes, to spread the kills over it.
-	f := newFaultJob(t, "", "[]")
-	start := time.Now()
-	if r := f.run("--cron"); r.code != 0 {
-		t.Fatalf("undisturbed run: %v", r)
-	}
-	full := time.Since(start)
-	if st := f.states(t); !uniform(st) || st[0] != "new" {
-		t.Fatalf("undisturbed run left %v", st)
-	}
-	t.Logf("an undisturbed run takes %s", full)
-
-	syncArgs := func(f *faultJob) []string {
-		return append([]string{"sync", "--state-dir", f.state, "pem:" + f.path("source.pem"), "--to"}, f.targets...)
-	}
-	t.Run("run", func(t *testing.T) {
-		killTrials(t, full, trials, func(f *faultJob) []string {
-			return []string{"run", "--cron", "--config", f.path("config.yaml")}
-		})
-	})
-	t.Run("sync", func(t *testing.T) { killTrials(t, full, (trials+2)/3, syncArgs) })
-}
-
-func killTrials(t *testing.T, full time.Duration, trials int, argv func(*faultJob) []string) {
-	rng := rand.New(rand.NewSource(1))
-	counts := map[string]int{}
-	for i := 0; i < trials; i++ {
-		f := newFaultJob(t, "", "[]")
-		delay := time.Duration(rng.Int63n(int64(full)))
-		cmd := exec.Command(bin, argv(f)...)
-		cmd.Env = f.env
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(delay)
-		_ = cmd.Process.Signal(syscall.SIGKILL)
-		_ = cmd.Wait()
-
-		killed := f.states(t)
-		f.checkNSS(t)
-		// A pem file is replaced by one rename and an NSS database in one
-		// transaction: each is whole even right after a kill. A capath
-		// folder is many files; only the journal's recovery makes it whole.
-		for k, tg := range f.targets {
-			if killed[k] == "mixed" && !strings.HasPrefix(tg, "capath:") {
-				t.Errorf("trial %d: right after the kill %s is neither wholly old nor wholly new", i, tg)
-			}
-		}
-		pending, err := journal.Pending(f.state)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rec, err := journal.Recover(f.state)
-		if err != nil {
-			t.Fatalf("trial %d: recover: %v", i, err)
-		}
-		recovered := f.states(t)
-		f.checkNSS(t)
-		t.Logf("trial %d: kill after %s: %v, journal %v, after recovery %v", i, delay, killed, pending != nil, recovered)
-		if !uniform(recovered) || recovered[0] == "mixed" {
-			t.Errorf("trial %d: after recovery the targets disagree: %v", i, recovered)
-		}
-		if rec != nil && recovered[0] != "old" {
-			t.Errorf("trial %d: recovery of an interrupted run left %v, want all old", i, recovered)
-		}
-		counts[strings.Join(killed, "/")]++
-		if i == trials-1 {
-			again := exec.Command(bin, argv(f)...)
-			again.Env = f.env
-			if out, err := again.CombinedOutput(); err != nil {
-				t.Errorf("%v after the kill: %v\n%s", argv(f), err, out)
-			}
-			if st := f.states(t); !uniform(st) || st[0] != "new" {
-				t.Errorf("run after the kill left %v", st)
-			}
-		}
-	}
-	t.Logf("states right after the kill (pem/capath/nss): %v", counts)
 }
 
 // TestReadOnlyTarget: the last target's folder is read-only; the run fails
