@@ -105,6 +105,10 @@ func (s *Store) Capabilities() stores.Capabilities {
 // Paths are the two database files.
 func (s *Store) Paths() []string { return []string{s.certPath(), s.keyPath()} }
 
+// LockFolders is empty: writers of an NSS database take turns through
+// SQLite's own locking, which browsers and certutil share (stores.FolderLocker).
+func (s *Store) LockFolders() []string { return nil }
+
 func (s *Store) certPath() string { return filepath.Join(s.dir, certFile) }
 func (s *Store) keyPath() string  { return filepath.Join(s.dir, keyFile) }
 
