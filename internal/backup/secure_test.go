@@ -1,4 +1,5 @@
-package backup
+// An external test package: storetest, whose helpers these tests use, imports backup.
+package backup_test
 
 import (
 	"encoding/json"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rootsync/rootsync/internal/atomicfile"
+	"github.com/rootsync/rootsync/internal/backup"
 	"github.com/rootsync/rootsync/stores/storetest"
 )
 
@@ -32,7 +34,7 @@ func TestRestoreKeepsMetadata(t *testing.T) {
 		storetest.RunTool(t, "setfattr", "-n", "trusted.kept", "-v", "1", p)
 	}
 	want := map[string]string{member: storetest.Metadata(t, member), file: storetest.Metadata(t, file)}
-	b, err := Take(t.TempDir(), "capath:"+dir, []string{dir, file}, time.Now())
+	b, err := backup.Take(t.TempDir(), "capath:"+dir, []string{dir, file}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,14 +53,14 @@ func TestRestoreKeepsMetadata(t *testing.T) {
 }
 
 // forge writes a backup whose manifest says what an attacker wants.
-func forge(t *testing.T, root string, mutate func(*Backup)) string {
+func forge(t *testing.T, root string, mutate func(*backup.Backup)) string {
 	t.Helper()
 	f := filepath.Join(t.TempDir(), "f.pem")
 	os.WriteFile(f, []byte("x"), 0o644)
 	d := filepath.Join(t.TempDir(), "d")
 	os.Mkdir(d, 0o755)
 	os.WriteFile(filepath.Join(d, "a.pem"), []byte("a"), 0o644)
-	b, err := Take(root, "pem:"+f, []string{f, d}, time.Now())
+	b, err := backup.Take(root, "pem:"+f, []string{f, d}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,28 +74,28 @@ func forge(t *testing.T, root string, mutate func(*Backup)) string {
 
 func TestOpenRefusesForgedManifests(t *testing.T) {
 	root := t.TempDir()
-	cases := map[string]func(*Backup){
-		"setuid file":   func(b *Backup) { b.Items[0].Mode = 0o4755 },
-		"setgid member": func(b *Backup) { b.Items[1].Entries[0].Mode = 0o2755 },
-		"sticky":        func(b *Backup) { b.Items[1].Mode = 0o1777 },
-		"capability": func(b *Backup) {
+	cases := map[string]func(*backup.Backup){
+		"setuid file":   func(b *backup.Backup) { b.Items[0].Mode = 0o4755 },
+		"setgid member": func(b *backup.Backup) { b.Items[1].Entries[0].Mode = 0o2755 },
+		"sticky":        func(b *backup.Backup) { b.Items[1].Mode = 0o1777 },
+		"capability": func(b *backup.Backup) {
 			b.Items[0].Xattrs = []atomicfile.Xattr{{Name: "security.capability", Value: []byte{1}}}
 		},
-		"unknown namespace":    func(b *Backup) { b.Items[0].Xattrs = []atomicfile.Xattr{{Name: "system.nfs4_acl", Value: []byte{1}}} },
-		"relative path":        func(b *Backup) { b.Items[0].Path = "etc/passwd" },
-		"dot-dot path":         func(b *Backup) { b.Items[0].Path = "/etc/ssl/../passwd" },
-		"member leaves folder": func(b *Backup) { b.Items[1].Entries[0].Name = "../../etc/cron.d/x" },
-		"member in subfolder":  func(b *Backup) { b.Items[1].Entries[0].Name = "sub/x" },
-		"device":               func(b *Backup) { b.Items[0].Kind = "device" },
-		"fifo mode bits":       func(b *Backup) { b.Items[0].Mode = 0o10644 },
-		"members of a file":    func(b *Backup) { b.Items[0].Entries = []Entry{{Name: "x"}} },
-		"no store":             func(b *Backup) { b.Store = "" },
+		"unknown namespace":    func(b *backup.Backup) { b.Items[0].Xattrs = []atomicfile.Xattr{{Name: "system.nfs4_acl", Value: []byte{1}}} },
+		"relative path":        func(b *backup.Backup) { b.Items[0].Path = "etc/passwd" },
+		"dot-dot path":         func(b *backup.Backup) { b.Items[0].Path = "/etc/ssl/../passwd" },
+		"member leaves folder": func(b *backup.Backup) { b.Items[1].Entries[0].Name = "../../etc/cron.d/x" },
+		"member in subfolder":  func(b *backup.Backup) { b.Items[1].Entries[0].Name = "sub/x" },
+		"device":               func(b *backup.Backup) { b.Items[0].Kind = "device" },
+		"fifo mode bits":       func(b *backup.Backup) { b.Items[0].Mode = 0o10644 },
+		"members of a file":    func(b *backup.Backup) { b.Items[0].Entries = []backup.Entry{{Name: "x"}} },
+		"no store":             func(b *backup.Backup) { b.Store = "" },
 	}
 	for name, mutate := range cases {
 		t.Run(name, func(t *testing.T) {
 			dir := forge(t, root, mutate)
-			if _, err := Open(dir); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), dir) {
-				t.Fatalf("Open: %v, want ErrInvalid naming %s", err, dir)
+			if _, err := backup.Open(dir); !errors.Is(err, backup.ErrInvalid) || !strings.Contains(err.Error(), dir) {
+				t.Fatalf("Open: %v, want backup.ErrInvalid naming %s", err, dir)
 			}
 		})
 	}
@@ -102,34 +104,34 @@ func TestOpenRefusesForgedManifests(t *testing.T) {
 func TestWithinRefusesPathsOfOtherStores(t *testing.T) {
 	f := filepath.Join(t.TempDir(), "f.pem")
 	os.WriteFile(f, []byte("x"), 0o644)
-	b, err := Take(t.TempDir(), "pem:"+f, []string{f}, time.Now())
+	b, err := backup.Take(t.TempDir(), "pem:"+f, []string{f}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := b.Within([]string{f}); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Within([]string{"/etc/ssl/certs/ca-certificates.crt"}); !errors.Is(err, ErrInvalid) {
+	if err := b.Within([]string{"/etc/ssl/certs/ca-certificates.crt"}); !errors.Is(err, backup.ErrInvalid) {
 		t.Fatalf("Within another store's paths: %v", err)
 	}
 }
 
 func TestOpenRefusesLinkedManifestAndData(t *testing.T) {
 	root := t.TempDir()
-	dir := forge(t, root, func(*Backup) {})
+	dir := forge(t, root, func(*backup.Backup) {})
 	// A manifest that is a link to a file elsewhere is not read.
 	elsewhere := filepath.Join(t.TempDir(), "m.json")
 	data, _ := os.ReadFile(filepath.Join(dir, "manifest.json"))
 	os.WriteFile(elsewhere, data, 0o600)
 	os.Remove(filepath.Join(dir, "manifest.json"))
 	os.Symlink(elsewhere, filepath.Join(dir, "manifest.json"))
-	if _, err := Open(dir); err == nil {
+	if _, err := backup.Open(dir); err == nil {
 		t.Fatal("opened a manifest through a link")
 	}
 	// Saved bytes reached through a link are not restored.
 	os.Remove(filepath.Join(dir, "manifest.json"))
 	os.WriteFile(filepath.Join(dir, "manifest.json"), data, 0o600)
-	b, err := Open(dir)
+	b, err := backup.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -419,6 +419,9 @@ func (t *Tx) recover(ctx context.Context, r *recovery) (*Recovery, error) {
 		if b == nil {
 			b, err = journal.OpenBackup(t.StateDir, tg)
 		}
+		if err == nil && r.stores[i] != nil {
+			err = b.Within(r.stores[i].Paths())
+		}
 		if err == nil {
 			err = b.Restore()
 		}
