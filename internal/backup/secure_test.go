@@ -81,7 +81,9 @@ func TestOpenRefusesForgedManifests(t *testing.T) {
 		"capability": func(b *backup.Backup) {
 			b.Items[0].Xattrs = []atomicfile.Xattr{{Name: "security.capability", Value: []byte{1}}}
 		},
-		"unknown namespace":    func(b *backup.Backup) { b.Items[0].Xattrs = []atomicfile.Xattr{{Name: "system.nfs4_acl", Value: []byte{1}}} },
+		"unknown namespace": func(b *backup.Backup) {
+			b.Items[0].Xattrs = []atomicfile.Xattr{{Name: "system.nfs4_acl", Value: []byte{1}}}
+		},
 		"relative path":        func(b *backup.Backup) { b.Items[0].Path = "etc/passwd" },
 		"dot-dot path":         func(b *backup.Backup) { b.Items[0].Path = "/etc/ssl/../passwd" },
 		"member leaves folder": func(b *backup.Backup) { b.Items[1].Entries[0].Name = "../../etc/cron.d/x" },
