@@ -163,7 +163,7 @@ func TestRestoreDoesNotFollowUsersLink(t *testing.T) {
 	os.Chown(home, 65534, 65534)
 	app := filepath.Join(home, "ca.pem")
 	os.WriteFile(app, []byte("alice's bundle"), 0o644)
-	b, err := Take(t.TempDir(), "pem:"+app, []string{app}, time.Now())
+	b, err := backup.Take(t.TempDir(), "pem:"+app, []string{app}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
