@@ -149,7 +149,7 @@ func runCheck(ctx context.Context, e *env, args []string) error {
 		in.Intermediates = append(in.Intermediates, cs...)
 	}
 	for _, f := range o.crls {
-		b, err := os.ReadFile(f)
+		b, err := stores.ReadFile(f)
 		if err != nil {
 			return err
 		}
@@ -244,7 +244,7 @@ func parseAt(s string) (time.Time, error) {
 // the leaf, the others intermediates), DER, or PKCS#12 (with the password
 // from --password-env or --password-file, else the empty password).
 func readClientCert(path string, pw stores.Secret) (*stores.Certificate, []*stores.Certificate, error) {
-	data, err := os.ReadFile(path)
+	data, err := stores.ReadFile(path)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -296,7 +296,7 @@ func readClientCert(path string, pw stores.Secret) (*stores.Certificate, []*stor
 // readCerts reads every certificate of a PEM or DER file (CERTIFICATE and
 // TRUSTED CERTIFICATE blocks alike, as OpenSSL reads them).
 func readCerts(path string) ([]*stores.Certificate, error) {
-	data, err := os.ReadFile(path)
+	data, err := stores.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -344,7 +344,7 @@ func capathCRLs(dir string) ([]*check.CRL, []string) {
 			continue
 		}
 		p := filepath.Join(dir, de.Name())
-		b, err := os.ReadFile(p)
+		b, err := stores.ReadFile(p)
 		if err != nil {
 			notes = append(notes, fmt.Sprintf("CRL %s not read: %v", p, err))
 			continue

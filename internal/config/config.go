@@ -120,16 +120,17 @@ func DefaultPath(euid int, getenv func(string) string, home string) string {
 	return filepath.Join(home, ".config", "rootsync", "config.yaml")
 }
 
-// Load reads and validates the file at path. A file that cannot be read is
-// returned as the os error (wrapped, naming the file); mistakes in it as an
-// *Error listing all of them. As root, a file (or a folder on the way to it)
-// that another user could have written is refused before it is read: the
-// error wraps securefs.ErrUnsafe and names the path.
+// Load reads and validates the file at path. A file that cannot be read (or
+// is not a regular file: see stores.ReadFile) is returned as that error
+// (wrapped, naming the file); mistakes in it as an *Error listing all of them.
+// As root, a file (or a folder on the way to it) that another user could have
+// written is refused before it is read: the error wraps securefs.ErrUnsafe and
+// names the path.
 func Load(path string) (*Config, error) {
 	if err := securefs.CheckFile(path, "configuration file"); err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(path)
+	data, err := stores.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("configuration %w", err)
 	}

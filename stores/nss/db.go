@@ -165,6 +165,8 @@ func dbError(path string, err error) error {
 		e.Hint = "check that the folder and the database files are writable"
 	case sqlite3.SQLITE_FULL:
 		e.Hint = "free disk space and retry"
+	case sqlite3.SQLITE_IOERR:
+		e.Hint = "SQLite could not read or write the database: check that " + path + " is a regular file (not a folder, pipe or device) on a working disk with room, or restore the database from a backup"
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		e.Hint = ""

@@ -24,6 +24,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/rootsync/rootsync/internal/atomicfile"
 	"github.com/rootsync/rootsync/stores"
@@ -70,11 +71,18 @@ func (s *Store) Load(ctx context.Context) (*stores.Set, error) {
 }
 
 // Entries turns a parsed file into a set: one entry per certificate, with
-// duplicates folded into the first block that holds them (and a note).
+// duplicates folded into the first block that holds them and one note that
+// names the other blocks (the first few, in file order, and how many more).
 func Entries(f *File) *stores.Set {
 	set := stores.NewSet()
 	first := map[stores.Fingerprint]*Block{}
+	again := map[stores.Fingerprint][]int{}
 	for _, b := range f.Certificates() {
+		if _, dup := first[b.Cert.Fingerprint]; dup {
+			again[b.Cert.Fingerprint] = append(again[b.Cert.Fingerprint], b.Index)
+		} else {
+			first[b.Cert.Fingerprint] = b
+		}
 		e := &stores.Entry{Cert: b.Cert, Trust: b.Trust, Owned: b.Owned, Label: b.Label()}
 		if f.der {
 			e.Label = "DER certificate"
@@ -82,14 +90,33 @@ func Entries(f *File) *stores.Set {
 		if b.Alias != "" {
 			e.Notes = append(e.Notes, fmt.Sprintf("alias %q", b.Alias))
 		}
-		if p, dup := first[b.Cert.Fingerprint]; dup {
-			e.Notes = append(e.Notes, fmt.Sprintf("%s holds the same certificate again (folded into %s)", b.Label(), p.Label()))
-		} else {
-			first[b.Cert.Fingerprint] = b
-		}
 		set.Add(e)
 	}
+	for fp, idx := range again {
+		e := set.Get(fp)
+		e.Notes = append(e.Notes, duplicateNote(first[fp], idx))
+	}
 	return set
+}
+
+// maxNamed is how many duplicate blocks a note names before "and N more".
+const maxNamed = 3
+
+// duplicateNote says which other blocks hold the certificate of b.
+func duplicateNote(b *Block, idx []int) string {
+	var names []string
+	for _, i := range idx[:min(len(idx), maxNamed)] {
+		names = append(names, fmt.Sprint(i))
+	}
+	list := strings.Join(names, ", ")
+	if len(idx) > maxNamed {
+		list += fmt.Sprintf(" and %d more", len(idx)-maxNamed)
+	}
+	what := "block " + list + " holds"
+	if len(idx) > 1 {
+		what = "blocks " + list + " hold"
+	}
+	return fmt.Sprintf("%s the same certificate again (folded into %s)", what, b.Label())
 }
 
 // read parses the file and checks that it is a bundle.

@@ -77,3 +77,31 @@ func TestCheckKind(t *testing.T) {
 		})
 	}
 }
+
+// A certificate held by many blocks gets one note naming the first few other
+// blocks in file order and how many more, whatever the file's size.
+func TestDuplicateNote(t *testing.T) {
+	a, b := testpki.Root("Dup Root A"), testpki.Root("Dup Root B")
+	var content []byte
+	for i := 0; i < 10_000; i++ {
+		if i == 2 {
+			content = append(content, b.PEM()...)
+		}
+		content = append(content, a.PEM()...)
+	}
+	content = append(content, b.PEM()...)
+	path := filepath.Join(t.TempDir(), "dup.pem")
+	if err := os.WriteFile(path, content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	set := load(t, open(t, path))
+	ea, eb := set.Get(stores.FingerprintOf(a.DER)), set.Get(stores.FingerprintOf(b.DER))
+	wantA := []string{"blocks 2, 4, 5 and 9996 more hold the same certificate again (folded into block 1)"}
+	wantB := []string{"block 10002 holds the same certificate again (folded into block 3)"}
+	if strings.Join(ea.Notes, "|") != strings.Join(wantA, "|") {
+		t.Errorf("notes of A = %q, want %q", ea.Notes, wantA)
+	}
+	if strings.Join(eb.Notes, "|") != strings.Join(wantB, "|") {
+		t.Errorf("notes of B = %q, want %q", eb.Notes, wantB)
+	}
+}
