@@ -100,12 +100,14 @@ func StatDir(path string) (fs.FileInfo, error) {
 	return nil, notRegular(path, fi)
 }
 
-// ReadFile reads a whole store, password or configuration file. Only a
-// regular file of at most MaxFileSize bytes is read: path is checked with
+// OpenFile opens a store, password or configuration file for reading. Only
+// a regular file of at most MaxFileSize bytes is opened: path is checked with
 // StatFile before it is opened, opened without blocking (a named pipe put
 // there in the meantime cannot hang the caller) and checked again once open.
-// The errors are StatFile's; every error is an *Error naming path.
-func ReadFile(path string) ([]byte, error) {
+// The errors are StatFile's and the system's (no permission); every error is
+// an *Error naming path. An adapter whose files another library opens (NSS's
+// SQLite databases) opens and closes them with OpenFile first.
+func OpenFile(path string) (*os.File, error) {
 	fi, err := StatFile(path)
 	if err != nil {
 		return nil, err
@@ -114,16 +116,46 @@ func ReadFile(path string) ([]byte, error) {
 	if err != nil {
 		return nil, statError(path, err)
 	}
+	ofi, err := f.Stat()
+	if err == nil && !os.SameFile(fi, ofi) {
+		err = &Error{Path: path, Err: errors.New("replaced while it was being opened"), Hint: "run the command again"}
+	} else if err == nil {
+		err = checkFile(path, ofi)
+	} else {
+		err = statError(path, err)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// ReadDir lists a store's folder, sorted by name: path must be a folder
+// (see StatDir); every error is an *Error naming path.
+func ReadDir(path string) ([]fs.DirEntry, error) {
+	if _, err := StatDir(path); err != nil {
+		return nil, err
+	}
+	des, err := os.ReadDir(path)
+	if err != nil {
+		return nil, statError(path, err)
+	}
+	return des, nil
+}
+
+// ReadFile reads a whole store, password or configuration file, opened
+// with OpenFile (so only a regular file of at most MaxFileSize bytes). Every
+// error is an *Error naming path.
+func ReadFile(path string) ([]byte, error) {
+	f, err := OpenFile(path)
+	if err != nil {
+		return nil, err
+	}
 	defer f.Close()
 	ofi, err := f.Stat()
 	if err != nil {
 		return nil, statError(path, err)
-	}
-	if !os.SameFile(fi, ofi) {
-		return nil, &Error{Path: path, Err: errors.New("replaced while it was being opened"), Hint: "run the command again"}
-	}
-	if err := checkFile(path, ofi); err != nil {
-		return nil, err
 	}
 	data := make([]byte, 0, ofi.Size()+1)
 	for {

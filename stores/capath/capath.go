@@ -120,14 +120,12 @@ type folder struct {
 
 func (s *Store) scan() (*folder, error) {
 	f := &folder{dir: s.dir, entries: map[string]*entry{}}
-	if _, err := stores.StatDir(s.dir); errors.Is(err, fs.ErrNotExist) {
+	des, err := stores.ReadDir(s.dir)
+	if errors.Is(err, fs.ErrNotExist) {
 		return f, nil
-	} else if err != nil {
-		return nil, err
 	}
-	des, err := os.ReadDir(s.dir)
 	if err != nil {
-		return nil, &stores.Error{Path: s.dir, Err: err, Hint: "check that the folder exists and rootsync may read it"}
+		return nil, err
 	}
 	f.exists = true
 	for _, de := range des {

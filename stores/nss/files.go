@@ -3,7 +3,6 @@ package nss
 import (
 	"errors"
 	"io/fs"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -29,13 +28,21 @@ func (s *Store) checkFiles() error {
 		return err
 	}
 	for _, p := range []string{s.certPath(), s.keyPath()} {
-		if _, err := stores.StatFile(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			var se *stores.Error
-			if errors.Is(err, stores.ErrWrongKind) && errors.As(err, &se) {
-				se.Hint = "an NSS database file must be a regular file: move the folder named " + p + " away, or name another database"
-			}
-			return err
+		// Open and close each file before SQLite does: a pipe or a device
+		// is refused without blocking, an unreadable file is named as such.
+		f, err := stores.OpenFile(p)
+		if err == nil {
+			f.Close()
+			continue
 		}
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		var se *stores.Error
+		if errors.Is(err, stores.ErrWrongKind) && errors.As(err, &se) {
+			se.Hint = "an NSS database file must be a regular file: move the folder named " + p + " away, or name another database"
+		}
+		return err
 	}
 	if ok, err := exists(s.certPath()); err != nil || ok {
 		return err
@@ -43,9 +50,9 @@ func (s *Store) checkFiles() error {
 	if err := s.checkLegacy(); err != nil {
 		return err
 	}
-	des, err := os.ReadDir(s.dir)
+	des, err := stores.ReadDir(s.dir)
 	if err != nil {
-		return &stores.Error{Path: s.dir, Err: err, Hint: "check that rootsync may read the folder"}
+		return err
 	}
 	var others []string
 	for _, de := range des {
