@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"crypto/x509/pkix"
 	ctx509 "github.com/google/certificate-transparency-go/x509"
@@ -167,12 +168,11 @@ func parseRaw(der []byte) (*rawCert, error) {
 }
 
 // nameString renders a DER Name for people, most specific attribute first as in
-// RFC 4514. Values that do not decode as text are shown as #hex.
+// RFC 4514. Values of string types encoding/asn1 does not read (VisibleString,
+// for one) are shown as text too; other values as #hex.
 func nameString(der []byte) string {
 	var seq pkix.RDNSequence
-	if _, err := asn1.Unmarshal(der, &seq); err == nil {
-		var n pkix.Name
-		n.FillFromRDNSequence(&seq)
+	if _, err := asn1.Unmarshal(der, &seq); err == nil && allValues(seq) {
 		if s := seq.String(); s != "" {
 			return s
 		}
@@ -193,11 +193,61 @@ func nameString(der []byte) string {
 			continue
 		}
 		for _, a := range atvs {
-			parts = append(parts, a.Type.String()+"=#"+hex.EncodeToString(a.Value.FullBytes))
+			parts = append(parts, attributeName(a.Type)+"="+valueString(a.Value))
 		}
 	}
 	if len(parts) == 0 {
 		return "(empty subject)"
 	}
 	return strings.Join(parts, ",")
+}
+
+// allValues reports whether encoding/asn1 read every attribute value.
+func allValues(seq pkix.RDNSequence) bool {
+	for _, rdn := range seq {
+		for _, atv := range rdn {
+			if atv.Value == nil {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// attributeNames are RFC 4514's short names.
+var attributeNames = map[string]string{
+	"2.5.4.3": "CN", "2.5.4.5": "SERIALNUMBER", "2.5.4.6": "C", "2.5.4.7": "L", "2.5.4.8": "ST",
+	"2.5.4.9": "STREET", "2.5.4.10": "O", "2.5.4.11": "OU", "2.5.4.17": "POSTALCODE",
+}
+
+func attributeName(oid asn1.ObjectIdentifier) string {
+	if n, ok := attributeNames[oid.String()]; ok {
+		return n
+	}
+	return oid.String()
+}
+
+// valueString renders one attribute value: the text of a one-byte string
+// type (control characters as ?), else #hex of its DER.
+func valueString(v asn1.RawValue) string {
+	switch {
+	case v.Class == asn1.ClassUniversal && !v.IsCompound && isOneByteString(v.Tag) && utf8.Valid(v.Bytes):
+		return strings.Map(func(r rune) rune {
+			if r < 0x20 || r == 0x7f {
+				return '?'
+			}
+			return r
+		}, string(v.Bytes))
+	}
+	return "#" + hex.EncodeToString(v.FullBytes)
+}
+
+// isOneByteString: UTF8String, NumericString, PrintableString, T61String,
+// IA5String, GraphicString, VisibleString, GeneralString.
+func isOneByteString(tag int) bool {
+	switch tag {
+	case 12, 18, 19, 20, 22, 25, 26, 27:
+		return true
+	}
+	return false
 }
