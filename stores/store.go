@@ -17,6 +17,13 @@ type Capabilities struct {
 	// Ownership: the store can mark entries as added by rootsync, so prune
 	// mode can remove them later.
 	Ownership bool
+	// ReadByOpenSSL: the programs that read the store load it with OpenSSL
+	// (openssl verify -CAfile and -CApath, nginx, curl, Apache), which
+	// refuses a certificate it cannot decode (a subject or issuer name with
+	// a string type it does not know, such as a VisibleString) and with it
+	// the whole file. The plan leaves such a certificate out of the store,
+	// with a warning, instead of adding it.
+	ReadByOpenSSL bool
 }
 
 // Action is what a Change does.

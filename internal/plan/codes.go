@@ -45,6 +45,10 @@ const (
 	// certificate); it is never copied from a source, removed from a target
 	// or given other trust there.
 	CodeUserCert Code = "user-cert"
+	// CodeOpenSSLCannotLoad: OpenSSL cannot load the certificate (a subject
+	// or issuer name it cannot decode), and the target is read with OpenSSL,
+	// which would refuse the whole file; not added to that target.
+	CodeOpenSSLCannotLoad Code = "openssl-cannot-load"
 )
 
 // Refusal codes.
@@ -141,6 +145,8 @@ func warningText(c Code, d detail) string {
 			d.target, d.mode, d.suggest)
 	case CodeUserCert:
 		return "held with their private key (user certificates, not roots); never copied, removed or re-trusted"
+	case CodeOpenSSLCannotLoad:
+		return fmt.Sprintf("that OpenSSL cannot load (a subject or issuer name it cannot decode, such as a VisibleString); left out of %s, which is read with OpenSSL and would be refused as a whole", d.target)
 	case CodeKeptDistrust:
 		return fmt.Sprintf("distrusted in %s but trusted by the sources; the target's distrust is kept (use --mode mirror to replace it)", d.target)
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/rootsync/rootsync/stores"
+	"github.com/rootsync/rootsync/stores/capath/namehash"
 )
 
 // Plan is what it takes to make one target match the desired state.
@@ -94,6 +95,8 @@ func (b *builder) toDesired() {
 			// Distrusted, and absence is how this store says so.
 		case !present:
 			b.absent(have, why, ref)
+		case have == nil && b.openSSLCannotLoad(want.Cert):
+			b.w.add(CodeOpenSSLCannotLoad, b.dt, ref)
 		case have == nil:
 			e := *want
 			e.Trust = rep
@@ -103,6 +106,12 @@ func (b *builder) toDesired() {
 			b.retrust(have, rep, why, ref)
 		}
 	}
+}
+
+// openSSLCannotLoad reports whether the target is read with OpenSSL and
+// OpenSSL cannot load c: adding it would make OpenSSL refuse the whole file.
+func (b *builder) openSSLCannotLoad(c *stores.Certificate) bool {
+	return b.caps.ReadByOpenSSL && namehash.CheckNames(c.RawSubject, c.RawIssuer) != nil
 }
 
 // absent plans a certificate the sources distrust and the target holds but

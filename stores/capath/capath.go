@@ -85,7 +85,7 @@ func (s *Store) Spec() stores.Spec { return s.spec }
 // (TRUSTED CERTIFICATE files can say more, but rootsync writes plain ones);
 // rootsync's files carry its name prefix.
 func (s *Store) Capabilities() stores.Capabilities {
-	return stores.Capabilities{PerPurpose: false, Distrust: false, Ownership: true}
+	return stores.Capabilities{PerPurpose: false, Distrust: false, Ownership: true, ReadByOpenSSL: true}
 }
 
 // Paths is the folder: Apply writes only its direct contents.

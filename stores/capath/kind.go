@@ -10,7 +10,7 @@ func Kind() stores.Kind {
 		Summary:      "an OpenSSL hashed directory (openssl -CApath, Apache SSLCACertificatePath)",
 		What:         "an OpenSSL hashed directory (`HASH.N` links; Apache `SSLCACertificatePath`, `openssl -CApath`)",
 		CanRecord:    "trust for every purpose",
-		Capabilities: stores.Capabilities{Ownership: true},
+		Capabilities: stores.Capabilities{Ownership: true, ReadByOpenSSL: true},
 		Open:         Open,
 	}
 }

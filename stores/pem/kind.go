@@ -11,7 +11,7 @@ func Kind() stores.Kind {
 		What: "a PEM bundle: nginx `ssl_client_certificate` / `ssl_trusted_certificate`, curl and Go CA files. " +
 			"Reads `CERTIFICATE` and `TRUSTED CERTIFICATE` blocks and single DER files; writes plain `CERTIFICATE` blocks",
 		CanRecord:    "trust for every purpose",
-		Capabilities: stores.Capabilities{Ownership: true},
+		Capabilities: stores.Capabilities{Ownership: true, ReadByOpenSSL: true},
 		Open:         Open,
 	}
 }

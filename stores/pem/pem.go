@@ -53,7 +53,7 @@ func (s *Store) Spec() stores.Spec { return s.spec }
 // Capabilities: a bundle trusts each certificate for everything; rootsync
 // marks its own blocks with a comment line.
 func (s *Store) Capabilities() stores.Capabilities {
-	return stores.Capabilities{PerPurpose: false, Distrust: false, Ownership: true}
+	return stores.Capabilities{PerPurpose: false, Distrust: false, Ownership: true, ReadByOpenSSL: true}
 }
 
 // Paths is the bundle file.

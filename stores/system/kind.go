@@ -19,7 +19,7 @@ func Kind() stores.Kind {
 		What: "the distribution's trust store, written through its own tool (`update-ca-certificates`, `update-ca-trust`); " +
 			"ROOT is a prefix for chroots and containers",
 		CanRecord:    "trust for every purpose; distrust too where the distribution has a blocklist folder (" + strings.Join(distrustFamilies(), ", ") + ")",
-		Capabilities: stores.Capabilities{Ownership: true},
+		Capabilities: stores.Capabilities{Ownership: true, ReadByOpenSSL: true},
 		Options: []stores.Option{{
 			Name: "family", Value: "NAME",
 			Meaning: "use this distribution family's layout (" + strings.Join(Families(), ", ") + ") instead of detecting it",

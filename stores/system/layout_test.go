@@ -111,7 +111,7 @@ func TestPathsAndCapabilities(t *testing.T) {
 			if s.Outputs()[0] != tc.outputs0 {
 				t.Errorf("Outputs[0] = %s, want %s", s.Outputs()[0], tc.outputs0)
 			}
-			want := stores.Capabilities{PerPurpose: false, Distrust: tc.distrust, Ownership: true}
+			want := stores.Capabilities{PerPurpose: false, Distrust: tc.distrust, Ownership: true, ReadByOpenSSL: true}
 			if got := s.Capabilities(); got != want {
 				t.Errorf("Capabilities = %+v, want %+v", got, want)
 			}

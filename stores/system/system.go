@@ -67,7 +67,7 @@ func (s *Store) Layout() Layout { return *s.layout }
 // blocklist folder can distrust; none writes per-purpose trust (rootsync
 // writes plain PEM anchors).
 func (s *Store) Capabilities() stores.Capabilities {
-	return stores.Capabilities{PerPurpose: false, Distrust: s.layout.Blocklist != "", Ownership: true}
+	return stores.Capabilities{PerPurpose: false, Distrust: s.layout.Blocklist != "", Ownership: true, ReadByOpenSSL: true}
 }
 
 func (s *Store) path(p string) string {

@@ -93,6 +93,7 @@ http {
 		}
 		select {
 		case err := <-exited:
+			exited <- err // for the cleanup, which waits for the exit too
 			log, _ := os.ReadFile(filepath.Join(p, "error.log"))
 			t.Fatalf("nginx exited: %v\n%s\n%s", err, out.String(), log)
 		default:

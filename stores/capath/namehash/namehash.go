@@ -86,6 +86,20 @@ func SubjectHash(rawName []byte) (uint32, error) {
 	return binary.LittleEndian.Uint32(sum[:4]), nil
 }
 
+// CheckNames says why OpenSSL cannot load a certificate with these subject
+// and issuer names (DER), or returns nil. OpenSSL canonicalises both names
+// while it decodes a certificate and refuses the certificate when either
+// fails; the error wraps ErrRefused and says which name.
+func CheckNames(rawSubject, rawIssuer []byte) error {
+	if _, err := Canonical(rawSubject); err != nil {
+		return fmt.Errorf("subject: %w", err)
+	}
+	if _, err := Canonical(rawIssuer); err != nil {
+		return fmt.Errorf("issuer: %w", err)
+	}
+	return nil
+}
+
 // SubjectHashOld is the hash OpenSSL used before 1.0 (X509_NAME_hash_old):
 // the first four bytes of the MD5 of the Name's DER as given, read
 // little-endian. It never fails: it does not look inside the name.
