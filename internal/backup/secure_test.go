@@ -4,6 +4,7 @@ package backup_test
 import (
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,9 +76,10 @@ func forge(t *testing.T, root string, mutate func(*backup.Backup)) string {
 func TestOpenRefusesForgedManifests(t *testing.T) {
 	root := t.TempDir()
 	cases := map[string]func(*backup.Backup){
-		"setuid file":   func(b *backup.Backup) { b.Items[0].Mode = 0o4755 },
-		"setgid member": func(b *backup.Backup) { b.Items[1].Entries[0].Mode = 0o2755 },
-		"sticky":        func(b *backup.Backup) { b.Items[1].Mode = 0o1777 },
+		"setuid file":     func(b *backup.Backup) { b.Items[0].Mode = 0o4755 },
+		"Go's setuid bit": func(b *backup.Backup) { b.Items[0].Mode = uint32(fs.ModeSetuid | 0o755) },
+		"setgid member":   func(b *backup.Backup) { b.Items[1].Entries[0].Mode = 0o2755 },
+		"sticky":          func(b *backup.Backup) { b.Items[1].Mode = 0o1777 },
 		"capability": func(b *backup.Backup) {
 			b.Items[0].Xattrs = []atomicfile.Xattr{{Name: "security.capability", Value: []byte{1}}}
 		},
