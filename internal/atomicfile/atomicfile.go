@@ -86,7 +86,8 @@ func WriteNoFollow(path string, data []byte, perm fs.FileMode) error {
 // WriteMeta replaces path (following links as Write does) with data and gives
 // it m's metadata instead of the old file's: a restore puts back the owner,
 // mode, ACLs and attributes it saved. Extended attributes KeepXattr refuses
-// are not set, nor setuid, setgid or sticky bits. It always writes.
+// are not set, nor setuid, setgid or sticky bits. A file that already has
+// exactly data and m's metadata is left alone.
 func WriteMeta(path string, data []byte, m *Meta) error {
 	return write(path, data, 0, m, true)
 }

@@ -54,7 +54,7 @@ func write(path string, data []byte, perm fs.FileMode, want *Meta, follow bool) 
 		if err != nil {
 			return err
 		}
-		if want == nil && bytes.Equal(old, data) {
+		if bytes.Equal(old, data) && (want == nil || sameMeta(m, want)) {
 			return nil
 		}
 		meta = m
@@ -64,6 +64,33 @@ func write(path string, data []byte, perm fs.FileMode, want *Meta, follow bool) 
 		meta = want
 	}
 	return replace(dfd, name, full, data, meta, want != nil)
+}
+
+// sameMeta reports whether a file with metadata have already has what want
+// asks for (its modification time too, when want names one).
+func sameMeta(have, want *Meta) bool {
+	if have.Mode.Perm() != want.Mode.Perm() ||
+		want.UID >= 0 && have.UID != want.UID || want.GID >= 0 && have.GID != want.GID ||
+		want.ModTime != 0 && have.ModTime != want.ModTime {
+		return false
+	}
+	root := os.Geteuid() == 0
+	var kept []Xattr
+	for _, x := range want.Xattrs {
+		if KeepXattr(x.Name, root) {
+			kept = append(kept, x)
+		}
+	}
+	sort.Slice(kept, func(i, j int) bool { return kept[i].Name < kept[j].Name })
+	if len(kept) != len(have.Xattrs) {
+		return false
+	}
+	for i := range kept {
+		if kept[i].Name != have.Xattrs[i].Name || !bytes.Equal(kept[i].Value, have.Xattrs[i].Value) {
+			return false
+		}
+	}
+	return true
 }
 
 // ReadMeta reads a regular file and its metadata, following a link as Write

@@ -34,7 +34,7 @@ func write(path string, data []byte, perm fs.FileMode, want *Meta, follow bool) 
 			if err != nil {
 				return err
 			}
-			if want == nil && bytes.Equal(old, data) {
+			if bytes.Equal(old, data) && (want == nil || m.Mode.Perm() == want.Mode.Perm() && (want.ModTime == 0 || m.ModTime == want.ModTime)) {
 				return nil
 			}
 			meta, meta.ModTime = m, 0
