@@ -2,7 +2,6 @@ package capath
 
 import (
 	"context"
-	"encoding/pem"
 	"fmt"
 	"os"
 	"os/exec"
@@ -60,7 +59,7 @@ func BenchmarkSync(b *testing.B) {
 			}
 			for j, der := range ders {
 				p := filepath.Join(dir, fmt.Sprintf("cert-%03d.pem", j))
-				if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+				if err := os.WriteFile(p, stores.EncodeCertificatePEM(der), 0o644); err != nil {
 					b.Fatal(err)
 				}
 			}

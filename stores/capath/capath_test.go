@@ -140,14 +140,13 @@ func linkMap(t testing.TB, dir string, crl bool) map[string]string {
 		if err != nil {
 			t.Fatalf("%s: %v", de.Name(), err)
 		}
+		b, err := stores.DecodePEM(data, stores.DecodeOptions{})
+		if err != nil {
+			t.Fatalf("%s: %v", de.Name(), err)
+		}
 		var fps []string
-		for rest := data; ; {
-			var b *pem.Block
-			b, rest = pem.Decode(rest)
-			if b == nil {
-				break
-			}
-			fps = append(fps, stores.FingerprintOf(b.Bytes).Short())
+		for _, blk := range b.Certificates() {
+			fps = append(fps, blk.Cert.Fingerprint.Short())
 		}
 		out[de.Name()] = strings.Join(fps, ",")
 	}
@@ -245,15 +244,15 @@ func systemBundle(t testing.TB) [][]byte {
 		}
 		t.Skip(err)
 	}
-	var out [][]byte
-	for rest := data; ; {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			return out
-		}
-		out = append(out, b.Bytes)
+	b, err := stores.DecodePEM(data, stores.DecodeOptions{})
+	if err != nil {
+		t.Fatal(err)
 	}
+	var out [][]byte
+	for _, blk := range b.Certificates() {
+		out = append(out, blk.Cert.DER)
+	}
+	return out
 }
 
 // TestLinksMatchRehash: the links Apply writes for the system bundle are the

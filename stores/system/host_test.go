@@ -3,7 +3,6 @@ package system
 import (
 	"context"
 	"crypto/x509"
-	"encoding/pem"
 	"os"
 	"path/filepath"
 	"sort"
@@ -32,13 +31,13 @@ func TestHostSystemStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	b, err := stores.DecodePEM(data, stores.DecodeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	want := map[stores.Fingerprint]bool{}
-	for rest := data; ; {
-		var b *pem.Block
-		if b, rest = pem.Decode(rest); b == nil {
-			break
-		}
-		want[stores.FingerprintOf(b.Bytes)] = true
+	for _, blk := range b.Certificates() {
+		want[blk.Cert.Fingerprint] = true
 	}
 	if len(want) == 0 {
 		t.Fatalf("%s holds no certificate", bundle)

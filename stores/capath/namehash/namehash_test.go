@@ -2,7 +2,6 @@ package namehash
 
 import (
 	"bytes"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"github.com/rootsync/rootsync/stores/storetest"
@@ -156,7 +155,7 @@ func opensslHashes(t *testing.T, bin, file string) (string, string, error) {
 func writePEM(t *testing.T, dir, name string, der []byte) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+	if err := os.WriteFile(p, stores.EncodeCertificatePEM(der), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -218,19 +217,15 @@ func TestDifferentialSystemBundle(t *testing.T) {
 		t.Skip(err)
 	}
 	dir := t.TempDir()
+	bundleBlocks, err := stores.DecodePEM(data, stores.DecodeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	n := 0
-	for rest := data; ; {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			break
-		}
+	for _, blk := range bundleBlocks.Certificates() {
 		n++
-		c, err := stores.ParseCertificate(b.Bytes)
-		if err != nil {
-			t.Fatalf("certificate %d: %v", n, err)
-		}
-		file := writePEM(t, dir, fmt.Sprintf("%03d.pem", n), b.Bytes)
+		c := blk.Cert
+		file := writePEM(t, dir, fmt.Sprintf("%03d.pem", n), c.DER)
 		wantNew, wantOld, err := opensslHashes(t, bin, file)
 		if err != nil {
 			t.Fatalf("%s: openssl: %v", c.Subject, err)
