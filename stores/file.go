@@ -196,7 +196,7 @@ func tooLarge(path string, n int64) error {
 
 func notRegular(path string, fi fs.FileInfo) error {
 	return &Error{Path: path, Err: &pathError{describeType(fi.Mode()) + ", not a regular file or folder", ErrNotRegular},
-		Hint: "point the store at a regular file or folder: rootsync never reads or writes pipes, devices or sockets"}
+		Hint: "name a regular file or folder: rootsync never reads or writes pipes, devices or sockets"}
 }
 
 func describeType(m fs.FileMode) string {

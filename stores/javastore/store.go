@@ -163,6 +163,11 @@ func (s *Store) badPassword(src string, err error) error {
 func (s *Store) read() (*keyfile, error) {
 	data, err := stores.ReadFile(s.path)
 	if errors.Is(err, fs.ErrNotExist) {
+		// The password a new keystore gets must be readable now, so that
+		// a plan (diff) already reports a missing password file.
+		if _, _, err := s.password(); err != nil {
+			return nil, err
+		}
 		return nil, stores.NotExist(s.path)
 	}
 	if err != nil {

@@ -168,6 +168,14 @@ func checkConverted(dir string, st *state) error {
 // stores.ErrWrongKind.
 func (s *Store) Load(ctx context.Context) (*stores.Set, error) {
 	if err := s.checkFiles(); err != nil {
+		if errors.Is(err, stores.ErrNotExist) && !s.secret.IsZero() {
+			// The password a new database gets must be readable now, so
+			// that a plan (diff) already reports a missing password file.
+			if _, perr := s.secret.Value(); perr != nil {
+				return nil, &stores.Error{Path: s.dir, Err: fmt.Errorf("%w: %w", stores.ErrBadPassword, perr),
+					Hint: "set the password in " + s.secret.String() + ", or name another source with ?password-env=VAR or ?password-file=FILE"}
+			}
+		}
 		return nil, err
 	}
 	var es []*stores.Entry

@@ -605,3 +605,33 @@ func TestLegitimate(t *testing.T) {
 		})
 	}
 }
+
+// TestPasswordFile: a password file that is missing, a named pipe or a device
+// is an error naming it, already at plan time (diff) and even for a keystore
+// that does not exist yet, whose new file would get that password.
+func TestPasswordFile(t *testing.T) {
+	good := filepath.Join(fixtures, "good.pem")
+	for _, tc := range []struct {
+		name string
+		make func(t *testing.T, p string) string
+	}{
+		{"missing", func(t *testing.T, p string) string { return p }},
+		{"named pipe", func(t *testing.T, p string) string { must(t, syscall.Mkfifo(p, 0o600)); return p }},
+		{"dev zero", func(t *testing.T, p string) string { return "/dev/zero" }},
+	} {
+		for _, k := range []string{"p12", "jks", "nss"} {
+			t.Run(tc.name+"/"+k, func(t *testing.T) {
+				t.Parallel()
+				dir := t.TempDir()
+				pw := tc.make(t, filepath.Join(dir, "pw"))
+				store := k + ":" + filepath.Join(dir, "store") + "?password-file=" + pw
+				before := snapshot(t, dir)
+				r := rootsync(context.Background(), dir, false, "diff", "pem:"+good, "--to", store)
+				if r.code != 1 || !strings.Contains(r.stderr, pw) {
+					t.Errorf("diff into %s: %v\nwant exit 1 naming %s", store, r, pw)
+				}
+				compare(t, before, snapshot(t, dir))
+			})
+		}
+	}
+}
