@@ -15,12 +15,12 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/rootsync/rootsync/internal/backup"
-	"github.com/rootsync/rootsync/internal/lock"
+	"github.com/rootsync/rootsync/internal/job"
 	"github.com/rootsync/rootsync/internal/storekinds"
 	"github.com/rootsync/rootsync/stores"
 )
 
-var errBusy = lock.ErrBusy
+var errBusy = job.ErrBusy
 
 // commonOptions are the flags every command has.
 type commonOptions struct {
@@ -120,7 +120,7 @@ func hintOf(err error, stateDir string) string {
 		return "the state folder " + stateDir + " (backups, lock, journal) is not writable by this user: run rootsync as the user who owns it, or choose another with --state-dir or $ROOTSYNC_STATE_DIR"
 	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EROFS):
 		return "the store's folder is not writable by this user: run rootsync as a user who may write there (for system stores: sudo), or choose another target"
-	case errors.Is(err, lock.ErrBusy):
+	case errors.Is(err, job.ErrBusy):
 		return "wait for the other run to finish, or raise --lock-wait"
 	case errors.Is(err, stores.ErrBadPassword):
 		return "give the store's password with --password-env VAR or --password-file FILE (or ?password-env= on the store spec)"

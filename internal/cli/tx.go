@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/rootsync/rootsync/internal/job"
-	"github.com/rootsync/rootsync/internal/journal"
 	"github.com/rootsync/rootsync/internal/report"
 	"github.com/rootsync/rootsync/internal/storekinds"
 	"github.com/rootsync/rootsync/stores"
@@ -85,7 +84,7 @@ func reportRecovery(w io.Writer, out *job.Outcome) {
 }
 
 // warnPending warns that an interrupted run waits to be rolled back.
-func warnPending(w io.Writer, r *journal.Record, err error) {
+func warnPending(w io.Writer, r *job.Record, err error) {
 	if err != nil {
 		fmt.Fprintf(w, "rootsync: warning: %v\n", err)
 		return

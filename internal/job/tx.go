@@ -18,6 +18,13 @@ import (
 	"github.com/rootsync/rootsync/stores"
 )
 
+// ErrBusy is wrapped by Do's error when another rootsync run holds the state
+// folder's lock, or a store folder's, after the wait.
+var ErrBusy = lock.ErrBusy
+
+// Record is an interrupted transaction's journal.
+type Record = journal.Record
+
 // ErrFailed is wrapped by a unit's error when one of its stores failed and
 // the unit was rolled back.
 var ErrFailed = errors.New("sync failed")
@@ -72,7 +79,7 @@ type Outcome struct {
 	// Pending, in a dry run, is an interrupted transaction that the next
 	// writing run rolls back first; PendingErr says why the journal could
 	// not be read.
-	Pending    *journal.Record
+	Pending    *Record
 	PendingErr error
 	// Results has one entry per unit, in order.
 	Results []*Result
@@ -80,7 +87,7 @@ type Outcome struct {
 
 // Recovery is an interrupted transaction rolled back.
 type Recovery struct {
-	Record *journal.Record
+	Record *Record
 	// Notes are stores whose files were put back but whose state could not
 	// be restored because the store could not be opened.
 	Notes []string
@@ -152,7 +159,7 @@ func (t *Tx) abort() context.Context {
 // Pending returns the journal of an interrupted transaction in stateDir that
 // waits for recovery, or nil. It changes nothing (for commands that only
 // read, to warn).
-func Pending(stateDir string) (*journal.Record, error) {
+func Pending(stateDir string) (*Record, error) {
 	return journal.Pending(stateDir)
 }
 

@@ -1,6 +1,9 @@
 // Package lock makes rootsync runs take turns: a writing run holds an
 // exclusive flock on STATE/lock. The kernel drops the lock when the process
 // dies, so a run killed with SIGKILL never leaves a stale lock behind.
+// AcquireFolders then locks the folders of the stores a run writes (an flock
+// on the folder itself), so that runs with different state folders take
+// turns on a store too.
 //
 // Taking the lock is where rootsync first acts on its state folder, so
 // Acquire checks the folder (as root: owned by root, writable by nobody else,
