@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rootsync/rootsync/internal/backup"
 	"github.com/rootsync/rootsync/internal/journal"
 )
 
@@ -362,5 +363,54 @@ func TestSystemRollbackRegenerates(t *testing.T) {
 	}
 	if got := fingerprints(t, system); !equal(got, before) {
 		t.Errorf("after the rollback the system store holds %v, want %v", got, before)
+	}
+}
+
+// TestReadersWarnWhileRecoveryPending: after a sync is killed with its
+// journal written, diff and list warn that a rollback is pending and change
+// nothing; the next sync rolls back.
+func TestReadersWarnWhileRecoveryPending(t *testing.T) {
+	s := newSetup(t)
+	src, target := s.path("src.pem"), s.path("target.pem")
+	fill(t, "pem:"+src, roots("Pending Root", 1))
+	fill(t, "pem:"+target, roots("Pending Old", 1))
+	before := fingerprints(t, "pem:"+target)
+	// Plant what a sync killed after its journal leaves: the journal naming
+	// the target and its backup, and the target changed.
+	if err := os.MkdirAll(s.state, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	b, err := backup.Take(s.state, "pem:"+target, []string{target}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	jr, err := journal.Begin(s.state, "sync", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := jr.Add("pem:"+target, b); err != nil {
+		t.Fatal(err)
+	}
+	fill(t, "pem:"+target, roots("Pending Root", 1))
+
+	for _, args := range [][]string{
+		{"list", "--state-dir", s.state, "pem:" + target},
+		{"diff", "--state-dir", s.state, "pem:" + src, "--to", "pem:" + target},
+		{"sync", "--dry-run", "--state-dir", s.state, "pem:" + src, "--to", "pem:" + target},
+	} {
+		r := rootsync(t, s.env, args...)
+		if !strings.Contains(r.stderr, `rootsync: warning: job "sync" was interrupted`) || !strings.Contains(r.stderr, "rolls it back first") {
+			t.Errorf("%s with a pending recovery: %v\nwant a warning", args[0], r)
+		}
+		if p, _ := journal.Pending(s.state); p == nil {
+			t.Fatalf("%s removed the journal", args[0])
+		}
+	}
+	r := rootsync(t, s.env, "sync", "--state-dir", s.state, "pem:"+s.path("src.pem"), "--to", "pem:"+s.path("other.pem"))
+	if r.code != 0 || !strings.Contains(r.stderr, "rolled back pem:"+target+", left half-done by an interrupted run") {
+		t.Errorf("the next sync: %v", r)
+	}
+	if got := fingerprints(t, "pem:"+target); !equal(got, before) {
+		t.Errorf("%s after the recovery holds %v, want %v", target, got, before)
 	}
 }
