@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"sort"
-	"syscall"
 	"time"
 )
 
@@ -49,15 +48,12 @@ func AcquireFolders(ctx context.Context, dirs []string, wait time.Duration) (*Fo
 	return held, nil
 }
 
-// flockWait takes an exclusive flock on f, polling until deadline. It
+// flockWait takes an exclusive lock on f, polling until deadline. It
 // returns ErrBusy when the deadline passed.
 func flockWait(ctx context.Context, f *os.File, deadline time.Time) error {
 	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
+		ok, err := tryLock(f)
+		if err != nil || ok {
 			return err
 		}
 		if time.Now().After(deadline) {

@@ -19,7 +19,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/rootsync/rootsync/internal/securefs"
@@ -46,13 +45,13 @@ func Acquire(ctx context.Context, stateDir string, wait time.Duration) (*Lock, e
 	}
 	deadline := time.Now().Add(wait)
 	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
+		ok, err := tryLock(f)
+		if err != nil {
 			f.Close()
 			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		if ok {
+			break
 		}
 		if time.Now().After(deadline) {
 			holder, _ := os.ReadFile(path)
