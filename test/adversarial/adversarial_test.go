@@ -635,3 +635,21 @@ func TestPasswordFile(t *testing.T) {
 		}
 	}
 }
+
+// TestRunMissingSource: a configuration job whose source does not exist fails
+// (exit 1, naming it) and leaves its mirror target as it was.
+func TestRunMissingSource(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	target := filepath.Join(dir, "t.pem")
+	writeFile(t, target, fixture(t, "good.pem"))
+	missing := filepath.Join(dir, "clinet-ca.pem")
+	conf := filepath.Join(dir, "config.yaml")
+	writeFile(t, conf, []byte(fmt.Sprintf("jobs:\n  web:\n    sources: [pem:%s]\n    targets: [pem:%s]\n    mode: mirror\n    max-removals: 1000\n", missing, target)))
+	before := snapshot(t, dir)
+	r := rootsync(context.Background(), dir, false, "run", "-c", conf)
+	if r.code != 1 || !strings.Contains(r.stderr, missing+": does not exist") {
+		t.Errorf("run with a missing source: %v\nwant exit 1 naming %s", r, missing)
+	}
+	compare(t, before, snapshot(t, dir))
+}
