@@ -13,6 +13,7 @@ import (
 
 	"github.com/rootsync/rootsync/internal/testpki"
 	"github.com/rootsync/rootsync/stores"
+	pemstore "github.com/rootsync/rootsync/stores/pem"
 	"github.com/rootsync/rootsync/stores/storetest"
 )
 
@@ -102,6 +103,27 @@ func TestOpenSSLCannotLoadLeftOut(t *testing.T) {
 	}
 	if out := sync(); !strings.Contains(out, "OpenSSL cannot load") || strings.Contains(out, "added 2,") {
 		t.Errorf("second sync:\n%s\nwant the warning again and nothing added", out)
+	}
+
+	// A bundle that already holds such a certificate, added by rootsync
+	// earlier: prune mode takes it out, and openssl reads the file again.
+	held := filepath.Join(dir, "held.pem")
+	heldData := bytes.Join([][]byte{root.PEM(), []byte(pemstore.OwnerLine(stores.MustParse(visible))), stores.EncodeCertificatePEM(visible)}, nil)
+	if err := os.WriteFile(held, heldData, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := exec.Command(openssl, "verify", "-CAfile", held, leafFile).CombinedOutput(); err == nil {
+		t.Fatalf("openssl reads the bundle holding the VisibleString CA:\n%s", b)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := Main([]string{"sync", "pem:" + src, "--to", "pem:" + held, "--mode", "prune"}, &stdout, &stderr); code != ExitOK {
+		t.Fatalf("sync --mode prune: exit %d:\n%s%s", code, stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "removed 1,") {
+		t.Errorf("prune sync does not remove the certificate:\n%s", stdout.String())
+	}
+	if b, err := exec.Command(openssl, "verify", "-CAfile", held, leafFile).CombinedOutput(); err != nil {
+		t.Errorf("openssl verify -CAfile %s after the prune sync: %v\n%s", held, err, b)
 	}
 
 }

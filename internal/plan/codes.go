@@ -47,7 +47,8 @@ const (
 	CodeUserCert Code = "user-cert"
 	// CodeOpenSSLCannotLoad: OpenSSL cannot load the certificate (a subject
 	// or issuer name it cannot decode), and the target is read with OpenSSL,
-	// which would refuse the whole file; not added to that target.
+	// which refuses the whole file for it: not added to that target, and
+	// removed from it where the mode allows (a reason too).
 	CodeOpenSSLCannotLoad Code = "openssl-cannot-load"
 )
 
@@ -96,6 +97,8 @@ func (r Reason) String() string {
 		return "expired on " + r.Detail
 	case CodeNotCA:
 		return "not a CA certificate"
+	case CodeOpenSSLCannotLoad:
+		return "OpenSSL cannot load it, and OpenSSL reads this target"
 	case ReasonNotInSources:
 		return "mirror mode removes what no source holds"
 	case ReasonDropped:
@@ -115,6 +118,8 @@ type detail struct {
 	trusted, distrusted []string
 	// text is a store's own remark (note).
 	text string
+	// held: the target already holds the certificate (openssl-cannot-load).
+	held bool
 }
 
 // warningText renders a warning's message from its code. The message reads
@@ -146,6 +151,9 @@ func warningText(c Code, d detail) string {
 	case CodeUserCert:
 		return "held with their private key (user certificates, not roots); never copied, removed or re-trusted"
 	case CodeOpenSSLCannotLoad:
+		if d.held {
+			return fmt.Sprintf("that OpenSSL cannot load (a subject or issuer name it cannot decode, such as a VisibleString) are in %s, which OpenSSL therefore refuses as a whole; %s mode does not remove them (use --mode %s)", d.target, d.mode, d.suggest)
+		}
 		return fmt.Sprintf("that OpenSSL cannot load (a subject or issuer name it cannot decode, such as a VisibleString); left out of %s, which is read with OpenSSL and would be refused as a whole", d.target)
 	case CodeKeptDistrust:
 		return fmt.Sprintf("distrusted in %s but trusted by the sources; the target's distrust is kept (use --mode mirror to replace it)", d.target)

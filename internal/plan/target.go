@@ -97,6 +97,8 @@ func (b *builder) toDesired() {
 			b.absent(have, why, ref)
 		case have == nil && b.openSSLCannotLoad(want.Cert):
 			b.w.add(CodeOpenSSLCannotLoad, b.dt, ref)
+		case have != nil && b.openSSLCannotLoad(have.Cert):
+			b.unloadable(have, ref)
 		case have == nil:
 			e := *want
 			e.Trust = rep
@@ -112,6 +114,24 @@ func (b *builder) toDesired() {
 // OpenSSL cannot load c: adding it would make OpenSSL refuse the whole file.
 func (b *builder) openSSLCannotLoad(c *stores.Certificate) bool {
 	return b.caps.ReadByOpenSSL && namehash.CheckNames(c.RawSubject, c.RawIssuer) != nil
+}
+
+// unloadable plans a certificate the sources trust and the target holds,
+// although OpenSSL, which reads the target, cannot load it (so it refuses the
+// whole file): removed where the mode allows, else kept with a warning.
+func (b *builder) unloadable(have *stores.Entry, ref CertRef) {
+	if b.exact(have) {
+		b.removes = append(b.removes, change(stores.Remove, have, Reason{Code: CodeOpenSSLCannotLoad}))
+		return
+	}
+	dt := b.dt
+	dt.held = true
+	dt.suggest = Mirror
+	if have.Owned {
+		dt.suggest = Prune
+	}
+	b.w.add(CodeOpenSSLCannotLoad, dt, ref)
+	b.p.Kept++
 }
 
 // absent plans a certificate the sources distrust and the target holds but
