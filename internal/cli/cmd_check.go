@@ -3,11 +3,8 @@ package cli
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -19,14 +16,12 @@ import (
 	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/rootsync/rootsync/internal/check"
+	"github.com/rootsync/rootsync/internal/report"
 	"github.com/rootsync/rootsync/internal/storekinds"
 	"github.com/rootsync/rootsync/stores"
 	"github.com/rootsync/rootsync/stores/capath"
 	"github.com/rootsync/rootsync/stores/nss"
 )
-
-// CheckSchema is the version of check's JSON output (docs/json.md).
-const CheckSchema = "rootsync.check/v1"
 
 type checkOptions struct {
 	commonOptions
@@ -216,10 +211,14 @@ func runCheck(ctx context.Context, e *env, args []string) error {
 	}
 
 	r := check.Evaluate(in)
+	c := report.Check{Result: r, Notes: notes}
+	for _, s := range in.Stores {
+		c.Stores = append(c.Stores, s.Name)
+	}
 	if o.output == "json" {
-		err = checkJSON(e.stdout, r, in, notes)
+		err = report.CheckJSON(e.stdout, c)
 	} else {
-		err = checkText(e.stdout, r, in, notes)
+		err = report.CheckText(e.stdout, c, e.style())
 	}
 	if err != nil {
 		return err
@@ -364,135 +363,4 @@ func capathCRLs(dir string) ([]*check.CRL, []string) {
 		}
 	}
 	return out, notes
-}
-
-func verdict(r *check.Result) string {
-	if r.Accepted {
-		return "accepted"
-	}
-	return "rejected"
-}
-
-// checkText writes the verdict for people.
-func checkText(w io.Writer, r *check.Result, in check.Input, notes []string) error {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %s (%s)\n", verdict(r), r.Leaf.Subject, r.Leaf.Fingerprint.Short())
-	var names []string
-	for _, s := range in.Stores {
-		names = append(names, s.Name)
-	}
-	fmt.Fprintf(&b, "  checked against %s at %s\n", strings.Join(names, ", "), r.Now.UTC().Format(time.RFC3339))
-	b.WriteString("  chain:\n")
-	for i, l := range r.Chain {
-		fmt.Fprintf(&b, "    %d %s  %s  [%s]\n", i, l.Cert.Fingerprint.Short(), l.Cert.Subject, l.Source)
-	}
-	for _, x := range r.Reasons {
-		fmt.Fprintf(&b, "  %s: %s: %s\n", x.Severity, x.Code, x.Message)
-		if f := x.Fix; f != nil {
-			if f.Command != "" {
-				fmt.Fprintf(&b, "    fix: the root is trusted for client authentication in %s; run:\n      %s\n", f.Store, f.Command)
-			}
-			if f.Note != "" {
-				fmt.Fprintf(&b, "    note: %s\n", f.Note)
-			}
-		}
-	}
-	for _, n := range notes {
-		fmt.Fprintf(&b, "  note: %s\n", n)
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
-}
-
-type jsonCheck struct {
-	Schema      string            `json:"schema"`
-	Verdict     string            `json:"verdict"`
-	Accepted    bool              `json:"accepted"`
-	At          time.Time         `json:"at"`
-	Certificate jsonCheckCert     `json:"certificate"`
-	Stores      []string          `json:"stores"`
-	Chain       []jsonCheckLink   `json:"chain"`
-	Reasons     []jsonCheckReason `json:"reasons"`
-	Notes       []string          `json:"notes"`
-}
-
-type jsonCheckCert struct {
-	Fingerprint string     `json:"fingerprint"`
-	Subject     string     `json:"subject"`
-	Issuer      string     `json:"issuer,omitempty"`
-	Serial      string     `json:"serial,omitempty"`
-	NotBefore   *time.Time `json:"not_before,omitempty"`
-	NotAfter    *time.Time `json:"not_after,omitempty"`
-}
-
-type jsonCheckLink struct {
-	Fingerprint string `json:"fingerprint"`
-	Subject     string `json:"subject"`
-	Source      string `json:"source"`
-	SelfSigned  bool   `json:"self_signed"`
-}
-
-type jsonCheckReason struct {
-	Code        string          `json:"code"`
-	Severity    string          `json:"severity"`
-	Message     string          `json:"message"`
-	Certificate *jsonCheckRef   `json:"certificate,omitempty"`
-	Missing     *jsonCheckMiss  `json:"missing_issuer,omitempty"`
-	Store       string          `json:"store,omitempty"`
-	Fix         *jsonCheckFixes `json:"fix,omitempty"`
-}
-
-type jsonCheckRef struct {
-	Fingerprint string `json:"fingerprint"`
-	Subject     string `json:"subject"`
-}
-
-type jsonCheckMiss struct {
-	Subject        string `json:"subject"`
-	AuthorityKeyID string `json:"authority_key_id,omitempty"`
-}
-
-type jsonCheckFixes struct {
-	Store   string `json:"store,omitempty"`
-	Command string `json:"command,omitempty"`
-	Note    string `json:"note,omitempty"`
-}
-
-// checkJSON writes the verdict as one JSON document (schema rootsync.check/v1).
-func checkJSON(w io.Writer, r *check.Result, in check.Input, notes []string) error {
-	out := jsonCheck{Schema: CheckSchema, Verdict: verdict(r), Accepted: r.Accepted, At: r.Now.UTC(),
-		Stores: []string{}, Chain: []jsonCheckLink{}, Reasons: []jsonCheckReason{}, Notes: notes}
-	if out.Notes == nil {
-		out.Notes = []string{}
-	}
-	leaf := r.Leaf
-	out.Certificate = jsonCheckCert{Fingerprint: leaf.Fingerprint.String(), Subject: leaf.Subject}
-	if p := leaf.Parsed; p != nil {
-		out.Certificate.Issuer = p.Issuer.String()
-		out.Certificate.Serial = hex.EncodeToString(p.SerialNumber.Bytes())
-		nb, na := leaf.NotBefore.UTC(), leaf.NotAfter.UTC()
-		out.Certificate.NotBefore, out.Certificate.NotAfter = &nb, &na
-	}
-	for _, s := range in.Stores {
-		out.Stores = append(out.Stores, s.Name)
-	}
-	for _, l := range r.Chain {
-		out.Chain = append(out.Chain, jsonCheckLink{l.Cert.Fingerprint.String(), l.Cert.Subject, l.Source, l.SelfSigned})
-	}
-	for _, x := range r.Reasons {
-		jr := jsonCheckReason{Code: x.Code, Severity: string(x.Severity), Message: x.Message, Store: x.Store}
-		if x.Cert != nil {
-			jr.Certificate = &jsonCheckRef{x.Cert.Fingerprint.String(), x.Cert.Subject}
-		}
-		if x.Missing != nil {
-			jr.Missing = &jsonCheckMiss{x.Missing.Subject, x.Missing.AuthorityKeyID}
-		}
-		if x.Fix != nil {
-			jr.Fix = &jsonCheckFixes{x.Fix.Store, x.Fix.Command, x.Fix.Note}
-		}
-		out.Reasons = append(out.Reasons, jr)
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
 }

@@ -15,6 +15,7 @@ import (
 
 	"software.sslmate.com/src/go-pkcs12"
 
+	"github.com/rootsync/rootsync/internal/report"
 	"github.com/rootsync/rootsync/internal/testpki"
 	"github.com/rootsync/rootsync/stores/capath"
 )
@@ -189,7 +190,7 @@ func TestCheckJSON(t *testing.T) {
 	for _, r := range got.Reasons {
 		codes = append(codes, r.Severity+":"+r.Code)
 	}
-	if got.Schema != CheckSchema || got.Verdict != "rejected" || got.Accepted || got.At != "2026-05-01T00:00:00Z" ||
+	if got.Schema != report.CheckSchema || got.Verdict != "rejected" || got.Accepted || got.At != "2026-05-01T00:00:00Z" ||
 		got.Certificate.Subject != "CN=json leaf,O=rootsync tests" || len(got.Certificate.Fingerprint) != 64 ||
 		strings.Join(got.Stores, " ") != ca || len(got.Chain) != 1 || got.Notes == nil {
 		t.Errorf("document = %+v", got)

@@ -43,6 +43,7 @@ func runList(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	warnIfPending(e.stderr, o.stateDir)
+	var ls []report.Listing
 	for _, st := range sts {
 		set, err := st.Load(ctx)
 		if err != nil {
@@ -52,14 +53,10 @@ func runList(ctx context.Context, e *env, args []string) error {
 		if n, ok := st.(interface{ Notes() []string }); ok {
 			l.Notes = n.Notes()
 		}
-		if o.output == "json" {
-			err = report.ListJSON(e.stdout, l)
-		} else {
-			err = report.ListText(e.stdout, l)
-		}
-		if err != nil {
-			return err
-		}
+		ls = append(ls, l)
 	}
-	return nil
+	if o.output == "json" {
+		return report.ListJSON(e.stdout, ls)
+	}
+	return report.ListText(e.stdout, ls)
 }

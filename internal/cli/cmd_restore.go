@@ -3,13 +3,13 @@ package cli
 import (
 	"context"
 	"fmt"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/rootsync/rootsync/internal/backup"
 	"github.com/rootsync/rootsync/internal/job"
+	"github.com/rootsync/rootsync/internal/report"
 )
 
 type restoreOptions struct {
@@ -44,16 +44,14 @@ func runRestore(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		if len(all) == 0 {
-			fmt.Fprintf(e.stdout, "no backups under %s\n", o.stateDir)
-			return nil
-		}
-		tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "BACKUP\tCREATED\tSTORE")
+		bs := report.Backups{StateDir: o.stateDir}
 		for _, b := range all {
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", b.ID, b.Created.Local().Format(time.DateTime), b.Store)
+			bs.Backups = append(bs.Backups, report.Backup{ID: b.ID, Created: b.Created, Store: b.Store, Dir: b.Dir})
 		}
-		return tw.Flush()
+		if o.output == "json" {
+			return report.BackupsJSON(e.stdout, bs)
+		}
+		return report.BackupsText(e.stdout, bs)
 	case 1:
 	default:
 		return usagef("restore takes one backup name")
@@ -78,6 +76,9 @@ func runRestore(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("%w; the store was left as it was", err)
 	}
 	rs := res.Restored
-	fmt.Fprintf(e.stdout, "restored %s from %s\nthe state before the restore is saved as %s\n", rs.Store, rs.From, rs.Undo)
-	return nil
+	done := report.Restored{Store: rs.Store, From: rs.From, Undo: rs.Undo}
+	if o.output == "json" {
+		return report.RestoredJSON(e.stdout, done)
+	}
+	return report.RestoredText(e.stdout, done)
 }

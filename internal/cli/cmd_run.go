@@ -1,16 +1,12 @@
 package cli
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -22,10 +18,6 @@ import (
 	"github.com/rootsync/rootsync/internal/securefs"
 	"github.com/rootsync/rootsync/stores"
 )
-
-// RunSchema is the JSON schema of `run --output json`: the jobs, each with
-// its rootsync.plan/v1 document.
-const RunSchema = "rootsync.run/v1"
 
 // runOptions are the flags of run.
 type runOptions struct {
@@ -79,19 +71,20 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	var ce *config.Error
 	switch {
 	case errors.As(err, &ce):
+		ps := &problems{status: ExitUsage}
 		for _, p := range ce.Problems {
-			fmt.Fprintf(e.stderr, "rootsync: %s\n", p)
+			ps.add(p.String())
 		}
-		fmt.Fprintf(e.stderr, "hint: nothing was changed; fix %s (the format is in docs/config.md)\n", path)
-		return errQuiet{ExitUsage}
+		ps.hint(fmt.Sprintf("nothing was changed; fix %s (the format is in docs/config.md)", path))
+		return ps
 	case err != nil && isDir(path):
-		fmt.Fprintf(e.stderr, "rootsync: %v\n", err)
-		fmt.Fprintf(e.stderr, "hint: nothing was changed; give the configuration file itself, such as --config %s\n", filepath.Join(path, "config.yaml"))
-		return errQuiet{ExitUsage}
+		ps := &problems{status: ExitUsage}
+		ps.add(err.Error(), fmt.Sprintf("nothing was changed; give the configuration file itself, such as --config %s", filepath.Join(path, "config.yaml")))
+		return ps
 	case config.IsNotExist(err):
-		fmt.Fprintf(e.stderr, "rootsync: %v\n", err)
-		fmt.Fprintln(e.stderr, "hint: create it (the format, with a commented example, is in docs/config.md), or give --config FILE")
-		return errQuiet{ExitUsage}
+		ps := &problems{status: ExitUsage}
+		ps.add(err.Error(), "create it (the format, with a commented example, is in docs/config.md), or give --config FILE")
+		return ps
 	case err != nil:
 		return err
 	}
@@ -130,29 +123,32 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	}
 
 	var results []jobResult
-	failed, drift := false, false
+	done := report.Jobs{DryRun: o.dryRun}
 	for _, res := range out.Results {
 		results = append(results, jobResult{name: res.Name, run: res.Run, err: res.Err, journalErr: res.JournalKept})
-		if res.Err != nil {
-			failed = true
-		}
-		if res.Run != nil && res.Run.Changed() {
-			drift = true
-		}
+		done.Jobs = append(done.Jobs, report.Job{Name: res.Name, Run: res.Run, Err: res.Err})
 	}
-
-	if err := o.render(e, results); err != nil {
+	switch {
+	case o.output == "json":
+		err = report.JobsJSON(e.stdout, done)
+	case o.cron:
+		err = report.JobsCron(e.stdout, done)
+	default:
+		err = report.JobsText(e.stdout, done, e.style())
+	}
+	if err != nil {
 		return err
 	}
+	ps := &problems{status: ExitError}
 	for _, res := range results {
 		if res.err != nil {
-			reportFailure(e.stderr, res, o.stateDir)
+			jobFailure(ps, res, o.stateDir)
 		}
 	}
 	switch {
-	case failed:
-		return errQuiet{ExitError}
-	case o.dryRun && drift:
+	case len(ps.msgs) > 0:
+		return ps
+	case o.dryRun && done.Changed():
 		return errDrift
 	}
 	return nil
@@ -180,10 +176,9 @@ type jobResult struct {
 // It also returns the environment variables passwords are read from.
 func (o *runOptions) prepare(e *env, cfg *config.Config, jobs []*config.Job) ([]preparedJob, []string, error) {
 	var out []preparedJob
-	var problems, hints []string
+	ps := &problems{status: ExitError}
 	var specs []stores.Spec
 	var secrets []stores.Secret
-	usage := false
 	open := func(cj *config.Job, role string, s *config.Store) []stores.Store {
 		oo := o.openOptions()
 		if s.Password != (stores.Secret{}) {
@@ -195,12 +190,9 @@ func (o *runOptions) prepare(e *env, cfg *config.Config, jobs []*config.Job) ([]
 		if err != nil {
 			var ue *usageError
 			if errors.As(err, &ue) {
-				usage = true
+				ps.status = ExitUsage
 			}
-			problems = append(problems, fmt.Sprintf("%s:%d: job %q: %s %q: %v", cfg.Path, s.Line, cj.Name, role, s.Raw, err))
-			if h := hintOf(err, o.stateDir); h != "" && !slices.Contains(hints, h) {
-				hints = append(hints, h)
-			}
+			ps.add(fmt.Sprintf("%s:%d: job %q: %s %q: %v", cfg.Path, s.Line, cj.Name, role, s.Raw, err), hintOf(err, o.stateDir))
 		}
 		return sts
 	}
@@ -215,7 +207,7 @@ func (o *runOptions) prepare(e *env, cfg *config.Config, jobs []*config.Job) ([]
 			var hooks []job.Hook
 			for _, h := range s.Hooks {
 				if err := checkHook(h.Argv); err != nil {
-					problems = append(problems, fmt.Sprintf("%s:%d: job %q: target %q: %v", cfg.Path, s.Line, cj.Name, s.Raw, err))
+					ps.add(fmt.Sprintf("%s:%d: job %q: target %q: %v", cfg.Path, s.Line, cj.Name, s.Raw, err))
 				}
 				hooks = append(hooks, job.Hook{Argv: h.Argv, Timeout: h.Timeout})
 			}
@@ -225,18 +217,9 @@ func (o *runOptions) prepare(e *env, cfg *config.Config, jobs []*config.Job) ([]
 		}
 		out = append(out, preparedJob{cfg: cj, job: j})
 	}
-	if len(problems) > 0 {
-		for _, p := range problems {
-			fmt.Fprintf(e.stderr, "rootsync: %s\n", p)
-		}
-		for _, h := range hints {
-			fmt.Fprintf(e.stderr, "hint: %s\n", h)
-		}
-		fmt.Fprintln(e.stderr, "hint: nothing was changed")
-		if usage {
-			return nil, nil, errQuiet{ExitUsage}
-		}
-		return nil, nil, errQuiet{ExitError}
+	if len(ps.msgs) > 0 {
+		ps.hint("nothing was changed")
+		return nil, nil, ps
 	}
 	return out, o.secretEnv(specs, secrets...), nil
 }
@@ -254,92 +237,9 @@ func checkHook(argv []string) error {
 	return securefs.CheckFile(p, "hook program")
 }
 
-func (o *runOptions) render(e *env, results []jobResult) error {
-	switch {
-	case o.output == "json":
-		return renderRunJSON(e.stdout, results)
-	case o.cron:
-		return renderCron(e.stdout, results, o.dryRun)
-	}
-	for i, res := range results {
-		if res.run == nil {
-			continue
-		}
-		if i > 0 {
-			fmt.Fprintln(e.stdout)
-		}
-		fmt.Fprintf(e.stdout, "job %s:\n", res.name)
-		if err := report.Text(e.stdout, res.run); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// renderCron prints one line per changed (or, in a dry run, differing)
-// target, and nothing at all when everything is in sync.
-func renderCron(w io.Writer, results []jobResult, dryRun bool) error {
-	for _, res := range results {
-		if res.run == nil {
-			continue
-		}
-		for _, t := range res.run.Targets {
-			p := t.Plan
-			if p == nil || p.Empty() {
-				continue
-			}
-			a, rm, tr := p.Count(stores.Add), p.Count(stores.Remove), p.Count(stores.SetTrust)
-			var what string
-			switch {
-			case dryRun:
-				what = fmt.Sprintf("would add %d, remove %d, change trust of %d", a, rm, tr)
-			case t.Applied:
-				what = fmt.Sprintf("added %d, removed %d, changed trust of %d", a, rm, tr)
-			default:
-				continue // failures and rollbacks are reported on stderr
-			}
-			if _, err := fmt.Fprintf(w, "job %s: %s: %s\n", res.name, p.Target, what); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-type jsonRunJob struct {
-	Job   string          `json:"job"`
-	OK    bool            `json:"ok"`
-	Error string          `json:"error,omitempty"`
-	Plan  json.RawMessage `json:"plan,omitempty"`
-}
-
-func renderRunJSON(w io.Writer, results []jobResult) error {
-	out := struct {
-		Schema string       `json:"schema"`
-		Jobs   []jsonRunJob `json:"jobs"`
-	}{Schema: RunSchema, Jobs: []jsonRunJob{}}
-	for _, res := range results {
-		jj := jsonRunJob{Job: res.name, OK: res.err == nil}
-		if res.err != nil {
-			jj.Error = res.err.Error()
-		}
-		if res.run != nil {
-			var buf bytes.Buffer
-			if err := report.JSON(&buf, res.run); err != nil {
-				return err
-			}
-			jj.Plan = json.RawMessage(buf.Bytes())
-		}
-		out.Jobs = append(out.Jobs, jj)
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
-}
-
-// reportFailure says on stderr which job and target failed, why (a hook's
-// output included), and what was rolled back.
-func reportFailure(w io.Writer, res jobResult, stateDir string) {
+// jobFailure records which job and target failed, why (a hook's output
+// included), what was rolled back, and what to do.
+func jobFailure(ps *problems, res jobResult, stateDir string) {
 	named := false
 	var rolled []string
 	if res.run != nil {
@@ -348,40 +248,36 @@ func reportFailure(w io.Writer, res jobResult, stateDir string) {
 				continue
 			}
 			if t.Err != nil {
-				fmt.Fprintf(w, "rootsync: job %q: target %s: %s\n", res.name, t.Plan.Target, indent(t.Err.Error()))
+				ps.add(fmt.Sprintf("job %q: target %s: %s", res.name, t.Plan.Target, indent(t.Err.Error())))
 				named = true
 			}
 			if t.RolledBack {
 				rolled = append(rolled, t.Plan.Target)
 			}
 			if t.RollbackErr != nil {
-				fmt.Fprintf(w, "rootsync: job %q: target %s: rollback: %s\n", res.name, t.Plan.Target, indent(t.RollbackErr.Error()))
+				ps.add(fmt.Sprintf("job %q: target %s: rollback: %s", res.name, t.Plan.Target, indent(t.RollbackErr.Error())))
 			}
 		}
 	}
 	if !named || !errors.Is(res.err, job.ErrFailed) {
-		fmt.Fprintf(w, "rootsync: job %q: %s\n", res.name, indent(res.err.Error()))
+		ps.add(fmt.Sprintf("job %q: %s", res.name, indent(res.err.Error())))
 	}
 	if len(rolled) > 0 {
-		fmt.Fprintf(w, "rootsync: job %q: rolled back %s\n", res.name, strings.Join(rolled, ", "))
+		ps.add(fmt.Sprintf("job %q: rolled back %s", res.name, strings.Join(rolled, ", ")))
 	}
 	if res.journalErr != nil {
-		fmt.Fprintf(w, "rootsync: job %q: %v\n", res.name, res.journalErr)
+		ps.add(fmt.Sprintf("job %q: %v", res.name, res.journalErr))
 	}
 	var he *job.HookError
 	switch {
 	case rollbackFailed(res.run) || res.journalErr != nil:
-		fmt.Fprintln(w, "hint: the rollback did not complete: check the targets and services named above; the next run retries what the journal still names; 'rootsync restore' lists the backups")
+		ps.hint("the rollback did not complete: check the targets and services named above; the next run retries what the journal still names; 'rootsync restore' lists the backups")
 	case errors.As(res.err, &he):
-		fmt.Fprintf(w, "hint: the job's targets are as they were before the run; fix what the hook reports (or the hook in the configuration) and run again\n")
-	default:
-		if h := hintOf(res.err, stateDir); h != "" {
-			for _, line := range strings.Split(h, "\n") {
-				fmt.Fprintf(w, "hint: %s\n", line)
-			}
-		} else if errors.Is(res.err, job.ErrFailed) {
-			fmt.Fprintln(w, "hint: every target this job changed was restored; 'rootsync restore' lists the backups")
-		}
+		ps.hint("the job's targets are as they were before the run; fix what the hook reports (or the hook in the configuration) and run again")
+	case hintOf(res.err, stateDir) != "":
+		ps.hint(hintOf(res.err, stateDir))
+	case errors.Is(res.err, job.ErrFailed):
+		ps.hint("every target this job changed was restored; 'rootsync restore' lists the backups")
 	}
 }
 

@@ -175,5 +175,5 @@ func render(e *env, output string, r *report.Run) error {
 	if output == "json" {
 		return report.JSON(e.stdout, r)
 	}
-	return report.Text(e.stdout, r)
+	return report.Text(e.stdout, r, e.style())
 }

@@ -63,7 +63,9 @@ func (o *commonOptions) setup(e *env) error {
 		cfg.TimeKey = ""
 		enc = zapcore.NewConsoleEncoder(cfg)
 	case "json":
-		enc = zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
+		cfg := zap.NewProductionEncoderConfig()
+		cfg.EncodeTime = zapcore.RFC3339NanoTimeEncoder
+		enc = zapcore.NewJSONEncoder(cfg)
 	default:
 		return usagef("--log-format %q: want console or json", o.logFormat)
 	}

@@ -11,13 +11,16 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/mattn/go-isatty"
 	"github.com/spf13/pflag"
 	"go.uber.org/zap"
 
+	"github.com/rootsync/rootsync/internal/report"
 	"github.com/rootsync/rootsync/internal/storekinds"
 )
 
@@ -42,6 +45,23 @@ type env struct {
 	// abort ends on a second interruption (the first one ends the command's
 	// context): a rollback still re-runs hooks until then.
 	abort context.Context
+	// color: stdout is a terminal and NO_COLOR is not set.
+	color bool
+}
+
+// style is how report renders text for this invocation.
+func (e *env) style() report.Style { return report.Style{Color: e.color} }
+
+// isTerminal reports whether w is a terminal; tests replace it to force one.
+var isTerminal = func(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
+}
+
+// useColor: colour only on a terminal, and never when NO_COLOR is set to
+// anything (https://no-color.org).
+func useColor(stdout io.Writer) bool {
+	return os.Getenv("NO_COLOR") == "" && isTerminal(stdout)
 }
 
 type command struct {
@@ -69,7 +89,7 @@ func commands() []command {
 func Main(args []string, stdout, stderr io.Writer) int {
 	ctx, abort, stop := interrupts()
 	defer stop()
-	e := &env{stdout: stdout, stderr: stderr, log: zap.NewNop(), now: time.Now, abort: abort}
+	e := &env{stdout: stdout, stderr: stderr, log: zap.NewNop(), now: time.Now, abort: abort, color: useColor(stdout)}
 	if len(args) == 0 {
 		usage(stderr)
 		return ExitUsage
@@ -177,6 +197,33 @@ type errQuiet struct{ code int }
 
 func (e errQuiet) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
+// problems is several errors reported at once (the stores of a
+// configuration that cannot be opened, the jobs of a run that failed):
+// exitStatus prints one "rootsync:" line for each message, then each hint
+// once, and exits with status.
+type problems struct {
+	msgs   []string
+	hints  []string
+	status int
+}
+
+func (p *problems) Error() string { return strings.Join(p.msgs, "; ") }
+
+// add records a message and, once, each of the hints.
+func (p *problems) add(msg string, hints ...string) {
+	p.msgs = append(p.msgs, msg)
+	p.hint(hints...)
+}
+
+// hint records hints, each once, leaving out empty ones.
+func (p *problems) hint(hints ...string) {
+	for _, h := range hints {
+		if h != "" && !slices.Contains(p.hints, h) {
+			p.hints = append(p.hints, h)
+		}
+	}
+}
+
 // hinted lets the CLI attach a hint to an error that carries none.
 type hinted struct {
 	err  error
@@ -192,6 +239,7 @@ func (h *hinted) HintText() string { return h.hint }
 func exitStatus(stderr io.Writer, err error, stateDir string) int {
 	var ue *usageError
 	var q errQuiet
+	var ps *problems
 	switch {
 	case err == nil:
 		return ExitOK
@@ -199,6 +247,12 @@ func exitStatus(stderr io.Writer, err error, stateDir string) int {
 		return ExitDrift
 	case errors.As(err, &q):
 		return q.code
+	case errors.As(err, &ps):
+		for _, m := range ps.msgs {
+			fmt.Fprintf(stderr, "rootsync: %s\n", m)
+		}
+		printHint(stderr, strings.Join(ps.hints, "\n"))
+		return ps.status
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "rootsync: %s\n", ue.msg)
 		fmt.Fprintln(stderr, "hint: run 'rootsync --help' for usage")
@@ -207,13 +261,19 @@ func exitStatus(stderr io.Writer, err error, stateDir string) int {
 		return ExitOK
 	}
 	fmt.Fprintf(stderr, "rootsync: %s\n", err)
-	if h := hintOf(err, stateDir); h != "" {
-		for _, line := range strings.Split(h, "\n") {
-			fmt.Fprintf(stderr, "hint: %s\n", line)
-		}
-	}
+	printHint(stderr, hintOf(err, stateDir))
 	if errors.Is(err, errBusy) {
 		return ExitBusy
 	}
 	return ExitError
+}
+
+// printHint prints a hint, one "hint:" line per line of it.
+func printHint(stderr io.Writer, h string) {
+	if h == "" {
+		return
+	}
+	for _, line := range strings.Split(h, "\n") {
+		fmt.Fprintf(stderr, "hint: %s\n", line)
+	}
 }

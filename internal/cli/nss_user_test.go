@@ -61,23 +61,25 @@ func TestNSSUserCertificateAndPassword(t *testing.T) {
 		t.Errorf("certutil -L after a mirror sync:\n%s", listed)
 	}
 	var doc struct {
-		Certificates []struct {
-			Label      string `json:"label"`
-			Flags      string `json:"flags"`
-			PrivateKey bool   `json:"private_key"`
-		} `json:"certificates"`
+		Stores []struct {
+			Certificates []struct {
+				Label      string `json:"label"`
+				Flags      string `json:"flags"`
+				PrivateKey bool   `json:"private_key"`
+			} `json:"certificates"`
+		} `json:"stores"`
 	}
-	if err := json.Unmarshal([]byte(rootsync(ExitOK, "list", "nss:"+db, "--output", "json")), &doc); err != nil {
-		t.Fatal(err)
+	if err := json.Unmarshal([]byte(rootsync(ExitOK, "list", "nss:"+db, "--output", "json")), &doc); err != nil || len(doc.Stores) != 1 {
+		t.Fatalf("list --output json of one store: %v, %d stores", err, len(doc.Stores))
 	}
 	found := false
-	for _, c := range doc.Certificates {
+	for _, c := range doc.Stores[0].Certificates {
 		if c.Label == "My Own Cert" {
 			found = c.Flags == "CTu,Cu,Cu" && c.PrivateKey
 		}
 	}
 	if !found {
-		t.Errorf("list does not show the user certificate with flags CTu,Cu,Cu and private_key: %+v", doc.Certificates)
+		t.Errorf("list does not show the user certificate with flags CTu,Cu,Cu and private_key: %+v", doc.Stores[0].Certificates)
 	}
 
 	// A new database gets the store's password.

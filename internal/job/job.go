@@ -107,7 +107,8 @@ func (j *Job) plan(ctx context.Context, dryRun bool, log *zap.Logger) (*report.R
 	for i, t := range j.Targets {
 		p := plan.For(t.Store.Spec().String(), d, tsets[i], t.Store.Capabilities(), j.Options)
 		log.Debug("planned target", zap.String("store", p.Target), zap.Int("changes", len(p.Changes)),
-			zap.Int("unchanged", p.Unchanged), zap.Int("kept", p.Kept))
+			zap.Int("unchanged", p.Unchanged), zap.Int("kept", p.Kept),
+			zap.Strings("what", report.Changes(p, 8)))
 		r.Targets = append(r.Targets, report.Target{Plan: p})
 	}
 	if dryRun {

@@ -278,7 +278,11 @@ func (t *Tx) transact(ctx context.Context, name string, steps []*step, log *zap.
 		}
 		s.applied = true
 		changed = append(changed, s)
-		log.Info("applied", zap.String("store", s.spec))
+		applied := []zap.Field{zap.String("store", s.spec)}
+		if s.report != nil && s.report.Plan != nil {
+			applied = append(applied, zap.Int("changes", len(s.report.Plan.Changes)), zap.Strings("what", report.Changes(s.report.Plan, 8)))
+		}
+		log.Info("applied", applied...)
 		s.hooked = len(s.hooks) > 0
 		if err := runHooks(ctx, s.hooks, env, log); err != nil {
 			s.err = err

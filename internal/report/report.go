@@ -1,15 +1,18 @@
-// Package report renders plans and store listings for people (text) and for
-// programs (JSON with a versioned schema, documented in docs/json.md). It
-// writes only to the writer it is given and never logs.
+// Package report renders the result of every rootsync command (list, diff,
+// sync, run, restore, check, discover) for people (text) and for programs
+// (one JSON document per command, with a versioned schema documented in
+// docs/json.md). Commands build a result value and hand it here; report
+// writes only to the writer it is given, never logs and never prints errors
+// (the command line's exit path does).
 package report
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/rootsync/rootsync/internal/plan"
 	"github.com/rootsync/rootsync/stores"
@@ -18,9 +21,36 @@ import (
 // Schema versions. A new field is not a new version; a removed or changed
 // field is.
 const (
-	PlanSchema = "rootsync.plan/v1"
-	ListSchema = "rootsync.list/v1"
+	PlanSchema     = "rootsync.plan/v1"
+	ListSchema     = "rootsync.list/v2"
+	RunSchema      = "rootsync.run/v1"
+	CheckSchema    = "rootsync.check/v1"
+	DiscoverSchema = "rootsync.discover/v1"
+	BackupsSchema  = "rootsync.backups/v1"
+	RestoreSchema  = "rootsync.restore/v1"
 )
+
+// Style is how text is rendered.
+type Style struct {
+	// Color marks additions and acceptance green, removals and rejection
+	// red, with ANSI escape codes. The caller sets it only for a terminal
+	// and when NO_COLOR is not set.
+	Color bool
+}
+
+const (
+	green = "\x1b[32m"
+	red   = "\x1b[31m"
+	reset = "\x1b[0m"
+)
+
+// paint wraps s in the colour when the style has colour.
+func (s Style) paint(color, text string) string {
+	if !s.Color || text == "" {
+		return text
+	}
+	return color + text + reset
+}
 
 // Run is one diff or sync: the sources, the desired-state warnings, and one
 // result per target.
@@ -68,7 +98,7 @@ const maxListed = 8
 
 // Text writes the run for people: per target one summary line, then one line
 // per change with subject, short fingerprint, trust and reason.
-func Text(w io.Writer, r *Run) error {
+func Text(w io.Writer, r *Run, s Style) error {
 	ew := &errWriter{w: w}
 	for _, s := range r.Sources {
 		ew.printf("source %s: %s\n", s.Store, certificates(s.Certificates))
@@ -80,9 +110,9 @@ func Text(w io.Writer, r *Run) error {
 			continue
 		}
 		ew.printf("%s (%s mode): %s\n", p.Target, p.Mode, summaryLine(r, t))
-		tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
+		var table bytes.Buffer
+		tw := tabwriter.NewWriter(&table, 0, 0, 2, ' ', 0)
 		for _, c := range p.Changes {
-			sign := map[stores.Action]string{stores.Add: "+", stores.Remove: "-", stores.SetTrust: "~"}[c.Action]
 			trust := c.Entry.Trust.String()
 			if c.Action == stores.SetTrust {
 				trust = c.From.String() + " -> " + trust
@@ -90,9 +120,21 @@ func Text(w io.Writer, r *Run) error {
 			if c.Action == stores.Remove {
 				trust = ""
 			}
-			fmt.Fprintf(tw, "  %s %s\t%s\t%s\t%s\t%s\n", sign, c.Action, c.Entry.Cert.CommonName(), c.Entry.Cert.Fingerprint.Short(), trust, c.Reason)
+			fmt.Fprintf(tw, "  %s %s\t%s\t%s\t%s\t%s\n", sign(c.Action), c.Action, c.Entry.Cert.CommonName(), c.Entry.Cert.Fingerprint.Short(), trust, c.Reason)
 		}
 		tw.Flush()
+		// Colour whole lines once the columns are aligned: escape codes
+		// would count as width in the table.
+		for _, line := range strings.SplitAfter(table.String(), "\n") {
+			switch {
+			case strings.HasPrefix(line, "  + "):
+				ew.printf("%s\n", s.paint(green, strings.TrimSuffix(line, "\n")))
+			case strings.HasPrefix(line, "  - "):
+				ew.printf("%s\n", s.paint(red, strings.TrimSuffix(line, "\n")))
+			default:
+				ew.printf("%s", line)
+			}
+		}
 		writeWarnings(ew, "  ", p.Warnings)
 		if p.Refused != nil {
 			ew.printf("  refused: %s\n", p.Refused.Message)
@@ -267,6 +309,11 @@ func warningsJSON(ws []plan.Warning) []jsonWarning {
 
 // JSON writes the run as one JSON document (schema rootsync.plan/v1).
 func JSON(w io.Writer, r *Run) error {
+	return encode(w, runJSON(r))
+}
+
+// runJSON is the rootsync.plan/v1 document of r.
+func runJSON(r *Run) jsonRun {
 	out := jsonRun{
 		Schema: PlanSchema, Command: r.Command, Mode: r.Mode.String(), DryRun: r.DryRun, Changed: r.Changed(),
 		Sources: []jsonSource{}, Warnings: warningsJSON(r.Warnings), Targets: []jsonTarget{},
@@ -303,122 +350,42 @@ func JSON(w io.Writer, r *Run) error {
 			if c.Action != stores.Remove {
 				jc.Trust = TrustMap(c.Entry.Trust)
 			}
-			if c.Action == stores.SetTrust {
+			switch c.Action {
+			case stores.SetTrust:
 				jc.From = TrustMap(c.From)
+			case stores.Remove:
+				jc.From = TrustMap(c.Entry.Trust)
 			}
 			jt.Changes = append(jt.Changes, jc)
 		}
 		out.Targets = append(out.Targets, jt)
 	}
+	return out
+}
+
+// encode writes v as one indented JSON document.
+func encode(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	return enc.Encode(v)
 }
 
-// Listing is one store's contents.
-type Listing struct {
-	Store string
-	Set   *stores.Set
-	// Flags, when set, gives a store-specific trust rendering (e.g. NSS's
-	// certutil letters) shown beside rootsync's own.
-	Flags func(*stores.Entry) string
-	Now   time.Time
-	// Notes are the store's remarks about itself (a file kept in another
-	// format than its spec names, keys it holds, ...).
-	Notes []string
+// Changes names a plan's changes for one-line summaries (cron lines, logs):
+// "+ Example Root (5918746c39bbbb5b)" per change, "-" for a removal and "~"
+// for a change of trust, at most max of them and then "and N more" (max 0:
+// all).
+func Changes(p *plan.Plan, max int) []string {
+	var out []string
+	for i, c := range p.Changes {
+		if max > 0 && i == max {
+			out = append(out, fmt.Sprintf("and %d more", len(p.Changes)-max))
+			break
+		}
+		out = append(out, fmt.Sprintf("%s %s (%s)", sign(c.Action), c.Entry.Cert.CommonName(), c.Entry.Cert.Fingerprint.Short()))
+	}
+	return out
 }
 
-// ListText writes a listing as a table.
-func ListText(w io.Writer, l Listing) error {
-	ew := &errWriter{w: w}
-	es := l.Set.Entries()
-	ew.printf("%s: %s\n", l.Store, certificates(len(es)))
-	for _, n := range l.Notes {
-		ew.printf("note: %s\n", n)
-	}
-	if len(es) == 0 {
-		return ew.err
-	}
-	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
-	hdr := "FINGERPRINT\tTRUST\tOWNER\tEXPIRES\tSUBJECT\tLABEL"
-	if l.Flags != nil {
-		hdr = "FINGERPRINT\tTRUST\tFLAGS\tOWNER\tEXPIRES\tSUBJECT\tLABEL"
-	}
-	fmt.Fprintln(tw, hdr)
-	for _, e := range es {
-		owner := "-"
-		if e.Owned {
-			owner = "rootsync"
-		}
-		exp := "-"
-		if !e.Cert.NotAfter.IsZero() {
-			exp = e.Cert.NotAfter.UTC().Format("2006-01-02")
-			if !l.Now.IsZero() && e.Cert.Expired(l.Now) {
-				exp += " (expired)"
-			}
-		}
-		cols := []string{e.Cert.Fingerprint.Short(), e.Trust.String()}
-		if l.Flags != nil {
-			cols = append(cols, l.Flags(e))
-		}
-		cols = append(cols, owner, exp, e.Cert.CommonName(), e.Label)
-		fmt.Fprintln(tw, strings.Join(cols, "\t"))
-	}
-	tw.Flush()
-	for _, e := range es {
-		if e.Cert.ParseError != nil {
-			ew.printf("warning: %s %s: kept as bytes, the parser refuses it: %v\n", e.Cert.Fingerprint.Short(), e.Label, e.Cert.ParseError)
-		}
-		for _, n := range e.Notes {
-			ew.printf("note: %s %s: %s\n", e.Cert.Fingerprint.Short(), e.Label, n)
-		}
-	}
-	return ew.err
-}
-
-type jsonList struct {
-	Schema       string          `json:"schema"`
-	Store        string          `json:"store"`
-	Notes        []string        `json:"notes,omitempty"`
-	Certificates []jsonListEntry `json:"certificates"`
-}
-
-type jsonListEntry struct {
-	Fingerprint string            `json:"fingerprint"`
-	Subject     string            `json:"subject"`
-	Label       string            `json:"label"`
-	Owned       bool              `json:"owned"`
-	Trust       map[string]string `json:"trust"`
-	Flags       string            `json:"flags,omitempty"`
-	PrivateKey  bool              `json:"private_key,omitempty"`
-	CA          bool              `json:"ca"`
-	NotBefore   *time.Time        `json:"not_before,omitempty"`
-	NotAfter    *time.Time        `json:"not_after,omitempty"`
-	ParseError  string            `json:"parse_error,omitempty"`
-	Notes       []string          `json:"notes,omitempty"`
-}
-
-// ListJSON writes a listing as one JSON document (schema rootsync.list/v1).
-func ListJSON(w io.Writer, l Listing) error {
-	out := jsonList{Schema: ListSchema, Store: l.Store, Notes: l.Notes, Certificates: []jsonListEntry{}}
-	for _, e := range l.Set.Entries() {
-		je := jsonListEntry{
-			Fingerprint: e.Cert.Fingerprint.String(), Subject: e.Cert.Subject, Label: e.Label,
-			Owned: e.Owned, PrivateKey: e.PrivateKey, Trust: TrustMap(e.Trust), CA: e.Cert.IsCA, Notes: e.Notes,
-		}
-		if l.Flags != nil {
-			je.Flags = l.Flags(e)
-		}
-		if !e.Cert.NotAfter.IsZero() {
-			nb, na := e.Cert.NotBefore.UTC(), e.Cert.NotAfter.UTC()
-			je.NotBefore, je.NotAfter = &nb, &na
-		}
-		if e.Cert.ParseError != nil {
-			je.ParseError = e.Cert.ParseError.Error()
-		}
-		out.Certificates = append(out.Certificates, je)
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+func sign(a stores.Action) string {
+	return map[stores.Action]string{stores.Add: "+", stores.Remove: "-", stores.SetTrust: "~"}[a]
 }
