@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rootsync/rootsync/stores"
 )
 
 // setup is a folder with a source store holding the given roots, a state
@@ -66,9 +68,14 @@ func TestRunCron(t *testing.T) {
 	want := fps(roots("Run Root", 2)...)
 
 	r := s.run("--cron", "--dry-run")
+	// Each line names the changes: subject and short fingerprint.
+	var named []string
+	for _, c := range roots("Run Root", 2) {
+		named = append(named, fmt.Sprintf("+ %s (%s)", c.Cert.Subject.CommonName, stores.FingerprintOf(c.DER).Short()))
+	}
 	wantLines := []string{
-		fmt.Sprintf("job browsers: %s: would add 2, remove 0, change trust of 0", targets[0]),
-		fmt.Sprintf("job browsers: %s: would add 2, remove 0, change trust of 0", targets[1]),
+		fmt.Sprintf("job browsers: %s: would add 2, remove 0, change trust of 0: %s", targets[0], strings.Join(named, ", ")),
+		fmt.Sprintf("job browsers: %s: would add 2, remove 0, change trust of 0: %s", targets[1], strings.Join(named, ", ")),
 	}
 	if r.code != 3 || r.stdout != strings.Join(wantLines, "\n")+"\n" || r.stderr != "" {
 		t.Errorf("run --cron --dry-run with drift: %v\nwant exit 3 and\n%s", r, strings.Join(wantLines, "\n"))
