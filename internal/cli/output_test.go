@@ -194,6 +194,10 @@ func TestJSONLogTimes(t *testing.T) {
 	}
 }
 
+// failingHook fails while the target it is given holds anything: after the
+// change, not after the rollback.
+const failingHook = `if [ -s "$0" ]; then echo reload failed >&2; exit 1; fi`
+
 // runFixture writes a configuration with one job whose second target's hook
 // fails, so that the job rolls both targets back.
 func runFixture(t *testing.T) (cfg string, targets []string) {
@@ -209,8 +213,8 @@ func runFixture(t *testing.T) (cfg string, targets []string) {
     targets:
       - pem:%s
       - store: pem:%s
-        hooks: [["sh", "-c", "echo reload failed >&2; exit 1"]]
-`, a, targets[0], targets[1]), 0o644)
+        hooks: [["sh", "-c", %q, %q]]
+`, a, targets[0], targets[1], failingHook, targets[1]), 0o644)
 	return cfg, targets
 }
 
@@ -220,7 +224,7 @@ func runFixture(t *testing.T) (cfg string, targets []string) {
 func TestRunFailureThroughExitPath(t *testing.T) {
 	cfg, targets := runFixture(t)
 	wantErr := []string{
-		`rootsync: job "apps": target pem:` + targets[1] + `: hook "sh -c echo reload failed >&2; exit 1" failed: exit status 1: reload failed`,
+		fmt.Sprintf(`rootsync: job "apps": target pem:%s: hook %q failed: exit status 1: reload failed`, targets[1], "sh -c "+failingHook+" "+targets[1]),
 		`rootsync: job "apps": rolled back pem:` + targets[0] + `, pem:` + targets[1],
 		`hint: the job's targets are as they were before the run; fix what the hook reports (or the hook in the configuration) and run again`,
 	}
