@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every rootsync check and test. Installs the Debian packages the tests
 # use when one is missing (needs root for that; prints the apt-get command
-# otherwise), then: build, gofmt, go vet,
+# otherwise), then: build, gofmt, go vet (for Linux, and for Windows and macOS
+# too, so platform code stays behind build tags),
 # the unit and adapter tests, and the end-to-end tests, printing the time each
 # section took.
 # Usage: scripts/test.sh                  everything
@@ -51,6 +52,8 @@ gofmt_check() {
 section "build" go build ./...
 section "gofmt" gofmt_check
 section "vet" go vet ./...
+vet_other() { GOOS=windows go vet ./... && GOOS=darwin go vet ./...; }
+section "vet (windows, darwin)" vet_other
 e2e=$(go list ./test/...)
 section "unit and adapter tests (real programs included)" go test -race -timeout 30m $(go list ./... | grep -v '/test/')
 section "end-to-end tests" go test -race -timeout 30m $e2e

@@ -30,8 +30,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/rootsync/rootsync/internal/atomicfile"
 	"github.com/rootsync/rootsync/internal/securefs"
 )
@@ -202,13 +200,6 @@ func save(p, data string) (Item, error) {
 	return it, nil
 }
 
-func ownerOf(fi fs.FileInfo) (uid, gid int, ok bool) {
-	if st, ok := fi.Sys().(*unix.Stat_t); ok {
-		return int(st.Uid), int(st.Gid), true
-	}
-	return 0, 0, false
-}
-
 // copyFile saves src's bytes to dst and returns src's metadata.
 func copyFile(src, dst string) (*atomicfile.Meta, error) {
 	b, m, err := atomicfile.ReadMeta(src)
@@ -288,8 +279,7 @@ func (b *Backup) restore(it Item, data string) error {
 			if e.Owner != nil {
 				_ = os.Lchown(dst, e.Owner.UID, e.Owner.GID)
 			}
-			ts := []unix.Timespec{unix.NsecToTimespec(e.ModTime), unix.NsecToTimespec(e.ModTime)}
-			_ = unix.UtimesNanoAt(unix.AT_FDCWD, dst, ts, unix.AT_SYMLINK_NOFOLLOW)
+			_ = atomicfile.SetLinkTime(dst, e.ModTime)
 			continue
 		}
 		if fi, err := os.Lstat(dst); err == nil && !fi.Mode().IsRegular() {

@@ -10,10 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/rootsync/rootsync/internal/atomicfile"
 	"github.com/rootsync/rootsync/stores"
@@ -338,10 +335,7 @@ func (s *Store) run(f *folder, w *work) (err error) {
 		if err != nil {
 			return fail("", err)
 		}
-		t.mod, t.atime = fi.ModTime(), fi.ModTime()
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-			t.atime = time.Unix(st.Atim.Sec, st.Atim.Nsec)
-		}
+		t.mod, t.atime = fi.ModTime(), accessTime(fi)
 	} else {
 		if err := os.Mkdir(s.dir, 0o755); err != nil {
 			return fail("", err)
@@ -416,16 +410,6 @@ func (s *Store) run(f *folder, w *work) (err error) {
 		_ = os.Remove(t.path(name))
 	}
 	return nil
-}
-
-// syncFS flushes the file system that holds dir.
-func syncFS(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return unix.Syncfs(int(d.Fd()))
 }
 
 // create makes a new file with data, or fails leaving nothing. The caller

@@ -10,7 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"syscall"
+	"strings"
 	"testing"
 )
 
@@ -114,34 +114,6 @@ func orNone(s string) string {
 	return s
 }
 
-// ReadOnly makes dir read-only for the rest of the test by bind-mounting it
-// read-only over itself (as root, file modes alone do not stop writes). It
-// fails the test in CI when that is impossible, and skips it elsewhere.
-func ReadOnly(t testing.TB, dir string) {
-	t.Helper()
-	if err := syscall.Mount(dir, dir, "", syscall.MS_BIND, ""); err != nil {
-		unavailable(t, "bind mount "+dir, err)
-		return
-	}
-	t.Cleanup(func() { _ = syscall.Unmount(dir, syscall.MNT_DETACH) })
-	if err := syscall.Mount("", dir, "", syscall.MS_REMOUNT|syscall.MS_BIND|syscall.MS_RDONLY, ""); err != nil {
-		unavailable(t, "remount read-only "+dir, err)
-	}
-}
-
-// TinyFS mounts a tmpfs of size bytes on a new folder and returns it, to test
-// a full disk.
-func TinyFS(t testing.TB, size int) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, fmt.Sprintf("size=%d", size)); err != nil {
-		unavailable(t, "mount tmpfs", err)
-		return dir
-	}
-	t.Cleanup(func() { _ = syscall.Unmount(dir, syscall.MNT_DETACH) })
-	return dir
-}
-
 func unavailable(t testing.TB, what string, err error) {
 	t.Helper()
 	if inCI() {
@@ -167,4 +139,15 @@ func Tool(t testing.TB, name string) string {
 	}
 	unavailable(t, name+" is not installed (scripts/test.sh installs it)", err)
 	return ""
+}
+
+// RunTool runs a program the test needs (found with Tool) and fails the test
+// when it fails.
+func RunTool(t testing.TB, name string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(Tool(t, name), args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
 }

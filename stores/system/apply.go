@@ -11,8 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/rootsync/rootsync/internal/atomicfile"
 	"github.com/rootsync/rootsync/stores"
 )
@@ -226,8 +224,7 @@ func (u *undoLog) run() {
 		}
 		if f.link != "" {
 			os.Symlink(f.link, f.path)
-			ts := []unix.Timespec{unix.NsecToTimespec(f.mtime.UnixNano()), unix.NsecToTimespec(f.mtime.UnixNano())}
-			unix.UtimesNanoAt(unix.AT_FDCWD, f.path, ts, unix.AT_SYMLINK_NOFOLLOW)
+			_ = atomicfile.SetLinkTime(f.path, f.mtime.UnixNano())
 			continue
 		}
 		_ = atomicfile.WriteMeta(f.path, f.data, f.meta)

@@ -36,6 +36,9 @@ func OpenSystem(spec stores.Spec) (*Store, error) {
 	if spec.Kind != "system" {
 		return nil, fmt.Errorf("store %s: not a system spec", spec)
 	}
+	if err := platformError(spec); err != nil {
+		return nil, err
+	}
 	root := ""
 	if spec.Location != "" {
 		abs, err := filepath.Abs(spec.Location)

@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/rootsync/rootsync/stores/storetest"
@@ -65,7 +64,7 @@ func Base(t testing.TB) string {
 		t.Fatal(err)
 	}
 	defer lf.Close()
-	if err := syscall.Flock(int(lf.Fd()), syscall.LOCK_EX); err != nil {
+	if err := waitLock(lf); err != nil {
 		t.Fatal(err)
 	}
 	base := filepath.Join(cache, Recipe.Suite+"-base")

@@ -1,3 +1,5 @@
+//go:build linux
+
 package storetest
 
 import (
@@ -67,15 +69,4 @@ func Metadata(t testing.TB, path string) string {
 		strings.TrimSpace(string(acl)),
 		strings.TrimSpace(string(attrs)),
 	}, "\n")
-}
-
-// RunTool runs a program the test needs (found with Tool) and fails the test
-// when it fails.
-func RunTool(t testing.TB, name string, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(Tool(t, name), args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return string(out)
 }
