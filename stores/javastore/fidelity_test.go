@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 	"unicode/utf16"
@@ -402,11 +401,7 @@ func p11kitWriter(t *testing.T, file, password string) {
 	}
 	cmd.Env = append(cmd.Env, "XDG_CONFIG_HOME="+filepath.Join(tmp, "config"), "HOME="+tmp)
 	if os.Getuid() == 0 {
-		cmd.SysProcAttr = &syscall.SysProcAttr{
-			Cloneflags:  syscall.CLONE_NEWUSER,
-			UidMappings: []syscall.SysProcIDMap{{ContainerID: 1000, HostID: 0, Size: 1}},
-			GidMappings: []syscall.SysProcIDMap{{ContainerID: 1000, HostID: 0, Size: 1}},
-		}
+		cmd.SysProcAttr = storetest.NotRoot()
 	}
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("trust extract: %v\n%s", err, b)

@@ -4,6 +4,7 @@ package storetest
 
 import (
 	"fmt"
+	"os"
 	"syscall"
 	"testing"
 )
@@ -34,4 +35,15 @@ func TinyFS(t testing.TB, size int) string {
 	}
 	t.Cleanup(func() { _ = syscall.Unmount(dir, syscall.MNT_DETACH) })
 	return dir
+}
+
+// NotRoot returns process attributes that run a program as user 1000 in a
+// new user namespace (as root, p11-kit ignores per-user module files). It
+// returns nil on systems without user namespaces.
+func NotRoot() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{
+		Cloneflags:  syscall.CLONE_NEWUSER,
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: 1000, HostID: os.Getuid(), Size: 1}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: 1000, HostID: os.Getgid(), Size: 1}},
+	}
 }

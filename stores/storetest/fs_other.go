@@ -2,7 +2,10 @@
 
 package storetest
 
-import "testing"
+import (
+	"syscall"
+	"testing"
+)
 
 // ReadOnly skips the test: read-only bind mounts exist only on Linux.
 func ReadOnly(t testing.TB, dir string) {
@@ -31,3 +34,6 @@ func Metadata(t testing.TB, path string) string {
 	t.Skip("getfacl and getfattr are Linux tools")
 	return ""
 }
+
+// NotRoot returns nil: this system has no user namespaces.
+func NotRoot() *syscall.SysProcAttr { return nil }
