@@ -107,7 +107,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	}
 
 	// Open every store of every job before anything is touched.
-	prepared, secrets, err := o.prepare(e, cfg, jobs)
+	prepared, secrets, err := o.prepare(ctx, e, cfg, jobs)
 	if err != nil {
 		return err
 	}
@@ -174,7 +174,7 @@ type jobResult struct {
 
 // prepare opens the stores of every job, reporting all that cannot be opened.
 // It also returns the environment variables passwords are read from.
-func (o *runOptions) prepare(e *env, cfg *config.Config, jobs []*config.Job) ([]preparedJob, []string, error) {
+func (o *runOptions) prepare(ctx context.Context, e *env, cfg *config.Config, jobs []*config.Job) ([]preparedJob, []string, error) {
 	var out []preparedJob
 	ps := &problems{status: ExitError}
 	var specs []stores.Spec
@@ -202,6 +202,13 @@ func (o *runOptions) prepare(e *env, cfg *config.Config, jobs []*config.Job) ([]
 		j := &job.Job{Name: cj.Name, Options: opts}
 		for _, s := range cj.Sources {
 			j.Sources = append(j.Sources, open(cj, "source", s)...)
+		}
+		var jobSpecs []stores.Spec
+		for _, s := range append(append([]*config.Store(nil), cj.Sources...), cj.Targets...) {
+			jobSpecs = append(jobSpecs, s.Spec)
+		}
+		if err := loadPublic(ctx, &j.Options, jobSpecs); err != nil {
+			ps.add(fmt.Sprintf("%s:%d: job %q: the public root set: %v", cfg.Path, cj.Line, cj.Name, err), hintOf(err, o.stateDir))
 		}
 		for _, s := range cj.Targets {
 			var hooks []job.Hook

@@ -20,6 +20,7 @@ type syncOptions struct {
 	dryRun         bool
 	mode           string
 	purposes       []string
+	origin         string
 	exclude        []string
 	only           []string
 	includeExpired bool
@@ -36,6 +37,7 @@ func (o *syncOptions) AddFlags(fs *pflag.FlagSet, sync bool) {
 	fs.String("to", "", "target store (repeatable; several may follow one --to)")
 	fs.StringVar(&o.mode, "mode", "add", "add (never removes), prune (also removes what rootsync added and the sources dropped), or mirror (targets become exactly the sources, after a backup)")
 	fs.StringSliceVar(&o.purposes, "purpose", nil, "only trust for these purposes: server-auth, client-auth, email, code-signing (repeat or comma-separate)")
+	fs.StringVar(&o.origin, "origin", "", "only roots of this origin: local (added by the organisation), public (the distribution's packaged roots) or all (default: local for client-auth into pem and capath targets and for nss targets, else all)")
 	fs.StringArrayVar(&o.exclude, "exclude", nil, "leave out the certificate whose SHA-256 fingerprint starts with this hex (repeatable)")
 	fs.StringArrayVar(&o.only, "only", nil, "consider only the certificate whose SHA-256 fingerprint starts with this hex (repeatable); others are left alone")
 	fs.BoolVar(&o.includeExpired, "include-expired", false, "keep expired certificates")
@@ -58,6 +60,11 @@ func (o *syncOptions) planOptions(now time.Time) (plan.Options, error) {
 	}
 	opts := plan.Options{Mode: m, Exclude: o.exclude, Only: o.only, Now: now, IncludeExpired: o.includeExpired,
 		IncludeNonCA: o.includeNonCA, MaxRemovals: o.maxRemovals}
+	if o.origin != "" {
+		if opts.Origin, err = plan.ParseOrigin(o.origin); err != nil {
+			return plan.Options{}, usagef("--origin: %v", err)
+		}
+	}
 	for _, p := range o.purposes {
 		pp, err := stores.ParsePurpose(p)
 		if err != nil {
@@ -122,6 +129,9 @@ func runPlan(ctx context.Context, e *env, name string, args []string) error {
 	}
 	tgtSpecs, err := parseSpecs(targets)
 	if err != nil {
+		return err
+	}
+	if err := loadPublic(ctx, &popts, append(srcSpecs, tgtSpecs...)); err != nil {
 		return err
 	}
 	srcs, err := openAll(srcSpecs, o.openOptions())

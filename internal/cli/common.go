@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -16,8 +17,10 @@ import (
 
 	"github.com/rootsync/rootsync/internal/backup"
 	"github.com/rootsync/rootsync/internal/job"
+	"github.com/rootsync/rootsync/internal/plan"
 	"github.com/rootsync/rootsync/internal/storekinds"
 	"github.com/rootsync/rootsync/stores"
+	"github.com/rootsync/rootsync/stores/system"
 )
 
 var errBusy = job.ErrBusy
@@ -158,6 +161,28 @@ func inStateDir(err error, stateDir string) bool {
 		}
 	}
 	return false
+}
+
+// loadPublic reads the packaged public root set that opts.Origin is judged
+// against, unless the origin is all: under the root of the first system:ROOT
+// among specs, else on the running system.
+func loadPublic(ctx context.Context, opts *plan.Options, specs []stores.Spec) error {
+	if opts.Origin == plan.OriginAll {
+		return nil
+	}
+	root := "/"
+	for _, s := range specs {
+		if s.Kind == "system" && s.Location != "" {
+			root = s.Location
+			break
+		}
+	}
+	ps, err := system.Packaged(ctx, root)
+	if err != nil {
+		return err
+	}
+	opts.Public = ps.Roots
+	return nil
 }
 
 // parseSpecs parses store specs, as usage errors.

@@ -282,6 +282,14 @@ func (p *parser) job(name string, k, v *yaml.Node) *Job {
 					j.Options.Purposes = append(j.Options.Purposes, pp)
 				}
 			}
+		case "origin":
+			if s, ok := p.str(vn, ctx+"origin"); ok {
+				o, err := plan.ParseOrigin(s)
+				if err != nil {
+					p.errf(vn, "%sorigin: %v", ctx, err)
+				}
+				j.Options.Origin = o
+			}
 		case "exclude":
 			for _, n := range p.list(vn, ctx+"exclude") {
 				if s, ok := p.str(n, ctx+"exclude"); ok {
@@ -304,7 +312,7 @@ func (p *parser) job(name string, k, v *yaml.Node) *Job {
 			}
 			j.Options.MaxRemovals = n
 		default:
-			p.errf(kn, "%sunknown key %q (want sources, targets, mode, purposes, exclude, include-expired, include-non-ca or max-removals)", ctx, key)
+			p.errf(kn, "%sunknown key %q (want sources, targets, mode, purposes, origin, exclude, include-expired, include-non-ca or max-removals)", ctx, key)
 		}
 	})
 	j.Sources = p.stores(k, srcNode, ctx, "source")

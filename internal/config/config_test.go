@@ -34,6 +34,9 @@ func TestExampleParses(t *testing.T) {
 	if nj.Targets[0].Hooks[0].Timeout != 30*time.Second {
 		t.Errorf("hook timeout = %s", nj.Targets[0].Hooks[0].Timeout)
 	}
+	if nj.Options.Origin != plan.OriginLocal || cfg.Job("system-to-apps").Options.Origin != plan.OriginAll {
+		t.Errorf("origins = %v, %v", nj.Options.Origin, cfg.Job("system-to-apps").Options.Origin)
+	}
 	if !reflect.DeepEqual(nj.Options.Purposes, []stores.Purpose{stores.ClientAuth}) {
 		t.Errorf("purposes = %v", nj.Options.Purposes)
 	}
@@ -95,7 +98,14 @@ jobs:
     sources: [nss:/n]
     targets: [pem:/p]
     purpose: [client-auth]
-`, []string{`c.yaml:6: job "a": unknown key "purpose" (want sources, targets, mode, purposes, exclude, include-expired, include-non-ca or max-removals)`}},
+`, []string{`c.yaml:6: job "a": unknown key "purpose" (want sources, targets, mode, purposes, origin, exclude, include-expired, include-non-ca or max-removals)`}},
+		{"unknown origin", `
+jobs:
+  a:
+    sources: [nss:/n]
+    targets: [pem:/p]
+    origin: web
+`, []string{`c.yaml:6: job "a": origin: unknown origin "web" (want local, public or all)`}},
 		{"second document", `
 jobs:
   a:

@@ -83,7 +83,7 @@ func (j *Job) plan(ctx context.Context, dryRun bool, log *zap.Logger) (*report.R
 			return r, fmt.Errorf("source %s: %w", s.Spec(), err)
 		}
 		log.Debug("loaded source", zap.String("store", s.Spec().String()), zap.Int("certificates", set.Len()))
-		srcs = append(srcs, plan.Source{Name: s.Spec().String(), Set: set})
+		srcs = append(srcs, plan.Source{Name: s.Spec().String(), Set: set, PerPurpose: s.Capabilities().PerPurpose})
 		r.Sources = append(r.Sources, report.Source{Store: s.Spec().String(), Certificates: set.Len()})
 	}
 	var tsets []*stores.Set

@@ -3,6 +3,8 @@ package plan
 import (
 	"fmt"
 	"strings"
+
+	"github.com/rootsync/rootsync/stores"
 )
 
 // Code names the kind of a warning, of a change's reason, or of a refusal.
@@ -50,6 +52,23 @@ const (
 	// which refuses the whole file for it: not added to that target, and
 	// removed from it where the mode allows (a reason too).
 	CodeOpenSSLCannotLoad Code = "openssl-cannot-load"
+	// CodeOrigin: a root the target's origin (Options.Origin) does not
+	// select (a public root for a local-only target, or the reverse); not
+	// added. As a change's reason: removed for that reason (an explicit
+	// origin, in prune or mirror mode).
+	CodeOrigin Code = "origin"
+	// CodeOriginKept: a root the target holds that its origin does not
+	// select, kept (add mode, an entry the mode may not remove, or an
+	// origin that is only the default); the message says how to settle it.
+	CodeOriginKept Code = "origin-kept"
+	// CodeNoPurposes: a purpose filter met a source that cannot record
+	// purposes: every root of that source counts as trusted for the chosen
+	// purposes.
+	CodeNoPurposes Code = "no-purposes"
+	// CodePurposeUnspecified: a source trusts the root for other purposes
+	// but says nothing for the chosen ones (NSS trust flags C,, asked for
+	// client-auth); not selected, and the message says how to grant it.
+	CodePurposeUnspecified Code = "purpose-unspecified"
 )
 
 // Refusal codes.
@@ -99,6 +118,11 @@ func (r Reason) String() string {
 		return "not a CA certificate"
 	case CodeOpenSSLCannotLoad:
 		return "OpenSSL cannot load it, and OpenSSL reads this target"
+	case CodeOrigin:
+		if r.Detail == OriginPublic.String() {
+			return "a local root; --origin public leaves it out"
+		}
+		return "a public root; --origin " + r.Detail + " leaves it out"
 	case ReasonNotInSources:
 		return "mirror mode removes what no source holds"
 	case ReasonDropped:
@@ -120,6 +144,18 @@ type detail struct {
 	text string
 	// held: the target already holds the certificate (openssl-cannot-load).
 	held bool
+	// origin is the target's origin, defaulted whether it is the default,
+	// public whether the roots are public, exact whether the mode may
+	// remove the entry (origin, origin-kept).
+	origin            Origin
+	defaulted, public bool
+	exact             bool
+	// source is a source's spec, purposes the chosen purposes, label a
+	// store's name for the entry (no-purposes, purpose-unspecified).
+	source   string
+	purposes []stores.Purpose
+	label    string
+	trust    stores.Trust
 }
 
 // warningText renders a warning's message from its code. The message reads
@@ -155,6 +191,10 @@ func warningText(c Code, d detail) string {
 			return fmt.Sprintf("that OpenSSL cannot load (a subject or issuer name it cannot decode, such as a VisibleString) are in %s, which OpenSSL therefore refuses as a whole; %s mode does not remove them (use --mode %s)", d.target, d.mode, d.suggest)
 		}
 		return fmt.Sprintf("that OpenSSL cannot load (a subject or issuer name it cannot decode, such as a VisibleString); left out of %s, which is read with OpenSSL and would be refused as a whole", d.target)
+	case CodeOrigin, CodeOriginKept:
+		return originText(c, d)
+	case CodeNoPurposes, CodePurposeUnspecified:
+		return purposeText(c, d)
 	case CodeKeptDistrust:
 		return fmt.Sprintf("distrusted in %s but trusted by the sources; the target's distrust is kept (use --mode mirror to replace it)", d.target)
 	}

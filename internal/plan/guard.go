@@ -45,6 +45,9 @@ func (b *builder) guard() {
 	}
 	r := &Refusal{Code: CodeMassRemoval, Removals: n, Removable: removable}
 	r.Message = refusalText(r, b.opts.Mode, left == 0)
+	if b.originRemovals > 0 {
+		r.Message += fmt.Sprintf("; %d of them because --origin %s leaves them out (keep them with --origin all)", b.originRemovals, b.origin)
+	}
 	b.p.Refused = r
 }
 

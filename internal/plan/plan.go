@@ -79,6 +79,11 @@ type Options struct {
 	// without the mass-removal guard's consent (see Refusal): 0, the
 	// default, leaves every plan with removals to the guard.
 	MaxRemovals int
+	// Origin narrows each target's roots by origin (see Origin); Public is
+	// the packaged public root set it is judged against (nil: no root is
+	// public, every root is local).
+	Origin Origin
+	Public map[stores.Fingerprint]bool
 	// NoRemovalGuard turns the mass-removal guard off, for commands whose
 	// removals the user named one by one (remove, distrust) rather than
 	// computed from sources.
@@ -123,6 +128,10 @@ func (o Options) purposes() []stores.Purpose {
 type Source struct {
 	Name string
 	Set  *stores.Set
+	// PerPurpose says whether the store records trust per purpose; a
+	// purpose filter selects every root of one that does not (a warning
+	// says so).
+	PerPurpose bool
 }
 
 // CertRef names a certificate in a warning.
@@ -179,6 +188,23 @@ type sides struct {
 	// userCerts are certificates a source holds with their private key and
 	// trust: left out of the desired state.
 	userCerts []CertRef
+	// unrecorded are the roots taken, under a purpose filter, from sources
+	// that cannot record purposes (CodeNoPurposes).
+	unrecorded []unrecordedSource
+	// unspecified are CA certificates a source trusts for other purposes
+	// but not for the chosen ones (CodePurposeUnspecified).
+	unspecified []unspecified
+}
+
+type unrecordedSource struct {
+	source string
+	certs  []CertRef
+}
+
+type unspecified struct {
+	source, label string
+	trust         stores.Trust
+	ref           CertRef
 }
 
 // collect adds every selected entry of the sources that trusts or distrusts
@@ -186,10 +212,20 @@ type sides struct {
 func (d *Desired) collect(sources []Source, opts Options) sides {
 	s := sides{trusted: map[stores.Fingerprint][]string{}, distrusted: map[stores.Fingerprint][]string{}}
 	for _, src := range sources {
+		var unrecorded []CertRef
 		for _, e := range src.Set.Entries() {
 			t := e.Trust.Only(d.purposes)
-			if t.IsZero() || !opts.selected(e.Cert.Fingerprint) {
+			if !opts.selected(e.Cert.Fingerprint) {
 				continue
+			}
+			if t.IsZero() {
+				if len(opts.Purposes) > 0 && e.Trust.Any(stores.Trusted) && !e.PrivateKey && e.Cert.IsCA {
+					s.unspecified = append(s.unspecified, unspecified{src.Name, e.Label, e.Trust, CertRef{e.Cert.Fingerprint, e.Cert.Subject}})
+				}
+				continue
+			}
+			if len(opts.Purposes) > 0 && !src.PerPurpose && t.Any(stores.Trusted) && !e.PrivateKey {
+				unrecorded = append(unrecorded, CertRef{e.Cert.Fingerprint, e.Cert.Subject})
 			}
 			if e.PrivateKey {
 				s.userCerts = append(s.userCerts, CertRef{e.Cert.Fingerprint, e.Cert.Subject})
@@ -204,6 +240,9 @@ func (d *Desired) collect(sources []Source, opts Options) sides {
 			}
 			d.Set.Add(&stores.Entry{Cert: e.Cert, Trust: t, Label: e.Label, Notes: notesFrom(src.Name, e)})
 			d.from[fp] = append(d.from[fp], src.Name)
+		}
+		if len(unrecorded) > 0 {
+			s.unrecorded = append(s.unrecorded, unrecordedSource{src.Name, unrecorded})
 		}
 	}
 	return s
@@ -234,6 +273,15 @@ func (d *Desired) judge(s sides, opts Options) []Warning {
 	}
 	for _, ref := range s.userCerts {
 		w.add(CodeUserCert, detail{}, ref)
+	}
+	for _, u := range s.unrecorded {
+		w.add(CodeNoPurposes, detail{source: u.source, purposes: opts.Purposes}, u.certs...)
+	}
+	for _, u := range s.unspecified {
+		if d.Set.Get(u.ref.Fingerprint) != nil {
+			continue // another source selects it
+		}
+		w.add(CodePurposeUnspecified, detail{source: u.source, purposes: opts.Purposes, label: u.label, trust: u.trust}, u.ref)
 	}
 	if len(d.Filtered) > 0 {
 		d.Set = without(entries, d.Filtered)

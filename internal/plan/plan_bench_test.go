@@ -64,7 +64,7 @@ func benchSet(certs []*stores.Certificate, owned bool) *stores.Set {
 // prune of a target holding the other half: the work of one sync.
 func BenchmarkMergeFor(b *testing.B) {
 	certs := benchCertificates(b)
-	srcs := []Source{{"pem:a", benchSet(certs, false)}, {"pem:b", benchSet(certs[:benchN/2], false)}}
+	srcs := []Source{{Name: "pem:a", Set: benchSet(certs, false)}, {Name: "pem:b", Set: benchSet(certs[:benchN/2], false)}}
 	target := benchSet(certs[benchN/4:benchN*3/4], true)
 	caps := stores.Capabilities{Ownership: true}
 	opts := Options{Mode: Prune, Now: now, IncludeExpired: true}
@@ -81,7 +81,7 @@ func BenchmarkMergeFor(b *testing.B) {
 // are left out: each filtered certificate must not cost a pass over the set.
 func BenchmarkMergeFiltered(b *testing.B) {
 	certs := benchCertificates(b)
-	srcs := []Source{{"pem:a", benchSet(certs, false)}}
+	srcs := []Source{{Name: "pem:a", Set: benchSet(certs, false)}}
 	opts := Options{Now: now}
 	b.ReportAllocs()
 	for b.Loop() {

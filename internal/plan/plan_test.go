@@ -82,6 +82,14 @@ func TestPlans(t *testing.T) {
 		wantMergeW   string // desired-state warnings
 		wantKept     int
 		wantUnchange int
+		// bundleSrc: the sources cannot record purposes.
+		bundleSrc bool
+		// origin, public (the packaged root set) and target (default
+		// spec, default "test:target") for the origin cases.
+		origin      Origin
+		public      []*stores.Entry
+		spec        string
+		wantRefused bool
 	}{
 		{name: "adds missing roots", sources: [][]*stores.Entry{{rootA, rootB}}, target: set(), caps: bundle,
 			want: "add:Plan Root A=all add:Plan Root B=all"},
@@ -100,7 +108,7 @@ func TestPlans(t *testing.T) {
 		{name: "distrust of a foreign bundle entry in add mode warns", sources: [][]*stores.Entry{{distrustA}}, target: set(rootA), caps: bundle,
 			wantWarn: "still-trusted", wantKept: 1},
 		{name: "distrust removes an owned bundle entry in prune mode", sources: [][]*stores.Entry{{distrustA}}, mode: Prune,
-			target: set(with(rootA, stores.TrustAll(), true)), caps: bundle, want: "remove:Plan Root A"},
+			target: set(with(rootA, stores.TrustAll(), true)), caps: bundle, want: "remove:Plan Root A", wantRefused: true},
 		{name: "distrust changes trust in a lossless store even in add mode", sources: [][]*stores.Entry{{distrustA}},
 			target: set(rootA), caps: lossless, want: "trust:Plan Root A=distrusted"},
 		{name: "add mode never narrows trust", sources: [][]*stores.Entry{{client}},
@@ -117,11 +125,45 @@ func TestPlans(t *testing.T) {
 		{name: "purpose filter makes it exact", sources: [][]*stores.Entry{{client, rootA}}, target: set(), caps: bundle,
 			purposes: []stores.Purpose{stores.ClientAuth}, want: "add:Plan Client Root=all add:Plan Root A=all"},
 		{name: "purpose filter drops roots not trusted for it", sources: [][]*stores.Entry{{client, with(rootB, stores.Trust{}.With(stores.ServerAuth, stores.Trusted), false)}},
-			target: set(), caps: lossless, purposes: []stores.Purpose{stores.ClientAuth}, want: "add:Plan Client Root=client-auth"},
+			target: set(), caps: lossless, purposes: []stores.Purpose{stores.ClientAuth}, want: "add:Plan Client Root=client-auth",
+			wantMergeW: "purpose-unspecified"},
+		{name: "a purpose filter on a source that cannot record purposes warns", sources: [][]*stores.Entry{{rootA}}, bundleSrc: true,
+			target: set(), caps: bundle, purposes: []stores.Purpose{stores.ClientAuth}, want: "add:Plan Root A=all", wantMergeW: "no-purposes"},
+		{name: "without a purpose filter a source that cannot record purposes is no news", sources: [][]*stores.Entry{{rootA}}, bundleSrc: true,
+			target: set(), caps: bundle, want: "add:Plan Root A=all"},
+		{name: "client-auth into a pem target takes only local roots by default", sources: [][]*stores.Entry{{rootA, rootB}}, bundleSrc: true,
+			public: []*stores.Entry{rootA}, spec: "pem:/client-ca.pem", caps: bundle, purposes: []stores.Purpose{stores.ClientAuth},
+			want: "add:Plan Root B=all", wantMergeW: "no-purposes", wantWarn: "origin"},
+		{name: "client-auth into a capath target takes only local roots by default", sources: [][]*stores.Entry{{rootA, rootB}},
+			public: []*stores.Entry{rootA}, spec: "capath:/ca", caps: bundle, purposes: []stores.Purpose{stores.ClientAuth},
+			want: "add:Plan Root B=all", wantWarn: "origin"},
+		{name: "--origin all copies public roots for client-auth", sources: [][]*stores.Entry{{rootA, rootB}}, origin: OriginAll,
+			public: []*stores.Entry{rootA}, spec: "pem:/client-ca.pem", caps: bundle, purposes: []stores.Purpose{stores.ClientAuth},
+			want: "add:Plan Root A=all add:Plan Root B=all"},
+		{name: "server-auth into a pem target takes every root by default", sources: [][]*stores.Entry{{rootA, rootB}},
+			public: []*stores.Entry{rootA}, spec: "pem:/ca.pem", caps: bundle, purposes: []stores.Purpose{stores.ServerAuth},
+			want: "add:Plan Root A=all add:Plan Root B=all"},
+		{name: "--origin public takes only public roots", sources: [][]*stores.Entry{{rootA, rootB}}, origin: OriginPublic,
+			public: []*stores.Entry{rootA}, spec: "pem:/ca.pem", caps: bundle, want: "add:Plan Root A=all", wantWarn: "origin"},
+		{name: "an nss target gets no public roots by default", sources: [][]*stores.Entry{{rootA, rootB}},
+			public: []*stores.Entry{rootA}, spec: "nss:/db", caps: lossless, want: "add:Plan Root B=all", wantWarn: "origin"},
+		{name: "an nss target still gets distrust of a public root", sources: [][]*stores.Entry{{with(rootA, stores.DistrustAll(), false), rootB}},
+			public: []*stores.Entry{rootA}, spec: "nss:/db", caps: lossless, want: "add:Plan Root A=distrusted add:Plan Root B=all"},
+		{name: "prune keeps public roots it added when the local origin is only the default", sources: [][]*stores.Entry{{rootA, rootB, rootC}},
+			public: []*stores.Entry{rootA, rootB, rootC}, mode: Prune, spec: "pem:/client-ca.pem", caps: bundle, purposes: []stores.Purpose{stores.ClientAuth},
+			bundleSrc: true, wantMergeW: "no-purposes",
+			target:   set(with(rootA, stores.TrustAll(), true), with(rootB, stores.TrustAll(), true), with(rootC, stores.TrustAll(), true)),
+			wantWarn: "origin-kept", wantKept: 3},
+		{name: "prune with an explicit --origin local removes public roots it added, under the guard", sources: [][]*stores.Entry{{rootA, rootB, rootC}},
+			public: []*stores.Entry{rootA, rootB, rootC}, mode: Prune, origin: OriginLocal, spec: "pem:/client-ca.pem", caps: bundle,
+			target: set(with(rootA, stores.TrustAll(), true), with(rootB, stores.TrustAll(), true), with(rootC, stores.TrustAll(), true)),
+			want:   "remove:Plan Root A remove:Plan Root B remove:Plan Root C", wantRefused: true},
+		{name: "add mode keeps a public root the target holds, and says so", sources: [][]*stores.Entry{{rootA}},
+			public: []*stores.Entry{rootA}, spec: "nss:/db", caps: lossless, target: set(rootA), wantWarn: "origin-kept", wantKept: 1},
 		{name: "expired roots are left out", sources: [][]*stores.Entry{{expired, rootA}}, target: set(), caps: bundle,
 			want: "add:Plan Root A=all", wantMergeW: "expired"},
 		{name: "prune removes an owned root that expired", sources: [][]*stores.Entry{{expired}}, mode: Prune,
-			target: set(with(expired, stores.TrustAll(), true)), caps: bundle, want: "remove:Plan Expired Root", wantMergeW: "expired"},
+			target: set(with(expired, stores.TrustAll(), true)), caps: bundle, want: "remove:Plan Expired Root", wantMergeW: "expired", wantRefused: true},
 		{name: "non-CA certificates are left out", sources: [][]*stores.Entry{{leaf}}, target: set(), caps: bundle, wantMergeW: "not-ca"},
 		{name: "a certificate of undetermined CA status is not added", sources: [][]*stores.Entry{{badKU, rootA}}, target: set(), caps: lossless,
 			want: "add:Plan Root A=all", wantMergeW: "ca-undetermined"},
@@ -141,11 +183,28 @@ func TestPlans(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var srcs []Source
 			for i, es := range tt.sources {
-				srcs = append(srcs, Source{Name: "src" + string(rune('1'+i)), Set: set(es...)})
+				srcs = append(srcs, Source{Name: "src" + string(rune('1'+i)), Set: set(es...), PerPurpose: !tt.bundleSrc})
 			}
-			opts := Options{Mode: tt.mode, Purposes: tt.purposes, Now: now, IncludeNonCA: tt.includeNonCA}
+			opts := Options{Mode: tt.mode, Purposes: tt.purposes, Now: now, IncludeNonCA: tt.includeNonCA, Origin: tt.origin}
+			if tt.public != nil {
+				opts.Public = map[stores.Fingerprint]bool{}
+				for _, e := range tt.public {
+					opts.Public[e.Cert.Fingerprint] = true
+				}
+			}
+			name := tt.spec
+			if name == "" {
+				name = "test:target"
+			}
+			current := tt.target
+			if current == nil {
+				current = set()
+			}
 			d := Merge(srcs, opts)
-			p := For("test:target", d, tt.target, tt.caps, opts)
+			p := For(name, d, current, tt.caps, opts)
+			if (p.Refused != nil) != tt.wantRefused {
+				t.Errorf("refused = %v, want %v", p.Refused, tt.wantRefused)
+			}
 			if got := summary(p); got != tt.want {
 				t.Errorf("changes:\n got  %q\n want %q", got, tt.want)
 			}

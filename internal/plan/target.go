@@ -49,6 +49,7 @@ func For(target string, d *Desired, current *stores.Set, caps stores.Capabilitie
 		p: &Plan{Target: target, Mode: opts.Mode}, d: d, current: current, caps: caps, opts: opts, w: newWarnings(),
 		dt: detail{target: target, kind: strings.SplitN(target, ":", 2)[0], mode: opts.Mode},
 	}
+	b.origin, b.defaulted = opts.originFor(b.dt.kind)
 	b.toDesired()
 	b.extras()
 	b.guard()
@@ -66,6 +67,12 @@ type builder struct {
 	dt      detail
 	// The changes by kind, in the order they are applied.
 	removes, trusts, adds []stores.Change
+	// origin is the target's origin (see Options.Origin), defaulted whether
+	// it is the default rather than asked for; originRemovals counts the
+	// removals it causes.
+	origin         Origin
+	defaulted      bool
+	originRemovals int
 }
 
 // exact reports whether the mode may set e's trust exactly (and remove it).
@@ -83,6 +90,10 @@ func (b *builder) toDesired() {
 		if have != nil && have.PrivateKey {
 			b.w.add(CodeUserCert, b.dt, ref)
 			b.p.Kept++
+			continue
+		}
+		if !want.Trust.Any(stores.Distrusted) && !b.origin.admits(b.opts.Public[fp]) {
+			b.outOfOrigin(want, have, ref)
 			continue
 		}
 		rep, present, lossy := represent(want.Trust, b.caps, b.d.purposes)

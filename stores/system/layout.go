@@ -85,6 +85,11 @@ type Layout struct {
 	// DistrustHint says how to distrust a certificate on a family without a
 	// blocklist folder ("" when Blocklist is set).
 	DistrustHint string
+	// Packaged are the folders (searched recursively) where the
+	// distribution's package keeps the public roots it ships: the packaged
+	// root set, against which a root is public rather than local (added by
+	// the organisation). See Packaged.
+	Packaged []string
 }
 
 var tlsPurposes = []stores.Purpose{stores.ServerAuth, stores.ClientAuth}
@@ -118,6 +123,8 @@ var Layouts = []Layout{
 			"--hooksdir", "{hooks}"}},
 		Outputs:  []Output{{Path: "/etc/ssl/certs/ca-certificates.crt", Form: PEMBundle, Purposes: stores.Purposes}},
 		CertDirs: []string{"/etc/ssl/certs"},
+		// The ca-certificates package's Mozilla roots, one .crt each.
+		Packaged: []string{"/usr/share/ca-certificates/mozilla"},
 	},
 	{
 		// Fedora and the RHEL family: p11-kit's trust module reads
@@ -132,6 +139,9 @@ var Layouts = []Layout{
 		Regenerate: [][]string{{"update-ca-trust", "extract"}},
 		Rooted:     p11kitExtract("{root}/etc/pki/ca-trust/extracted/pem/", "{root}/etc/pki/ca-trust/extracted/openssl/ca-bundle.trust.crt"),
 		TrustPaths: []string{"{root}/etc/pki/ca-trust/source", "{root}/usr/share/pki/ca-trust-source"},
+		// ca-certificates' ca-bundle.trust.p11-kit (PEM blocks among p11-kit
+		// attributes) and any anchors other packages put there.
+		Packaged: []string{"/usr/share/pki/ca-trust-source"},
 		Outputs: []Output{
 			{Path: "/etc/pki/ca-trust/extracted/openssl/ca-bundle.trust.crt", Form: TrustedBundle},
 			{Path: "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", Form: PEMBundle, Purposes: tlsPurposes},
@@ -151,6 +161,7 @@ var Layouts = []Layout{
 		Regenerate: [][]string{{"update-ca-trust"}},
 		Rooted:     p11kitExtract("{root}/etc/ca-certificates/extracted/", "{root}/etc/ca-certificates/extracted/ca-bundle.trust.crt"),
 		TrustPaths: []string{"{root}/etc/ca-certificates/trust-source", "{root}/usr/share/ca-certificates/trust-source"},
+		Packaged:   []string{"/usr/share/ca-certificates/trust-source"},
 		Outputs: []Output{
 			{Path: "/etc/ca-certificates/extracted/ca-bundle.trust.crt", Form: TrustedBundle},
 			{Path: "/etc/ca-certificates/extracted/tls-ca-bundle.pem", Form: PEMBundle, Purposes: tlsPurposes},
@@ -172,6 +183,7 @@ var Layouts = []Layout{
 		Rooted: [][]string{{"trust", "extract", "--format=pem-bundle", "--filter=ca-anchors", "--purpose", "server-auth",
 			"--overwrite", "{root}/var/lib/ca-certificates/ca-bundle.pem"}},
 		TrustPaths: []string{"{root}/etc/pki/trust", "{root}/usr/share/pki/trust"},
+		Packaged:   []string{"/usr/share/pki/trust"},
 		Outputs:    []Output{{Path: "/var/lib/ca-certificates/ca-bundle.pem", Form: PEMBundle, Purposes: tlsPurposes}},
 	},
 	{
@@ -188,6 +200,7 @@ var Layouts = []Layout{
 		DistrustHint: "Alpine has no distrust list: remove the certificate from /etc/ca-certificates.conf or the package",
 		Outputs:      []Output{{Path: "/etc/ssl/certs/ca-certificates.crt", Form: PEMBundle, Purposes: stores.Purposes}},
 		CertDirs:     []string{"/etc/ssl/certs"},
+		Packaged:     []string{"/usr/share/ca-certificates/mozilla"},
 	},
 }
 
