@@ -1,7 +1,10 @@
 // Package cli is rootsync's command line: flags, commands, output streams and
-// exit codes. It is the only package that sees the program's arguments; it
-// prints results to stdout and messages (prefixed "rootsync: ", with a hint
-// line where there is something to do) to stderr.
+// exit codes. It is the only package that sees the program's arguments. Each
+// command builds a result value and hands it to internal/report, which
+// prints it on stdout (one JSON document with --output json), and returns
+// an error; exitStatus, the one exit path, prints errors (prefixed
+// "rootsync: ") and their hints ("hint: ") on stderr and maps them to the
+// exit status.
 package cli
 
 import (
@@ -266,6 +269,13 @@ func exitStatus(stderr io.Writer, err error, stateDir string) int {
 		return ExitBusy
 	}
 	return ExitError
+}
+
+// notice prints, while a command goes on, something the user must know that
+// is not its result and not an error (a rollback of an interrupted run, a
+// recovery still pending). Errors and hints are printed by exitStatus only.
+func notice(stderr io.Writer, format string, args ...any) {
+	fmt.Fprintf(stderr, "rootsync: "+format+"\n", args...)
 }
 
 // printHint prints a hint, one "hint:" line per line of it.

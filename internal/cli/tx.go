@@ -75,24 +75,24 @@ func reportRecovery(w io.Writer, out *job.Outcome) {
 		return
 	}
 	for _, t := range r.Record.Targets {
-		fmt.Fprintf(w, "rootsync: job %q: rolled back %s, left half-done by an interrupted run (process %d, started %s), from %s\n",
+		notice(w, "job %q: rolled back %s, left half-done by an interrupted run (process %d, started %s), from %s",
 			r.Record.Job, t.Store, r.Record.PID, r.Record.Started.Local().Format(time.DateTime), t.Backup)
 	}
 	for _, n := range r.Notes {
-		fmt.Fprintf(w, "rootsync: warning: %s\n", n)
+		notice(w, "warning: %s", n)
 	}
 }
 
 // warnPending warns that an interrupted run waits to be rolled back.
 func warnPending(w io.Writer, r *job.Record, err error) {
 	if err != nil {
-		fmt.Fprintf(w, "rootsync: warning: %v\n", err)
+		notice(w, "warning: %v", err)
 		return
 	}
 	if r == nil {
 		return
 	}
-	fmt.Fprintf(w, "rootsync: warning: job %q was interrupted (process %d, started %s) and left %s half-done; the next sync, run or restore rolls it back first\n",
+	notice(w, "warning: job %q was interrupted (process %d, started %s) and left %s half-done; the next sync, run or restore rolls it back first",
 		r.Job, r.PID, r.Started.Local().Format(time.DateTime), plural(len(r.Targets), "target", "targets"))
 }
 
