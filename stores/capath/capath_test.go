@@ -65,8 +65,8 @@ var safeName = regexp.MustCompile(`[^A-Za-z0-9]+`)
 func TestConformance(t *testing.T) {
 	storetest.Run(t, storetest.Harness{
 		New: func(t *testing.T, dir string) stores.Store { return open(t, filepath.Join(dir, "certs")) },
-		AddForeign: func(t *testing.T, s stores.Store, c *testpki.Cert) {
-			addForeign(t, s.Paths()[0], "local-"+safeName.ReplaceAllString(c.Cert.Subject.CommonName, "-")+".pem", c.PEM())
+		AddForeign: func(t *testing.T, s stores.Store, c *stores.Certificate) {
+			addForeign(t, s.Paths()[0], "local-"+safeName.ReplaceAllString(c.CommonName(), "-")+".pem", stores.EncodeCertificatePEM(c.DER))
 		},
 		Corrupt: func(t *testing.T, s stores.Store) {
 			matches, _ := filepath.Glob(filepath.Join(s.Paths()[0], "local-*.pem"))

@@ -16,7 +16,7 @@ func TestConformance(t *testing.T) {
 		New: func(t *testing.T, dir string) stores.Store {
 			return openDir(t, filepath.Join(dir, "nssdb"))
 		},
-		AddForeign: func(t *testing.T, s stores.Store, c *testpki.Cert) {
+		AddForeign: func(t *testing.T, s stores.Store, c *stores.Certificate) {
 			// As an administrator would: certutil -A -t C,, (a server-auth
 			// anchor), after certutil -N on a folder without a database.
 			dir := s.(*Store).Dir()
@@ -26,7 +26,7 @@ func TestConformance(t *testing.T) {
 			if ok, _ := exists(filepath.Join(dir, certFile)); !ok {
 				run(t, "certutil", "-N", "--empty-password", "-d", "sql:"+dir)
 			}
-			certutilAdd(t, dir, "Foreign "+c.Cert.Subject.CommonName, "C,,", c)
+			certutilAdd(t, dir, "Foreign "+c.CommonName(), "C,,", &testpki.Cert{DER: c.DER})
 		},
 		Corrupt: func(t *testing.T, s stores.Store) {
 			if err := os.WriteFile(filepath.Join(s.(*Store).Dir(), certFile), []byte("this is not a database\n"), 0o600); err != nil {

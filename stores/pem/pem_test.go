@@ -46,8 +46,8 @@ func appendFile(t testing.TB, path string, data []byte) {
 func TestConformance(t *testing.T) {
 	storetest.Run(t, storetest.Harness{
 		New: func(t *testing.T, dir string) stores.Store { return open(t, filepath.Join(dir, "bundle.pem")) },
-		AddForeign: func(t *testing.T, s stores.Store, c *testpki.Cert) {
-			appendFile(t, s.Paths()[0], append([]byte("# added by hand\n"), c.PEM()...))
+		AddForeign: func(t *testing.T, s stores.Store, c *stores.Certificate) {
+			appendFile(t, s.Paths()[0], append([]byte("# added by hand\n"), stores.EncodeCertificatePEM(c.DER)...))
 		},
 		Corrupt: func(t *testing.T, s stores.Store) {
 			b, err := os.ReadFile(s.Paths()[0])

@@ -24,8 +24,9 @@ type Harness struct {
 	New func(t *testing.T, dir string) stores.Store
 	// AddForeign puts c into the store the way another program would (an
 	// administrator, a package, certutil, keytool), trusted for every purpose
-	// the store can express, without rootsync's ownership mark.
-	AddForeign func(t *testing.T, s stores.Store, c *testpki.Cert)
+	// the store can express, without rootsync's ownership mark. c.DER is the
+	// certificate; stores.EncodeCertificatePEM gives its PEM form.
+	AddForeign func(t *testing.T, s stores.Store, c *stores.Certificate)
 	// Corrupt damages the store so that Load must fail (it exists after
 	// AddForeign has been called once).
 	Corrupt func(t *testing.T, s stores.Store)
@@ -34,12 +35,15 @@ type Harness struct {
 	SkipReadOnly bool
 }
 
+// The suite's certificates: deterministic self-signed roots.
 var (
-	rootA = testpki.Root("Conformance Root A")
-	rootB = testpki.Root("Conformance Root B")
-	rootC = testpki.Root("Conformance Root C")
-	rootF = testpki.Root("Conformance Foreign Root")
+	rootA = root("Conformance Root A")
+	rootB = root("Conformance Root B")
+	rootC = root("Conformance Root C")
+	rootF = root("Conformance Foreign Root")
 )
+
+func root(cn string) *stores.Certificate { return stores.MustParse(testpki.Root(cn).DER) }
 
 // Run runs the conformance suite.
 func Run(t *testing.T, h Harness) {
@@ -71,12 +75,12 @@ func desiredTrust(s stores.Store, i int) stores.Trust {
 	return stores.Trust{}.With(stores.ServerAuth, stores.Trusted).With(stores.Email, stores.Trusted)
 }
 
-func adds(s stores.Store, certs ...*testpki.Cert) []stores.Change {
+func adds(s stores.Store, certs ...*stores.Certificate) []stores.Change {
 	var out []stores.Change
 	for i, c := range certs {
 		out = append(out, stores.Change{
 			Action: stores.Add,
-			Entry:  &stores.Entry{Cert: stores.MustParse(c.DER), Trust: desiredTrust(s, i)},
+			Entry:  &stores.Entry{Cert: c, Trust: desiredTrust(s, i)},
 			Reason: "conformance",
 		})
 	}
@@ -140,15 +144,15 @@ func testRoundTrip(t *testing.T, h Harness) {
 			t.Errorf("%s: added by rootsync but not marked as owned", c.Entry.Cert.Subject)
 		}
 	}
-	b := set.Get(stores.FingerprintOf(rootB.DER))
+	b := set.Get(rootB.Fingerprint)
 	apply(t, s, []stores.Change{{Action: stores.Remove, Entry: b, Reason: "conformance"}})
 	set = load(t, s)
 	if set.Len() != 2 || set.Get(b.Cert.Fingerprint) != nil {
 		t.Fatalf("after removing one of 3: %d entries, removed one present: %v", set.Len(), set.Get(b.Cert.Fingerprint) != nil)
 	}
-	for _, c := range []*testpki.Cert{rootA, rootC} {
-		if set.Get(stores.FingerprintOf(c.DER)) == nil {
-			t.Errorf("removing Root B also removed %s", c.Cert.Subject.CommonName)
+	for _, c := range []*stores.Certificate{rootA, rootC} {
+		if set.Get(c.Fingerprint) == nil {
+			t.Errorf("removing Root B also removed %s", c.Subject)
 		}
 	}
 }
@@ -196,7 +200,7 @@ func testForeign(t *testing.T, h Harness) {
 	s := h.New(t, t.TempDir())
 	h.AddForeign(t, s, rootF)
 	set := load(t, s)
-	f := set.Get(stores.FingerprintOf(rootF.DER))
+	f := set.Get(rootF.Fingerprint)
 	if f == nil {
 		t.Fatal("AddForeign's certificate is not in Load's result")
 	}
@@ -204,10 +208,10 @@ func testForeign(t *testing.T, h Harness) {
 		t.Fatal("a foreign entry is reported as owned by rootsync")
 	}
 	apply(t, s, adds(s, rootA, rootB))
-	a := load(t, s).Get(stores.FingerprintOf(rootA.DER))
+	a := load(t, s).Get(rootA.Fingerprint)
 	apply(t, s, []stores.Change{{Action: stores.Remove, Entry: a, Reason: "conformance"}})
 	set = load(t, s)
-	g := set.Get(stores.FingerprintOf(rootF.DER))
+	g := set.Get(rootF.Fingerprint)
 	if g == nil {
 		t.Fatal("foreign entry lost after adds and a removal")
 	}
@@ -244,7 +248,7 @@ func testReadOnly(t *testing.T, h Harness) {
 	}
 	checkNamesPlace(t, s, err)
 	Compare(t, before, Snapshot(t, s.Paths()))
-	if set := load(t, s); set.Get(stores.FingerprintOf(rootA.DER)) != nil {
+	if set := load(t, s); set.Get(rootA.Fingerprint) != nil {
 		t.Fatal("entry present after a failed Apply")
 	}
 }
@@ -252,14 +256,14 @@ func testReadOnly(t *testing.T, h Harness) {
 func testTrustChange(t *testing.T, h Harness) {
 	s := h.New(t, t.TempDir())
 	apply(t, s, adds(s, rootA))
-	e := load(t, s).Get(stores.FingerprintOf(rootA.DER))
+	e := load(t, s).Get(rootA.Fingerprint)
 	if !s.Capabilities().Distrust {
 		return
 	}
 	want := *e
 	want.Trust = stores.DistrustAll()
 	apply(t, s, []stores.Change{{Action: stores.SetTrust, Entry: &want, From: e.Trust, Reason: "conformance"}})
-	got := load(t, s).Get(stores.FingerprintOf(rootA.DER))
+	got := load(t, s).Get(rootA.Fingerprint)
 	if got == nil || got.Trust != stores.DistrustAll() {
 		t.Fatalf("after SetTrust to distrusted: %+v", got)
 	}
@@ -300,7 +304,7 @@ func testBackupRestore(t *testing.T, h Harness) {
 	if err != nil {
 		t.Fatalf("backup of %s: %v", s.Spec(), err)
 	}
-	a := before.Get(stores.FingerprintOf(rootA.DER))
+	a := before.Get(rootA.Fingerprint)
 	ch := append(adds(s, rootB, rootC), stores.Change{Action: stores.Remove, Entry: a, Reason: "conformance"})
 	apply(t, s, ch)
 	if mid := load(t, s); mid.Len() != 3 || mid.Get(a.Cert.Fingerprint) != nil {

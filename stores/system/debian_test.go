@@ -71,13 +71,13 @@ func runDebianTool(t testing.TB, root string) {
 func TestDebianConformance(t *testing.T) {
 	storetest.Run(t, storetest.Harness{
 		New: func(t *testing.T, dir string) stores.Store { return debianTree(t, dir) },
-		AddForeign: func(t *testing.T, s stores.Store, c *testpki.Cert) {
+		AddForeign: func(t *testing.T, s stores.Store, c *stores.Certificate) {
 			st := s.(*Store)
 			in := st.Paths()[0]
 			if err := os.MkdirAll(in, 0o755); err != nil {
 				t.Fatal(err)
 			}
-			if err := os.WriteFile(filepath.Join(in, "local-"+c.Cert.Subject.CommonName+".crt"), c.PEM(), 0o644); err != nil {
+			if err := os.WriteFile(filepath.Join(in, "local-"+c.CommonName()+".crt"), stores.EncodeCertificatePEM(c.DER), 0o644); err != nil {
 				t.Fatal(err)
 			}
 			runDebianTool(t, st.root)

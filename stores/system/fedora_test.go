@@ -48,10 +48,10 @@ func TestFedoraConformance(t *testing.T) {
 			}
 			return openSpec(t, "system:"+root)
 		},
-		AddForeign: func(t *testing.T, s stores.Store, c *testpki.Cert) {
+		AddForeign: func(t *testing.T, s stores.Store, c *stores.Certificate) {
 			st := s.(*Store)
 			os.MkdirAll(st.Paths()[0], 0o755)
-			if err := os.WriteFile(filepath.Join(st.Paths()[0], "admin-"+c.Cert.Subject.CommonName+".pem"), c.PEM(), 0o644); err != nil {
+			if err := os.WriteFile(filepath.Join(st.Paths()[0], "admin-"+c.CommonName()+".pem"), stores.EncodeCertificatePEM(c.DER), 0o644); err != nil {
 				t.Fatal(err)
 			}
 			if out, err := st.regenerate(context.Background(), false); err != nil {

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rootsync/rootsync/internal/testpki"
 	"github.com/rootsync/rootsync/stores"
 	"github.com/rootsync/rootsync/stores/storetest"
 )
@@ -43,8 +42,8 @@ func (k Kind) Conformance(t *testing.T, password string) {
 			Require(t, "keytool")
 			return k.OpenFile(t, filepath.Join(dir, "trust."+k.Ext), password)
 		},
-		AddForeign: func(t *testing.T, s stores.Store, c *testpki.Cert) {
-			alias := "Foreign " + strings.ReplaceAll(c.Cert.Subject.CommonName, " ", "-")
+		AddForeign: func(t *testing.T, s stores.Store, c *stores.Certificate) {
+			alias := "Foreign " + strings.ReplaceAll(c.CommonName(), " ", "-")
 			ImportCert(t, s.Paths()[0], k.StoreType, password, alias, c.DER)
 		},
 		Corrupt: func(t *testing.T, s stores.Store) {
