@@ -1,6 +1,6 @@
 module github.com/rootsync/rootsync
 
-go 1.26.8
+go 1.26.0
 
 require (
 	github.com/google/certificate-transparency-go v1.4.0
