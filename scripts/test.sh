@@ -3,8 +3,8 @@
 # use when one is missing (needs root for that; prints the apt-get command
 # otherwise), then: build, gofmt, go vet (for Linux, and for Windows and macOS
 # too, so platform code stays behind build tags),
-# the unit and adapter tests, and the end-to-end tests, printing the time each
-# section took.
+# the unit and adapter tests, the end-to-end tests, and the public API used
+# from another module (test/apimodule), printing the time each section took.
 # Usage: scripts/test.sh                  everything
 #        scripts/test.sh [go test args]   only go test with these arguments
 set -euo pipefail
@@ -55,5 +55,9 @@ section "vet" go vet ./...
 vet_other() { GOOS=windows go vet ./... && GOOS=darwin go vet ./...; }
 section "vet (windows, darwin)" vet_other
 e2e=$(go list ./test/...)
+# test/apimodule is a module of its own that imports only the public packages:
+# a toy adapter run through stores/storetest, and broken toys it must fail.
+apimodule() { (cd test/apimodule && go vet ./... && go test -race ./...); }
 section "unit and adapter tests (real programs included)" go test -race -timeout 30m $(go list ./... | grep -v '/test/')
 section "end-to-end tests" go test -race -timeout 30m $e2e
+section "public API from another module" apimodule

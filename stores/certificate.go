@@ -55,7 +55,14 @@ type Certificate struct {
 	IsCA bool
 	// SelfIssued: subject equals issuer.
 	SelfIssued bool
-	// Parsed is the lenient parse, nil when ParseError is set.
+	// Parsed is the lenient parse, nil when ParseError is set. It is the
+	// x509 package of github.com/google/certificate-transparency-go, a fork
+	// of crypto/x509 that parses what real stores hold and crypto/x509
+	// refuses (a negative serial number, a UniversalString name, a BIT
+	// STRING name value), returning the certificate with a non-fatal error.
+	// The type is exposed rather than wrapped because signature checks, key
+	// identifiers and key usages (what `rootsync check` reads) are its whole
+	// API; callers who want crypto/x509's type parse DER with it themselves.
 	Parsed *ctx509.Certificate
 	// ParseError is set when the certificate parser refused the certificate; it is
 	// then kept as bytes only.

@@ -16,9 +16,16 @@
 //
 // The package never logs. Its only I/O is reading a password (Secret.Value),
 // the home folder for ~/ and shorthands, what a kind's own functions do, and
-// the file helpers every adapter looks at its files through: ReadFile,
-// StatFile and StatDir refuse what is not a regular file or folder (without
-// blocking on a pipe) and files over MaxFileSize.
-// Another program can import an adapter directly, for example stores/nss, to
-// read a browser's database.
+// the file helpers every adapter looks at its files through: OpenFile,
+// ReadFile, ReadDir, StatFile and StatDir refuse what is not a regular file or
+// folder (without blocking on a pipe) and files over MaxFileSize.
+//
+// The package and its adapters are a library for other modules too: another
+// program can import an adapter directly, for example stores/nss, to read a
+// browser's database, and an adapter written elsewhere runs the conformance
+// suite stores/storetest (test/apimodule in the repository is such a module).
+// No exported API names an internal type. Certificate.Parsed is the one
+// type from another module: the certificate-transparency-go fork of
+// crypto/x509, chosen because it parses certificates real stores hold that
+// crypto/x509 refuses (docs/library.md says more).
 package stores
