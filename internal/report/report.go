@@ -44,7 +44,7 @@ const (
 	reset = "\x1b[0m"
 )
 
-// paint wraps s in the colour when the style has colour.
+// paint wraps text in the colour when the style has colour.
 func (s Style) paint(color, text string) string {
 	if !s.Color || text == "" {
 		return text
@@ -98,7 +98,7 @@ const maxListed = 8
 
 // Text writes the run for people: per target one summary line, then one line
 // per change with subject, short fingerprint, trust and reason.
-func Text(w io.Writer, r *Run, s Style) error {
+func Text(w io.Writer, r *Run, style Style) error {
 	ew := &errWriter{w: w}
 	for _, s := range r.Sources {
 		ew.printf("source %s: %s\n", s.Store, certificates(s.Certificates))
@@ -128,9 +128,9 @@ func Text(w io.Writer, r *Run, s Style) error {
 		for _, line := range strings.SplitAfter(table.String(), "\n") {
 			switch {
 			case strings.HasPrefix(line, "  + "):
-				ew.printf("%s\n", s.paint(green, strings.TrimSuffix(line, "\n")))
+				ew.printf("%s\n", style.paint(green, strings.TrimSuffix(line, "\n")))
 			case strings.HasPrefix(line, "  - "):
-				ew.printf("%s\n", s.paint(red, strings.TrimSuffix(line, "\n")))
+				ew.printf("%s\n", style.paint(red, strings.TrimSuffix(line, "\n")))
 			default:
 				ew.printf("%s", line)
 			}
