@@ -22,6 +22,7 @@ import (
 
 	ctx509 "github.com/google/certificate-transparency-go/x509"
 
+	"github.com/rootsync/rootsync/internal/plan"
 	"github.com/rootsync/rootsync/stores"
 )
 
@@ -140,7 +141,10 @@ type Missing struct {
 type Fix struct {
 	Store   string
 	Command string
-	Note    string
+	// Why says what the command does ("" for the usual: copy a root
+	// Store trusts for client authentication).
+	Why  string
+	Note string
 }
 
 // Reason is one thing that affects the verdict.
@@ -511,6 +515,7 @@ func (c *checker) findOther(rawSubject []byte, x *stores.Certificate) (*stores.C
 // distrusted: the server store distrusts it, so copying trust will not help.
 func (c *checker) findFix(rawSubject []byte, x *stores.Certificate, distrusted bool) *Fix {
 	var found []string
+	var grant *Fix
 	for _, st := range c.in.Others {
 		for _, e := range st.Set.Entries() {
 			if !bytes.Equal(e.Cert.RawSubject, rawSubject) {
@@ -522,6 +527,11 @@ func (c *checker) findFix(rawSubject []byte, x *stores.Certificate, distrusted b
 			lvl, _, _ := clientTrust([]Store{st}, e.Cert)
 			if lvl != stores.Trusted {
 				found = append(found, fmt.Sprintf("%s has it, %s for client authentication", st.Name, lvl))
+				if f := grantFix(st, e); f != nil && grant == nil && !distrusted {
+					f.Note += fmt.Sprintf("; then copy it: rootsync sync %s --to %s --purpose client-auth --only %s",
+						shellQuote(st.Name), shellQuote(c.target()), e.Cert.Fingerprint.Short())
+					grant = f
+				}
 				continue
 			}
 			if distrusted {
@@ -532,16 +542,59 @@ func (c *checker) findFix(rawSubject []byte, x *stores.Certificate, distrusted b
 					shellQuote(st.Name), shellQuote(c.target()), e.Cert.Fingerprint.Short())}
 		}
 	}
+	if grant != nil {
+		return grant
+	}
 	if len(found) > 0 {
 		return &Fix{Note: strings.Join(found, "; ")}
 	}
 	return nil
 }
 
+// grantFix is the command that trusts e for client authentication in st,
+// where st records trust per purpose and says nothing of client
+// authentication for e (NSS trust C,, as Chromium's documented import
+// writes it), or nil where rootsync knows no such command.
+func grantFix(st Store, e *stores.Entry) *Fix {
+	kind, dir, _ := strings.Cut(st.Name, ":")
+	if kind != "nss" || dir == "" || e.Label == "" || e.Trust.Get(stores.ClientAuth) != stores.Unspecified || !e.Trust.Any(stores.Trusted) {
+		return nil
+	}
+	if strings.Contains(dir, "?") {
+		dir = dir[:strings.Index(dir, "?")]
+	}
+	t := e.Trust.With(stores.ClientAuth, stores.Trusted)
+	return &Fix{Store: st.Name, Why: "grant the root trust for client authentication in " + st.Name,
+		Command: fmt.Sprintf("certutil -M -n %s -t %s -d sql:%s", plan.ShellQuote(e.Label), plan.NSSFlags(t), plan.ShellQuote(dir)),
+		Note:    fmt.Sprintf("%s trusts it only for %s (NSS trust %s) and says nothing for client authentication; the command adds T, trust for client authentication", st.Name, trustedFor(e.Trust), plan.NSSFlags(e.Trust))}
+}
+
+// trustedFor lists the purposes t trusts.
+func trustedFor(t stores.Trust) string {
+	var out []string
+	for _, p := range stores.Purposes {
+		if t.Get(p) == stores.Trusted {
+			out = append(out, p.String())
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
 // fixOrTrust: for a root present but not trusted for client authentication.
 func (c *checker) fixOrTrust(root *stores.Certificate, where string) *Fix {
-	if f := c.findFix(root.RawSubject, root, false); f != nil {
-		return f
+	other := c.findFix(root.RawSubject, root, false)
+	if other != nil && other.Command != "" {
+		return other
+	}
+	for _, st := range c.in.Stores {
+		if e := st.Set.Get(root.Fingerprint); e != nil && st.Name == where {
+			if f := grantFix(st, e); f != nil {
+				return f
+			}
+		}
+	}
+	if other != nil {
+		return other
 	}
 	return &Fix{Note: fmt.Sprintf("mark it trusted for client authentication in %s (a source that trusts it: rootsync sync SOURCE --to %s --purpose client-auth)", where, shellQuote(where))}
 }

@@ -123,7 +123,7 @@ func TestEvaluate(t *testing.T) {
 		{name: "root distrusted", in: check.Input{Leaf: cert(valid), Stores: []check.Store{store("nss:/etc/pki/nssdb", perPurpose, stores.TrustAll().With(stores.ClientAuth, stores.Distrusted), root)}},
 			codes: []string{check.CodeRootDistrusted}},
 		{name: "root not trusted for client auth", in: check.Input{Leaf: cert(valid), Stores: []check.Store{store("nss:/etc/pki/nssdb", perPurpose, stores.Trust{}.With(stores.ServerAuth, stores.Trusted), root)}},
-			codes: []string{check.CodeRootNotTrusted}},
+			codes: []string{check.CodeRootNotTrusted}, fix: "certutil -M -n 'block 1' -t CT,, -d sql:/etc/pki/nssdb"},
 		{name: "unspecified in a store without purposes is trusted", in: check.Input{Leaf: cert(valid), Stores: []check.Store{store("jks:/x.jks", stores.Capabilities{}, stores.Trust{}, root)}},
 			accepted: true},
 		{name: "intermediate as the only anchor", in: check.Input{Leaf: cert(viaInter), Stores: []check.Store{pemStore(inter)}},

@@ -42,7 +42,10 @@ func CheckText(w io.Writer, c Check, s Style) error {
 	for _, x := range r.Reasons {
 		fmt.Fprintf(&b, "  %s: %s: %s\n", x.Severity, x.Code, x.Message)
 		if f := x.Fix; f != nil {
-			if f.Command != "" {
+			switch {
+			case f.Command != "" && f.Why != "":
+				fmt.Fprintf(&b, "    fix: %s; run:\n      %s\n", f.Why, f.Command)
+			case f.Command != "":
 				fmt.Fprintf(&b, "    fix: the root is trusted for client authentication in %s; run:\n      %s\n", f.Store, f.Command)
 			}
 			if f.Note != "" {
@@ -108,6 +111,7 @@ type jsonCheckMiss struct {
 type jsonCheckFixes struct {
 	Store   string `json:"store,omitempty"`
 	Command string `json:"command,omitempty"`
+	Why     string `json:"why,omitempty"`
 	Note    string `json:"note,omitempty"`
 }
 
@@ -140,7 +144,7 @@ func CheckJSON(w io.Writer, c Check) error {
 			jr.Missing = &jsonCheckMiss{x.Missing.Subject, x.Missing.AuthorityKeyID}
 		}
 		if x.Fix != nil {
-			jr.Fix = &jsonCheckFixes{x.Fix.Store, x.Fix.Command, x.Fix.Note}
+			jr.Fix = &jsonCheckFixes{x.Fix.Store, x.Fix.Command, x.Fix.Why, x.Fix.Note}
 		}
 		out.Reasons = append(out.Reasons, jr)
 	}
