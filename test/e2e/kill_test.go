@@ -19,6 +19,8 @@ import (
 // killKind is one command the kill trials interrupt.
 type killKind struct {
 	name string
+	// variants: trial i is of variant i%variants, each measured on its own.
+	variants int
 	// prepare brings a fresh fault job into the state the command starts
 	// from, and returns the command's arguments and the targets it changes
 	// (with their states before and after it).
@@ -26,15 +28,15 @@ type killKind struct {
 }
 
 var killKinds = []killKind{
-	{"run", func(t *testing.T, f *faultJob, _ int) ([]string, []string, map[string][]string, map[string][]string) {
+	{"run", 1, func(t *testing.T, f *faultJob, _ int) ([]string, []string, map[string][]string, map[string][]string) {
 		return []string{"run", "--cron", "--config", f.path("config.yaml")}, f.targets, f.before, f.after
 	}},
-	{"sync", func(t *testing.T, f *faultJob, _ int) ([]string, []string, map[string][]string, map[string][]string) {
+	{"sync", 1, func(t *testing.T, f *faultJob, _ int) ([]string, []string, map[string][]string, map[string][]string) {
 		return append([]string{"sync", "--state-dir", f.state, "pem:" + f.path("source.pem"), "--to"}, f.targets...), f.targets, f.before, f.after
 	}},
 	// restore puts the capath folder (even trials) or the NSS database (odd
 	// trials) back as it was before a completed run.
-	{"restore", func(t *testing.T, f *faultJob, trial int) ([]string, []string, map[string][]string, map[string][]string) {
+	{"restore", 2, func(t *testing.T, f *faultJob, trial int) ([]string, []string, map[string][]string, map[string][]string) {
 		if r := f.run("--cron"); r.code != 0 {
 			t.Fatalf("run before the restore: %v", r)
 		}
@@ -60,7 +62,9 @@ var killKinds = []killKind{
 // TestKillTrials kills `rootsync run`, `sync` and `restore` with SIGKILL at
 // random moments while they change stores (E2E_KILL_TRIALS trials in all,
 // 40% run, 30% sync, 30% restore). Half the kills fall anywhere in the
-// command's life, half after its journal was written. Right after a kill a
+// command's life, half in the part of it after its journal was written (as
+// long as that part took in an undisturbed command, and a little more).
+// Right after a kill a
 // pem file and an NSS database are each whole (a capath folder may be
 // part-written); after the next rootsync process (a sync of an empty source
 // into an unrelated target, which rolls back an interrupted transaction
@@ -142,25 +146,23 @@ func judge(t *testing.T, watch []string, before, after map[string][]string) []st
 func killTrials(t *testing.T, k killKind, trials int) killStats {
 	rng := rand.New(rand.NewSource(int64(len(k.name))))
 	var st killStats
-	var full time.Duration
+	fulls := map[int]time.Duration{}
+	windows := map[int]time.Duration{}
 	for i := 0; i < trials; i++ {
 		f := newFaultJob(t, "", "[]")
 		argv, watch, before, after := k.prepare(t, f, i)
 		journalPath := filepath.Join(f.state, journal.FileName)
-		if full == 0 {
-			// The first trial measures an undisturbed command, to spread
-			// the kills over its life.
-			start := time.Now()
-			cmd := exec.Command(bin, argv...)
-			cmd.Env = f.env
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("undisturbed %s: %v\n%s", k.name, err, out)
-			}
-			full = time.Since(start)
-			t.Logf("an undisturbed %s takes %s", k.name, full)
+		variant := i % k.variants
+		if fulls[variant] == 0 {
+			// The first trial of each variant measures an undisturbed
+			// command, to spread the kills over its life and over the part
+			// of it after the journal was written.
+			fulls[variant], windows[variant] = measure(t, f, argv, journalPath)
+			t.Logf("an undisturbed %v takes %s, %s of it after the journal was written", argv[:1], fulls[variant], windows[variant])
 			f = newFaultJob(t, "", "[]")
 			argv, watch, before, after = k.prepare(t, f, i)
 		}
+		full, window := fulls[variant], windows[variant]
 
 		cmd := exec.Command(bin, argv...)
 		cmd.Env = f.env
@@ -169,14 +171,15 @@ func killTrials(t *testing.T, k killKind, trials int) killStats {
 		}
 		start := time.Now()
 		delay := time.Duration(rng.Int63n(int64(full)))
-		waitJournal := i%2 == 1
+		waitJournal := (i/k.variants)%2 == 1
 		sawJournal := false
 		for {
 			if _, err := os.Stat(journalPath); err == nil && !sawJournal {
 				sawJournal = true
 				if waitJournal {
-					// From the journal on, kill within the rest of the run.
-					delay = time.Since(start) + time.Duration(rng.Int63n(int64(full)/2+1))
+					// From the journal on, kill within the part of the
+					// command after it.
+					delay = time.Since(start) + time.Duration(rng.Int63n(int64(window)*5/4+1))
 				}
 			}
 			if time.Since(start) >= delay {
@@ -241,4 +244,41 @@ func killTrials(t *testing.T, k killKind, trials int) killStats {
 		}
 	}
 	return st
+}
+
+// measure runs the command undisturbed and returns how long it took and how
+// long it ran after its journal appeared.
+func measure(t *testing.T, f *faultJob, argv []string, journalPath string) (full, window time.Duration) {
+	t.Helper()
+	cmd := exec.Command(bin, argv...)
+	cmd.Env = f.env
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var seen time.Time
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("undisturbed %v: %v\n%s", argv, err, out.String())
+			}
+			full = time.Since(start)
+			if seen.IsZero() {
+				return full, full / 2
+			}
+			return full, time.Since(seen)
+		default:
+		}
+		if seen.IsZero() {
+			if _, err := os.Stat(journalPath); err == nil {
+				seen = time.Now()
+			}
+		}
+		time.Sleep(500 * time.Microsecond)
+	}
 }
