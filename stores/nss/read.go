@@ -33,6 +33,15 @@ type sigKey struct{ id, attr uint32 }
 
 func (k sigKey) metaID() string { return fmt.Sprintf("sig_cert_%08x_%08x", k.id, k.attr) }
 
+// parseSigID reads a metaData id written by metaID; ok is false for any
+// other id. NSS looks signatures up by the exact id it formats (lower-case
+// hex digits), so a row whose id differs in any byte (upper-case digits, a
+// sign) is not the signature of anything.
+func parseSigID(id string) (k sigKey, ok bool) {
+	n, _ := fmt.Sscanf(id, "sig_cert_%08x_%08x", &k.id, &k.attr)
+	return k, n == 2 && k.metaID() == id
+}
+
 // state is what rootsync reads of a database: the certificates and trust
 // objects of cert9.db and the password entry and signatures of key4.db.
 type state struct {
@@ -107,40 +116,51 @@ func readCert9(ctx context.Context, c *conn, st *state) error {
 		if err := rows.Scan(dest...); err != nil {
 			return corrupt(c.path, "nssPublic: %v", err)
 		}
-		st.ids[uint32(id)] = true
 		a := map[uint32][]byte{}
 		for i, attr := range sel {
 			a[attr] = decodeValue(vals[i])
 		}
-		class, ok := ulong(a[attrClass])
-		if !ok {
-			continue
-		}
-		switch class {
-		case ckoCertificate:
-			if t, ok := ulong(a[attrCertType]); a[attrCertType] != nil && (!ok || t != ckcX509) {
-				continue
-			}
-			st.certs = append(st.certs, &certRow{
-				id: uint32(id), label: a[attrLabel], der: a[attrValue], issuer: a[attrIssuer],
-				serial: a[attrSerial], subject: a[attrSubject], ckaID: a[attrID],
-			})
-		case ckoNSSTrust, ckoTrust:
-			tr := &trustRow{id: uint32(id), class: class, issuer: a[attrIssuer], serial: a[attrSerial], attrs: map[uint32][]byte{}}
-			for _, t := range trustReadAttrs {
-				if a[t] != nil {
-					tr.attrs[t] = a[t]
-				}
-			}
-			st.trusts = append(st.trusts, tr)
-		}
+		st.addObject(uint32(id), a)
 	}
 	if err := rows.Err(); err != nil {
 		return dbError(c.path, err)
 	}
+	st.sortObjects()
+	return nil
+}
+
+// addObject files one nssPublic object, given its decoded attributes (nil
+// for absent): a certificate, a trust object, or only its id.
+func (st *state) addObject(id uint32, a map[uint32][]byte) {
+	st.ids[id] = true
+	class, ok := ulong(a[attrClass])
+	if !ok {
+		return
+	}
+	switch class {
+	case ckoCertificate:
+		if t, ok := ulong(a[attrCertType]); a[attrCertType] != nil && (!ok || t != ckcX509) {
+			return
+		}
+		st.certs = append(st.certs, &certRow{
+			id: id, label: a[attrLabel], der: a[attrValue], issuer: a[attrIssuer],
+			serial: a[attrSerial], subject: a[attrSubject], ckaID: a[attrID],
+		})
+	case ckoNSSTrust, ckoTrust:
+		tr := &trustRow{id: id, class: class, issuer: a[attrIssuer], serial: a[attrSerial], attrs: map[uint32][]byte{}}
+		for _, t := range trustReadAttrs {
+			if a[t] != nil {
+				tr.attrs[t] = a[t]
+			}
+		}
+		st.trusts = append(st.trusts, tr)
+	}
+}
+
+// sortObjects orders the certificates and trust objects by id.
+func (st *state) sortObjects() {
 	sort.Slice(st.certs, func(i, j int) bool { return st.certs[i].id < st.certs[j].id })
 	sort.Slice(st.trusts, func(i, j int) bool { return st.trusts[i].id < st.trusts[j].id })
-	return nil
 }
 
 // readKey4 reads the password entry, the certificate signatures and the ids
@@ -178,8 +198,7 @@ func readKey4(ctx context.Context, c *conn, st *state) error {
 			st.hasPasswordEntry, st.globalSalt, st.check = true, item1, item2
 			continue
 		}
-		var k sigKey
-		if n, _ := fmt.Sscanf(id, "sig_cert_%08x_%08x", &k.id, &k.attr); n == 2 && len(id) == len("sig_cert_00000000_00000000") {
+		if k, ok := parseSigID(id); ok {
 			st.sigs[k] = item1
 		}
 	}
