@@ -1,0 +1,20 @@
+package pem
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/rootsync/rootsync/stores"
+	"github.com/rootsync/rootsync/stores/storetest"
+)
+
+// FuzzRoundTrip: what Apply writes into a new bundle, Load reads back (see
+// storetest.RoundTrip).
+func FuzzRoundTrip(f *testing.F) {
+	storetest.FuzzSeeds(f)
+	f.Fuzz(func(t *testing.T, ops []byte, names string) {
+		storetest.RoundTrip(t, ops, names, func(t *testing.T, dir string) stores.Store {
+			return open(t, filepath.Join(dir, "bundle.pem"))
+		})
+	})
+}
