@@ -10,6 +10,8 @@ import (
 	"encoding/asn1"
 	"errors"
 	"fmt"
+
+	"github.com/rootsync/rootsync/internal/pbe"
 )
 
 var (
@@ -23,10 +25,7 @@ var (
 	oidDESEDE3CBC        = asn1.ObjectIdentifier{1, 2, 840, 113549, 3, 7}
 )
 
-var (
-	errBadPadding = errors.New("decryption failed (bad padding)")
-	sha1KDF       = pkcs12Hash{sha1.New, 20, 64}
-)
+var errBadPadding = errors.New("decryption failed (bad padding)")
 
 // maxIterations bounds key-derivation work, so that a damaged or hostile
 // file cannot keep rootsync busy for hours.
@@ -95,16 +94,16 @@ func decrypt(alg pkix.AlgorithmIdentifier, data []byte, password string) ([]byte
 		var err error
 		switch {
 		case alg.Algorithm.Equal(oidPBEWithSHA3DES):
-			block, err = des.NewTripleDESCipher(pkcs12KDF(sha1KDF, params.Salt, pw, params.Iterations, 1, 24))
+			block, err = des.NewTripleDESCipher(pbe.PKCS12KDF(sha1.New, pw, params.Salt, params.Iterations, pbe.KeyMaterial, 24))
 		case alg.Algorithm.Equal(oidPBEWithSHARC2_128):
-			block, err = newRC2(pkcs12KDF(sha1KDF, params.Salt, pw, params.Iterations, 1, 16), 128)
+			block, err = newRC2(pbe.PKCS12KDF(sha1.New, pw, params.Salt, params.Iterations, pbe.KeyMaterial, 16), 128)
 		default:
-			block, err = newRC2(pkcs12KDF(sha1KDF, params.Salt, pw, params.Iterations, 1, 5), 40)
+			block, err = newRC2(pbe.PKCS12KDF(sha1.New, pw, params.Salt, params.Iterations, pbe.KeyMaterial, 5), 40)
 		}
 		if err != nil {
 			return nil, err
 		}
-		iv = pkcs12KDF(sha1KDF, params.Salt, pw, params.Iterations, 2, 8)
+		iv = pbe.PKCS12KDF(sha1.New, pw, params.Salt, params.Iterations, pbe.IV, 8)
 	default:
 		return nil, pfxUnsupportedError{"encryption " + alg.Algorithm.String() + " is not supported"}
 	}
@@ -122,56 +121,4 @@ func decrypt(alg pkix.AlgorithmIdentifier, data []byte, password string) ([]byte
 		return nil, errBadPadding
 	}
 	return out[:len(out)-n], nil
-}
-
-// pkcs12KDF is the key derivation of RFC 7292 appendix B.2 with diversifier
-// id (1 key, 2 IV, 3 MAC key).
-func pkcs12KDF(h pkcs12Hash, salt, password []byte, iterations int, id byte, size int) []byte {
-	if iterations < 1 {
-		iterations = 1
-	}
-	u, v := h.u, h.v
-	D := bytes.Repeat([]byte{id}, v)
-	fill := func(p []byte) []byte {
-		if len(p) == 0 {
-			return nil
-		}
-		n := v * ((len(p) + v - 1) / v)
-		out := make([]byte, n)
-		for i := range out {
-			out[i] = p[i%len(p)]
-		}
-		return out
-	}
-	I := append(fill(salt), fill(password)...)
-	var A []byte
-	for len(A) < size {
-		hh := h.new()
-		hh.Write(D)
-		hh.Write(I)
-		Ai := hh.Sum(nil)
-		for j := 1; j < iterations; j++ {
-			hh.Reset()
-			hh.Write(Ai)
-			Ai = hh.Sum(Ai[:0])
-		}
-		A = append(A, Ai...)
-		if len(A) >= size {
-			break
-		}
-		B := make([]byte, v)
-		for i := range B {
-			B[i] = Ai[i%u]
-		}
-		// I_j = (I_j + B + 1) mod 2^v for each v-byte block of I.
-		for j := 0; j+v <= len(I); j += v {
-			carry := 1
-			for k := v - 1; k >= 0; k-- {
-				s := int(I[j+k]) + int(B[k]) + carry
-				I[j+k] = byte(s)
-				carry = s >> 8
-			}
-		}
-	}
-	return A[:size]
 }

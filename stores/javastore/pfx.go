@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"hash"
 	"unicode/utf16"
+
+	"github.com/rootsync/rootsync/internal/pbe"
 )
 
 // This file reads PKCS#12 (RFC 7292) as Java writes it. go-pkcs12 writes
@@ -32,20 +34,15 @@ var (
 	oidLocalKeyID   = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 21}
 	// oidJavaTrust is Oracle's trusted-key-usage attribute: Java sees a
 	// certificate bag as a trusted entry only when it carries it.
-	oidJavaTrust  = asn1.ObjectIdentifier{2, 16, 840, 1, 113894, 746875, 1, 1}
-	oidAnyEKU     = asn1.ObjectIdentifier{2, 5, 29, 37, 0}
-	oidSHA1       = asn1.ObjectIdentifier{1, 3, 14, 3, 2, 26}
-	oidSHA224     = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 4}
-	oidSHA256     = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}
-	oidSHA384     = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 2}
-	oidSHA512     = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 3}
-	oidPBMAC1     = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 5, 14}
-	oidPBKDF2     = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 5, 12}
-	oidHmacSHA1   = asn1.ObjectIdentifier{1, 2, 840, 113549, 2, 7}
-	oidHmacSHA224 = asn1.ObjectIdentifier{1, 2, 840, 113549, 2, 8}
-	oidHmacSHA256 = asn1.ObjectIdentifier{1, 2, 840, 113549, 2, 9}
-	oidHmacSHA384 = asn1.ObjectIdentifier{1, 2, 840, 113549, 2, 10}
-	oidHmacSHA512 = asn1.ObjectIdentifier{1, 2, 840, 113549, 2, 11}
+	oidJavaTrust = asn1.ObjectIdentifier{2, 16, 840, 1, 113894, 746875, 1, 1}
+	oidAnyEKU    = asn1.ObjectIdentifier{2, 5, 29, 37, 0}
+	oidSHA1      = asn1.ObjectIdentifier{1, 3, 14, 3, 2, 26}
+	oidSHA224    = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 4}
+	oidSHA256    = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}
+	oidSHA384    = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 2}
+	oidSHA512    = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 3}
+	oidPBMAC1    = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 5, 14}
+	oidPBKDF2    = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 5, 12}
 )
 
 type pfxPDU struct {
@@ -299,43 +296,25 @@ func decodeBMP(b []byte) (string, error) {
 	return string(utf16.Decode(u)), nil
 }
 
-type pkcs12Hash struct {
-	new  func() hash.Hash
-	u, v int // output and block size in bytes, for the RFC 7292 KDF
-}
-
-var pkcs12Hashes = []struct {
-	oid asn1.ObjectIdentifier
-	h   pkcs12Hash
-}{
-	{oidSHA1, pkcs12Hash{sha1.New, 20, 64}},
-	{oidSHA224, pkcs12Hash{sha256.New224, 28, 64}},
-	{oidSHA256, pkcs12Hash{sha256.New, 32, 64}},
-	{oidSHA384, pkcs12Hash{sha512.New384, 48, 128}},
-	{oidSHA512, pkcs12Hash{sha512.New, 64, 128}},
-}
-
-var hmacPRFs = []struct {
+// macHashes are the digests a PKCS#12 MAC (RFC 7292's MacData) may name.
+var macHashes = []struct {
 	oid asn1.ObjectIdentifier
 	new func() hash.Hash
 }{
-	{oidHmacSHA1, sha1.New},
-	{oidHmacSHA224, sha256.New224},
-	{oidHmacSHA256, sha256.New},
-	{oidHmacSHA384, sha512.New384},
-	{oidHmacSHA512, sha512.New},
+	{oidSHA1, sha1.New},
+	{oidSHA224, sha256.New224},
+	{oidSHA256, sha256.New},
+	{oidSHA384, sha512.New384},
+	{oidSHA512, sha512.New},
 }
 
+// prfFor is the PBKDF2 PRF an algorithm identifier names: HMAC-SHA1 when
+// none is given, nil for one it does not know.
 func prfFor(oid asn1.ObjectIdentifier) func() hash.Hash {
 	if len(oid) == 0 {
 		return sha1.New // PBKDF2's default PRF
 	}
-	for _, p := range hmacPRFs {
-		if p.oid.Equal(oid) {
-			return p.new
-		}
-	}
-	return nil
+	return pbe.HMACHash(oid)
 }
 
 func verifyMAC(md *macData, message []byte, password string) error {
@@ -359,17 +338,15 @@ func verifyMAC(md *macData, message []byte, password string) error {
 			return err
 		}
 	} else {
-		var h *pkcs12Hash
-		for i := range pkcs12Hashes {
-			if pkcs12Hashes[i].oid.Equal(alg) {
-				h = &pkcs12Hashes[i].h
+		for _, h := range macHashes {
+			if h.oid.Equal(alg) {
+				hf = h.new
 			}
 		}
-		if h == nil {
+		if hf == nil {
 			return pfxUnsupportedError{"MAC algorithm " + alg.String() + " is not supported"}
 		}
-		hf = h.new
-		key = pkcs12KDF(*h, md.MacSalt, bmpPassword(password), md.Iterations, 3, h.u)
+		key = pbe.PKCS12KDF(hf, bmpPassword(password), md.MacSalt, md.Iterations, pbe.MACKey, hf().Size())
 	}
 	m := hmac.New(hf, key)
 	m.Write(message)

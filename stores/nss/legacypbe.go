@@ -9,6 +9,8 @@ import (
 	"encoding/asn1"
 	"fmt"
 	"hash"
+
+	"github.com/rootsync/rootsync/internal/pbe"
 )
 
 // This file holds the password-based encryption of NSS's old key database
@@ -94,9 +96,9 @@ func (s legacyScheme) decrypt(params legacyParams, pk, data []byte) (plain []byt
 		b := nssPBKDF1(s.hash, pk, params.Salt, params.Iterations, s.keyLen+s.ivLen)
 		key, iv = b[:s.keyLen], b[len(b)-s.ivLen:]
 	case kdfPKCS12:
-		key = pkcs12KDF(s.hash, pk, params.Salt, params.Iterations, 1, s.keyLen)
+		key = pbe.PKCS12KDF(s.hash, pk, params.Salt, params.Iterations, pbe.KeyMaterial, s.keyLen)
 		if s.ivLen > 0 {
-			iv = pkcs12KDF(s.hash, pk, params.Salt, params.Iterations, 2, s.ivLen)
+			iv = pbe.PKCS12KDF(s.hash, pk, params.Salt, params.Iterations, pbe.IV, s.ivLen)
 		}
 	}
 	if s.twoKey {
@@ -181,56 +183,4 @@ func nssPBKDF1(h func() hash.Hash, pw, salt []byte, iterations, need int) []byte
 		state = m.Sum(nil)
 	}
 	return out
-}
-
-// pkcs12KDF is the key derivation of RFC 7292 appendix B.2 for purpose id
-// (1 key, 2 IV, 3 MAC key), with the password bytes used as given (RFC 7292
-// feeds a BMPString; NSS feeds its softoken key).
-func pkcs12KDF(h func() hash.Hash, pw, salt []byte, iterations int, id byte, n int) []byte {
-	d := h()
-	u, v := d.Size(), d.BlockSize()
-	fill := func(b []byte) []byte {
-		if len(b) == 0 {
-			return nil
-		}
-		out := make([]byte, v*((len(b)+v-1)/v))
-		for i := range out {
-			out[i] = b[i%len(b)]
-		}
-		return out
-	}
-	D := make([]byte, v)
-	for i := range D {
-		D[i] = id
-	}
-	I := append(fill(salt), fill(pw)...)
-	var out []byte
-	B := make([]byte, v)
-	for {
-		d.Reset()
-		d.Write(D)
-		d.Write(I)
-		A := d.Sum(nil)
-		for i := 1; i < iterations; i++ {
-			d.Reset()
-			d.Write(A)
-			A = d.Sum(A[:0])
-		}
-		out = append(out, A...)
-		if len(out) >= n {
-			return out[:n]
-		}
-		for i := range B {
-			B[i] = A[i%u]
-		}
-		// I_j = (I_j + B + 1) mod 2^(8v) for each v-byte block of I.
-		for j := 0; j < len(I); j += v {
-			carry := 1
-			for k := v - 1; k >= 0; k-- {
-				x := int(I[j+k]) + int(B[k]) + carry
-				I[j+k] = byte(x)
-				carry = x >> 8
-			}
-		}
-	}
 }

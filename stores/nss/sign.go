@@ -15,6 +15,8 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+
+	"github.com/rootsync/rootsync/internal/pbe"
 )
 
 // This file holds the softoken's integrity protection of authenticated
@@ -23,37 +25,11 @@ import (
 // a wrong one, and the PBMAC1 signatures kept in key4.db's metaData table.
 
 var (
-	oidPBES2         = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 5, 13}
-	oidPBKDF2        = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 5, 12}
-	oidPBMAC1        = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 5, 14}
-	oidAES256CBC     = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 1, 42}
-	oidHMACWithSHA1  = asn1.ObjectIdentifier{1, 2, 840, 113549, 2, 7}
-	oidHMACWithSHA2  = asn1.ObjectIdentifier{1, 2, 840, 113549, 2, 8}
-	oidHMACWithSHA25 = asn1.ObjectIdentifier{1, 2, 840, 113549, 2, 9}
-	oidHMACWithSHA38 = asn1.ObjectIdentifier{1, 2, 840, 113549, 2, 10}
-	oidHMACWithSHA51 = asn1.ObjectIdentifier{1, 2, 840, 113549, 2, 11}
+	oidPBES2     = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 5, 13}
+	oidPBKDF2    = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 5, 12}
+	oidPBMAC1    = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 5, 14}
+	oidAES256CBC = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 1, 42}
 )
-
-// hmacHashes maps the HMAC algorithm identifiers NSS may use to their hash.
-var hmacHashes = []struct {
-	oid asn1.ObjectIdentifier
-	h   func() hash.Hash
-}{
-	{oidHMACWithSHA1, sha1.New},
-	{oidHMACWithSHA2, sha256.New224},
-	{oidHMACWithSHA25, sha256.New},
-	{oidHMACWithSHA38, sha512.New384},
-	{oidHMACWithSHA51, sha512.New},
-}
-
-func hashFor(oid asn1.ObjectIdentifier) func() hash.Hash {
-	for _, h := range hmacHashes {
-		if h.oid.Equal(oid) {
-			return h.h
-		}
-	}
-	return nil
-}
 
 // The empty password (the default of ~/.pki/nssdb) uses one PBKDF2
 // iteration; a real password uses NSS's default of 10000.
@@ -127,7 +103,7 @@ type encryptedValue struct {
 func (p pbkdf2Params) deriveKey(pk []byte) ([]byte, error) {
 	h := sha1.New
 	if len(p.PRF.Algorithm) > 0 {
-		if h = hashFor(p.PRF.Algorithm); h == nil {
+		if h = pbe.HMACHash(p.PRF.Algorithm); h == nil {
 			return nil, fmt.Errorf("unknown PBKDF2 function %v", p.PRF.Algorithm)
 		}
 	}
@@ -187,10 +163,10 @@ func (s *signer) sign(objectID, attr uint32, value []byte) []byte {
 						Salt:       s.salt,
 						Iterations: s.iterations,
 						KeyLength:  32,
-						PRF:        algorithmIdentifier{Algorithm: oidHMACWithSHA25},
+						PRF:        algorithmIdentifier{Algorithm: pbe.OIDHMACWithSHA256},
 					},
 				},
-				MAC: algorithmIdentifier{Algorithm: oidHMACWithSHA25},
+				MAC: algorithmIdentifier{Algorithm: pbe.OIDHMACWithSHA256},
 			},
 		},
 		MAC: m.Sum(nil),
@@ -223,7 +199,7 @@ func (v *verifier) verify(der []byte, objectID, attr uint32, value []byte) error
 	if !sig.Alg.Algorithm.Equal(oidPBMAC1) || !sig.Alg.Params.KDF.Algorithm.Equal(oidPBKDF2) {
 		return fmt.Errorf("signature algorithm %v is not PBMAC1 with PBKDF2", sig.Alg.Algorithm)
 	}
-	macHash := hashFor(sig.Alg.Params.MAC.Algorithm)
+	macHash := pbe.HMACHash(sig.Alg.Params.MAC.Algorithm)
 	if macHash == nil {
 		return fmt.Errorf("unknown MAC algorithm %v", sig.Alg.Params.MAC.Algorithm)
 	}
@@ -339,7 +315,7 @@ func newPasswordEntry(password []byte) (globalSalt, encrypted []byte, err error)
 	ev.Alg.Algorithm = oidPBES2
 	ev.Alg.Params.KDF = pbkdf2Alg{Algorithm: oidPBKDF2, Params: pbkdf2Params{
 		Salt: salt, Iterations: iterations, KeyLength: 32,
-		PRF: algorithmIdentifier{Algorithm: oidHMACWithSHA25},
+		PRF: algorithmIdentifier{Algorithm: pbe.OIDHMACWithSHA256},
 	}}
 	ev.Alg.Params.Enc.Algorithm = oidAES256CBC
 	ev.Alg.Params.Enc.IV = iv
