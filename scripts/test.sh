@@ -54,10 +54,13 @@ section "gofmt" gofmt_check
 section "vet" go vet ./...
 vet_other() { GOOS=windows go vet ./... && GOOS=darwin go vet ./...; }
 section "vet (windows, darwin)" vet_other
-e2e=$(go list ./test/...)
+e2e=$(go list ./test/... | grep -v '/test/ansible$')
 # test/apimodule is a module of its own that imports only the public packages:
 # a toy adapter run through stores/storetest, and broken toys it must fail.
 apimodule() { (cd test/apimodule && go vet ./... && go test -race ./...); }
 section "unit and adapter tests (real programs included)" go test -race -timeout 30m $(go list ./... | grep -v '/test/')
 section "end-to-end tests" go test -race -timeout 30m $e2e
+# Ansible against four debootstrap hosts (the base is built once per machine
+# and cached; see test/debroot).
+section "fleet tests (ansible)" go test -timeout 20m ./test/ansible/
 section "public API from another module" apimodule
