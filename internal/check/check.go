@@ -156,6 +156,9 @@ type Reason struct {
 	Missing  *Missing // the issuer not found, if any
 	Store    string   // the store concerned, if any
 	Fix      *Fix
+	// OpenSSL is the verify error OpenSSL (nginx, Apache) reports for this
+	// reason, nil where it has none.
+	OpenSSL *VerifyError
 }
 
 // Link is one certificate of the chain and where it was found: "client
@@ -223,6 +226,11 @@ func Evaluate(in Input) *Result {
 		c.pool = append(c.pool, candidate{cert: ic, source: "intermediates"})
 	}
 	c.run()
+	for i := range c.out.Reasons {
+		if c.out.Reasons[i].OpenSSL == nil {
+			c.out.Reasons[i].OpenSSL = c.verifyError(c.out.Reasons[i])
+		}
+	}
 	c.out.Accepted = len(c.out.Rejections()) == 0
 	sortReasons(c.out.Reasons)
 	return c.out
@@ -342,8 +350,14 @@ func (c *checker) buildChain() {
 				why = fmt.Sprintf("the issuer's name matches but it is a different key (authority key id %s, subject key id %s): the issuer was probably re-keyed; get the certificate that matches",
 					hexID(cur.Parsed.AuthorityKeyId), hexID(best.cert.Parsed.SubjectKeyId))
 			}
-			c.add(Reason{Code: CodeBadSignature, Severity: Reject, Cert: refOf(cur), Store: best.source,
-				Message: fmt.Sprintf("%s is not signed by %s (%s, from %s): %s", describe(cur), best.cert.Subject, best.cert.Fingerprint.Short(), best.source, why)})
+			r := Reason{Code: CodeBadSignature, Severity: Reject, Cert: refOf(cur), Store: best.source,
+				Message: fmt.Sprintf("%s is not signed by %s (%s, from %s): %s", describe(cur), best.cert.Subject, best.cert.Fingerprint.Short(), best.source, why)}
+			if best.cert.Parsed != nil && keyIDMismatch(cur, best.cert) {
+				// OpenSSL does not take a certificate whose subject key id
+				// differs from the authority key id for the issuer at all.
+				r.OpenSSL = &VerifyError{Code: 20, Name: verifyErrorNames[20]}
+			}
+			c.add(r)
 		}
 		seen[best.cert.Fingerprint] = true
 		c.out.Chain = append(c.out.Chain, Link{Cert: best.cert, Source: best.source, SelfSigned: c.selfSigned(best.cert)})
@@ -376,7 +390,11 @@ func clientTrust(sts []Store, x *stores.Certificate) (lvl stores.Level, where st
 		}
 		found = true
 		l := e.Trust.Get(stores.ClientAuth)
-		if l == stores.Unspecified && !st.Caps.PerPurpose {
+		if l == stores.Unspecified && !st.Caps.PerPurpose && e.Trust.IsZero() {
+			// A store that cannot record purposes trusts what it holds; but
+			// an entry that names other purposes (a TRUSTED CERTIFICATE
+			// block trusted for serverAuth) is not trusted for the rest, as
+			// OpenSSL reads it.
 			l = stores.Trusted
 		}
 		switch {
@@ -606,10 +624,12 @@ func (c *checker) checkValidity(x *stores.Certificate, i int) {
 	switch {
 	case !x.NotBefore.IsZero() && now.Before(x.NotBefore):
 		c.add(Reason{Code: CodeNotYetValid, Severity: Reject, Cert: refOf(x),
-			Message: fmt.Sprintf("%s is not valid yet: it becomes valid in %s, on %s", c.role(x, i), ago(x.NotBefore.Sub(now)), day(x.NotBefore))})
+			Message: fmt.Sprintf("%s is not valid yet: it becomes valid in %s, on %s", c.role(x, i), ago(x.NotBefore.Sub(now)), day(x.NotBefore)),
+			Fix:     c.validityFix(CodeNotYetValid, c.role(x, i), x.NotBefore.Sub(now))})
 	case !x.NotAfter.IsZero() && now.After(x.NotAfter):
 		c.add(Reason{Code: CodeExpired, Severity: Reject, Cert: refOf(x),
-			Message: fmt.Sprintf("%s expired %s ago on %s", c.role(x, i), ago(now.Sub(x.NotAfter)), day(x.NotAfter))})
+			Message: fmt.Sprintf("%s expired %s ago on %s", c.role(x, i), ago(now.Sub(x.NotAfter)), day(x.NotAfter)),
+			Fix:     c.validityFix(CodeExpired, c.role(x, i), 0)})
 	}
 }
 
@@ -641,13 +661,13 @@ func (c *checker) checkUsage(x *stores.Certificate, i int) {
 		}
 		if !ok {
 			c.add(Reason{Code: CodeEKU, Severity: Reject, Cert: refOf(x),
-				Message: fmt.Sprintf("%s has an extended key usage without client authentication (it allows %s): OpenSSL rejects it as 'unsupported certificate purpose'",
+				Message: fmt.Sprintf("%s has an extended key usage without client authentication (it allows %s): OpenSSL rejects it as 'unsuitable certificate purpose'",
 					c.role(x, i), ekuNames(p))})
 		}
 	}
 	if i == 0 {
 		if p.KeyUsage != 0 && p.KeyUsage&ctx509.KeyUsageDigitalSignature == 0 {
-			also := "OpenSSL rejects it as 'unsupported certificate purpose'"
+			also := "OpenSSL rejects it as 'unsuitable certificate purpose'"
 			if p.KeyUsage&ctx509.KeyUsageKeyAgreement != 0 {
 				also = "OpenSSL lets keyAgreement pass, but the key may not sign the TLS handshake and other servers (IIS, Java) reject it"
 			}

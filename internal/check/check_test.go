@@ -233,3 +233,35 @@ func BenchmarkEvaluate(b *testing.B) {
 		}
 	}
 }
+
+// TestValidityFix: an expired certificate is to be reissued; one that
+// becomes valid within minutes points at a clock.
+func TestValidityFix(t *testing.T) {
+	now := time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)
+	root := testpki.Root("validity fix root")
+	ca := stores.NewSet()
+	ca.Add(&stores.Entry{Cert: stores.MustParse(root.DER), Trust: stores.TrustAll()})
+	for _, tt := range []struct {
+		name    string
+		nb, na  time.Time
+		code    string
+		want    string
+		wantNot string
+	}{
+		{"expired", now.AddDate(-2, 0, 0), now.AddDate(0, 0, -3), check.CodeExpired, "reissue the client certificate", "clock"},
+		{"valid in minutes", now.Add(20 * time.Minute), now.AddDate(1, 0, 0), check.CodeNotYetValid, "a clock is probably wrong", "reissue the client"},
+		{"valid in a month", now.AddDate(0, 1, 0), now.AddDate(1, 0, 0), check.CodeNotYetValid, "reissue the client certificate", "clock"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			leaf := stores.MustParse(root.Leaf("validity "+tt.name, testpki.Validity(tt.nb, tt.na)).DER)
+			r := check.Evaluate(check.Input{Leaf: leaf, Now: now, Stores: []check.Store{{Name: "pem:/ca.pem", Set: ca}}})
+			rs := r.Rejections()
+			if len(rs) != 1 || rs[0].Code != tt.code || rs[0].Fix == nil {
+				t.Fatalf("reasons %+v", rs)
+			}
+			if why := rs[0].Fix.Why; !strings.Contains(why, tt.want) || strings.Contains(why, tt.wantNot) {
+				t.Errorf("fix %q: want %q, not %q", why, tt.want, tt.wantNot)
+			}
+		})
+	}
+}

@@ -41,8 +41,13 @@ func CheckText(w io.Writer, c Check, s Style) error {
 	}
 	for _, x := range r.Reasons {
 		fmt.Fprintf(&b, "  %s: %s: %s\n", x.Severity, x.Code, x.Message)
+		if x.OpenSSL != nil {
+			fmt.Fprintf(&b, "    OpenSSL (nginx, Apache): %s\n", x.OpenSSL)
+		}
 		if f := x.Fix; f != nil {
 			switch {
+			case f.Command == "" && f.Why != "":
+				fmt.Fprintf(&b, "    fix: %s\n", f.Why)
 			case f.Command != "" && f.Why != "":
 				fmt.Fprintf(&b, "    fix: %s; run:\n      %s\n", f.Why, f.Command)
 			case f.Command != "":
@@ -96,6 +101,12 @@ type jsonCheckReason struct {
 	Missing     *jsonCheckMiss  `json:"missing_issuer,omitempty"`
 	Store       string          `json:"store,omitempty"`
 	Fix         *jsonCheckFixes `json:"fix,omitempty"`
+	OpenSSL     *jsonVerifyErr  `json:"openssl_error,omitempty"`
+}
+
+type jsonVerifyErr struct {
+	Code int    `json:"code"`
+	Name string `json:"name"`
 }
 
 type jsonCheckRef struct {
@@ -145,6 +156,9 @@ func CheckJSON(w io.Writer, c Check) error {
 		}
 		if x.Fix != nil {
 			jr.Fix = &jsonCheckFixes{x.Fix.Store, x.Fix.Command, x.Fix.Why, x.Fix.Note}
+		}
+		if x.OpenSSL != nil {
+			jr.OpenSSL = &jsonVerifyErr{x.OpenSSL.Code, x.OpenSSL.Name}
 		}
 		out.Reasons = append(out.Reasons, jr)
 	}
