@@ -5,6 +5,8 @@ package storetest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -28,8 +30,13 @@ type Harness struct {
 	// certificate; stores.EncodeCertificatePEM gives its PEM form.
 	AddForeign func(t *testing.T, s stores.Store, c *stores.Certificate)
 	// Corrupt damages the store so that Load must fail (it exists after
-	// AddForeign has been called once).
+	// AddForeign has been called once). Nil skips that test, for stores
+	// whose system API offers no way to damage them (crypt32 leaves out an
+	// unreadable registry entry).
 	Corrupt func(t *testing.T, s stores.Store)
+	// NoDir: the store is no file (stores.StateSaver) and New ignores its
+	// folder, so the suite makes none and passes "".
+	NoDir bool
 	// SkipReadOnly leaves out the read-only folder test, for stores whose files
 	// do not live in a folder the suite can make read-only.
 	SkipReadOnly bool
@@ -106,7 +113,7 @@ func apply(t *testing.T, s stores.Store, ch []stores.Change) {
 // testEmpty: a store that does not exist is stores.ErrNotExist for Load
 // (naming the place), never an empty set; LoadTarget reads it as empty.
 func testEmpty(t *testing.T, h Harness) {
-	s := h.New(t, t.TempDir())
+	s := newStore(t, h)
 	_, err := s.Load(context.Background())
 	if !errors.Is(err, stores.ErrNotExist) {
 		t.Fatalf("Load of a store that does not exist: %v, want stores.ErrNotExist", err)
@@ -119,13 +126,13 @@ func testEmpty(t *testing.T, h Harness) {
 	if n := set.Len(); n != 0 {
 		t.Fatalf("new store holds %d entries, want 0", n)
 	}
-	if len(s.Paths()) == 0 {
+	if _, ok := s.(stores.StateSaver); !ok && len(s.Paths()) == 0 {
 		t.Fatal("Paths() is empty: nothing could be backed up")
 	}
 }
 
 func testRoundTrip(t *testing.T, h Harness) {
-	s := h.New(t, t.TempDir())
+	s := newStore(t, h)
 	ch := adds(s, rootA, rootB, rootC)
 	apply(t, s, ch)
 	set := load(t, s)
@@ -158,7 +165,7 @@ func testRoundTrip(t *testing.T, h Harness) {
 }
 
 func testEmptyPlan(t *testing.T, h Harness) {
-	s := h.New(t, t.TempDir())
+	s := newStore(t, h)
 	// On a store that does not exist yet: nothing may be created.
 	apply(t, s, nil)
 	before := Snapshot(t, s.Paths())
@@ -167,19 +174,22 @@ func testEmptyPlan(t *testing.T, h Harness) {
 			t.Fatalf("empty Apply on a new store created %s", p)
 		}
 	}
+	if _, err := s.Load(context.Background()); !errors.Is(err, stores.ErrNotExist) {
+		t.Fatalf("after an empty Apply on a new store, Load: %v, want stores.ErrNotExist", err)
+	}
 	h.AddForeign(t, s, rootF)
 	apply(t, s, adds(s, rootA))
-	before = Snapshot(t, s.Paths())
+	before = snapshot(t, s)
 	apply(t, s, nil)
 	apply(t, s, []stores.Change{})
-	Compare(t, before, Snapshot(t, s.Paths()))
+	Compare(t, before, snapshot(t, s))
 }
 
 func testIdempotent(t *testing.T, h Harness) {
-	s := h.New(t, t.TempDir())
+	s := newStore(t, h)
 	ch := adds(s, rootA, rootB)
 	apply(t, s, ch)
-	before := Snapshot(t, s.Paths())
+	before := snapshot(t, s)
 	// What a planner would compute now: nothing, since every entry is present
 	// with the wanted trust. Recompute it from Load to prove it.
 	set := load(t, s)
@@ -193,11 +203,11 @@ func testIdempotent(t *testing.T, h Harness) {
 		t.Fatalf("after Apply, %d of %d changes still needed", len(again), len(ch))
 	}
 	apply(t, s, again)
-	Compare(t, before, Snapshot(t, s.Paths()))
+	Compare(t, before, snapshot(t, s))
 }
 
 func testForeign(t *testing.T, h Harness) {
-	s := h.New(t, t.TempDir())
+	s := newStore(t, h)
 	h.AddForeign(t, s, rootF)
 	set := load(t, s)
 	f := set.Get(rootF.Fingerprint)
@@ -221,10 +231,13 @@ func testForeign(t *testing.T, h Harness) {
 }
 
 func testCorrupt(t *testing.T, h Harness) {
-	s := h.New(t, t.TempDir())
+	if h.Corrupt == nil {
+		t.Skip("the harness has no way to damage this kind of store")
+	}
+	s := newStore(t, h)
 	h.AddForeign(t, s, rootF)
 	h.Corrupt(t, s)
-	before := Snapshot(t, s.Paths())
+	before := snapshot(t, s)
 	_, err := s.Load(context.Background())
 	if err == nil {
 		t.Fatal("Load of a corrupt store succeeded")
@@ -233,28 +246,28 @@ func testCorrupt(t *testing.T, h Harness) {
 	if err := s.Apply(context.Background(), adds(s, rootA)); err == nil {
 		t.Fatal("Apply to a corrupt store succeeded")
 	}
-	Compare(t, before, Snapshot(t, s.Paths()))
+	Compare(t, before, snapshot(t, s))
 }
 
 func testReadOnly(t *testing.T, h Harness) {
 	dir := t.TempDir()
 	s := h.New(t, dir)
 	h.AddForeign(t, s, rootF)
-	before := Snapshot(t, s.Paths())
+	before := snapshot(t, s)
 	ReadOnly(t, dir)
 	err := s.Apply(context.Background(), adds(s, rootA))
 	if err == nil {
 		t.Fatal("Apply into a read-only folder succeeded")
 	}
 	checkNamesPlace(t, s, err)
-	Compare(t, before, Snapshot(t, s.Paths()))
+	Compare(t, before, snapshot(t, s))
 	if set := load(t, s); set.Get(rootA.Fingerprint) != nil {
 		t.Fatal("entry present after a failed Apply")
 	}
 }
 
 func testTrustChange(t *testing.T, h Harness) {
-	s := h.New(t, t.TempDir())
+	s := newStore(t, h)
 	apply(t, s, adds(s, rootA))
 	e := load(t, s).Get(rootA.Fingerprint)
 	if !s.Capabilities().Distrust {
@@ -293,24 +306,21 @@ func inCI() bool { return os.Getenv("CI") == "true" }
 // restore its state (stores.RestoreState) — leaves a store that Load reads
 // exactly as before the change.
 func testBackupRestore(t *testing.T, h Harness) {
-	s := h.New(t, t.TempDir())
+	s := newStore(t, h)
 	h.AddForeign(t, s, rootF)
 	apply(t, s, adds(s, rootA))
 	before := load(t, s)
 	if before.Len() != 2 {
 		t.Fatalf("store holds %d entries before the backup, want 2", before.Len())
 	}
-	b, err := backup.Take(t.TempDir(), s.Spec().String(), s.Paths(), time.Now())
-	if err != nil {
-		t.Fatalf("backup of %s: %v", s.Spec(), err)
-	}
+	restore := backupOf(t, s)
 	a := before.Get(rootA.Fingerprint)
 	ch := append(adds(s, rootB, rootC), stores.Change{Action: stores.Remove, Entry: a, Reason: "conformance"})
 	apply(t, s, ch)
 	if mid := load(t, s); mid.Len() != 3 || mid.Get(a.Cert.Fingerprint) != nil {
 		t.Fatalf("after the change Load gives %d entries (root A there: %v), want 3 without root A", mid.Len(), mid.Get(a.Cert.Fingerprint) != nil)
 	}
-	if err := b.Restore(); err != nil {
+	if err := restore(); err != nil {
 		t.Fatalf("restoring %s from its backup: %v", s.Spec(), err)
 	}
 	if err := stores.RestoreState(context.Background(), s); err != nil {
@@ -342,4 +352,48 @@ func diffSets(before, after *stores.Set) []string {
 		}
 	}
 	return out
+}
+
+// snapshot is Snapshot of the store's Paths, or for a stores.StateSaver
+// (whose Paths is empty) the SHA-256 of its saved state.
+func snapshot(t *testing.T, s stores.Store) map[string]string {
+	t.Helper()
+	ss, ok := s.(stores.StateSaver)
+	if !ok {
+		return Snapshot(t, s.Paths())
+	}
+	state, err := ss.SaveState(context.Background())
+	if err != nil {
+		t.Fatalf("SaveState(%s): %v", s.Spec(), err)
+	}
+	h := sha256.Sum256(state)
+	return map[string]string{s.Spec().String(): hex.EncodeToString(h[:])}
+}
+
+// backupOf backs the store up as a transaction does (its Paths, or its
+// saved state for a stores.StateSaver) and returns the function that puts
+// the backup back.
+func backupOf(t *testing.T, s stores.Store) func() error {
+	t.Helper()
+	if ss, ok := s.(stores.StateSaver); ok {
+		state, err := ss.SaveState(context.Background())
+		if err != nil {
+			t.Fatalf("SaveState(%s): %v", s.Spec(), err)
+		}
+		return func() error { return ss.RestoreSavedState(context.Background(), state) }
+	}
+	b, err := backup.Take(t.TempDir(), s.Spec().String(), s.Paths(), time.Now())
+	if err != nil {
+		t.Fatalf("backup of %s: %v", s.Spec(), err)
+	}
+	return b.Restore
+}
+
+// newStore is h.New with a new folder (none for a Harness with NoDir).
+func newStore(t *testing.T, h Harness) stores.Store {
+	t.Helper()
+	if h.NoDir {
+		return h.New(t, "")
+	}
+	return h.New(t, t.TempDir())
 }

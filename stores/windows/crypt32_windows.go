@@ -10,6 +10,7 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/windows"
+	"golang.org/x/sys/windows/registry"
 )
 
 // crypt32 procedures golang.org/x/sys/windows does not wrap.
@@ -74,6 +75,9 @@ func openStore(place, name string, view, write bool) (*certStore, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !write && !registered(place, name, view) {
+		return nil, errMissing
+	}
 	h, err := windows.CertOpenStore(prov, 0, 0, flags, uintptr(unsafe.Pointer(p)))
 	if err != nil {
 		if !write && (errors.Is(err, windows.ERROR_FILE_NOT_FOUND) || errors.Is(err, windows.ERROR_PATH_NOT_FOUND)) {
@@ -82,6 +86,26 @@ func openStore(place, name string, view, write bool) (*certStore, error) {
 		return nil, fmt.Errorf("open %s\\%s: %w", place, name, err)
 	}
 	return &certStore{h: h, name: place + `\` + name}, nil
+}
+
+// registered reports whether PLACE\NAME has a key under SystemCertificates
+// in the registry (for CurrentUser's view, LocalMachine's key counts too).
+// CertOpenStore's CERT_STORE_OPEN_EXISTING_FLAG is not enough: Wine opens
+// a system store of any name.
+func registered(place, name string, view bool) bool {
+	has := func(root registry.Key, path string) bool {
+		k, err := registry.OpenKey(root, path+`\`+name, registry.QUERY_VALUE)
+		if err != nil {
+			return false
+		}
+		k.Close()
+		return true
+	}
+	lm := has(registry.LOCAL_MACHINE, `SOFTWARE\Microsoft\SystemCertificates`)
+	if place == LocalMachine {
+		return lm
+	}
+	return has(registry.CURRENT_USER, `Software\Microsoft\SystemCertificates`) || (view && lm)
 }
 
 // commit makes the changes made through s persist (deletions and property
