@@ -64,3 +64,6 @@ section "end-to-end tests" go test -race -timeout 30m $e2e
 # and cached; see test/debroot).
 section "fleet tests (ansible)" go test -timeout 20m ./test/ansible/
 section "public API from another module" apimodule
+# The Windows stores under Wine, without -race (it does not exist for
+# windows builds run under Wine); see scripts/wine-test.sh.
+section "windows tests (wine)" scripts/wine-test.sh

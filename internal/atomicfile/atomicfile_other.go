@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 )
 
@@ -109,19 +108,6 @@ func ReadMeta(path string) ([]byte, *Meta, error) {
 	m := &Meta{Mode: fi.Mode().Perm(), UID: -1, GID: -1, ModTime: fi.ModTime().UnixNano()}
 	m.UID, m.GID = owner(fi)
 	return b, m, nil
-}
-
-// SyncDir flushes a folder's entries (new names, renames, removals) to disk.
-func SyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
-		return err
-	}
-	return nil
 }
 
 // CopyMeta gives the file to the mode and (where the system has one) owner

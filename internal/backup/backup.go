@@ -41,6 +41,10 @@ type Backup struct {
 	Store   string    `json:"store"`
 	Created time.Time `json:"created"`
 	Items   []Item    `json:"items"`
+	// State is the saved state of a store that is no files (a
+	// stores.StateSaver, such as a Windows certificate store), as its
+	// SaveState returned it; Restore leaves it to the caller.
+	State []byte `json:"state,omitempty"`
 }
 
 // Item is one saved path.
@@ -97,6 +101,12 @@ var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 // Take saves paths (files or folders; missing ones are recorded as missing)
 // for store into a new backup under root.
 func Take(root, store string, paths []string, now time.Time) (*Backup, error) {
+	return TakeState(root, store, paths, nil, now)
+}
+
+// TakeState is Take for a store that is more than files: state (what the
+// store's SaveState returned) is kept in the manifest too.
+func TakeState(root, store string, paths []string, state []byte, now time.Time) (*Backup, error) {
 	slug := strings.Trim(unsafeChars.ReplaceAllString(store, "-"), "-")
 	if len(slug) > 80 {
 		slug = slug[len(slug)-80:]
@@ -113,7 +123,7 @@ func Take(root, store string, paths []string, now time.Time) (*Backup, error) {
 	if err != nil {
 		return nil, fmt.Errorf("backup folder: %w", err)
 	}
-	b := &Backup{Dir: dir, ID: filepath.Base(dir), Store: store, Created: now.UTC()}
+	b := &Backup{Dir: dir, ID: filepath.Base(dir), Store: store, Created: now.UTC(), State: state}
 	ok := false
 	defer func() {
 		if !ok {

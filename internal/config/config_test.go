@@ -88,7 +88,7 @@ jobs:
     sources: [nss:/root/.pki/nssdb]
     targets:
       - pemm:/x
-`, []string{`c.yaml:6: job "nginx-clients": target "pemm:/x": unknown kind "pemm" (want KIND:LOCATION with KIND one of pem, capath, nss, p12, jks, system)`}},
+`, []string{`c.yaml:6: job "nginx-clients": target "pemm:/x": unknown kind "pemm" (want KIND:LOCATION with KIND one of pem, capath, nss, p12, jks, system, windows)`}},
 		{"unknown top-level key", "jobz: {}\n", []string{
 			`c.yaml:1: unknown setting "jobz" (want state-dir, keep-backups, lock-wait or jobs)`,
 			`c.yaml:1: no jobs: section: nothing to do`}},

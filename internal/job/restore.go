@@ -65,6 +65,9 @@ func (r *Restore) prepare(ctx context.Context, t *Tx, res *Result) ([]*step, err
 			if err := b.Restore(); err != nil {
 				return err
 			}
+			if err := restoreSaved(ctx, b, st); err != nil {
+				return err
+			}
 			return stores.RestoreState(ctx, st)
 		},
 	}

@@ -247,7 +247,7 @@ func (t *Tx) transact(ctx context.Context, name string, steps []*step, log *zap.
 			failure = fmt.Errorf("interrupted before changing %s: %w", s.spec, err)
 			break
 		}
-		b, err := backup.Take(t.StateDir, s.spec, s.paths, t.now())
+		b, err := takeBackup(ctx, t.StateDir, s.spec, s.store, s.paths, t.now())
 		if err != nil {
 			s.err = fmt.Errorf("backup before changing %s: %w", s.spec, err)
 			failure = s.err
@@ -352,7 +352,11 @@ func (t *Tx) rollback(changed []*step, env []string, log *zap.Logger) error {
 			continue
 		}
 		if s.store != nil {
-			if err := stores.RestoreState(abort, s.store); err != nil {
+			err := restoreSaved(abort, s.backup, s.store)
+			if err == nil {
+				err = stores.RestoreState(abort, s.store)
+			}
+			if err != nil {
 				s.rollbackErr = fmt.Errorf("rolling back %s: %w", s.spec, err)
 				keep = append(keep, fmt.Errorf("%s: its rollback did not complete; the next run tries again", s.spec))
 				s.sync()
@@ -442,7 +446,11 @@ func (t *Tx) recover(ctx context.Context, r *recovery) (*Recovery, error) {
 		}
 		switch {
 		case r.stores[i] != nil:
-			if err := stores.RestoreState(ctx, r.stores[i]); err != nil {
+			err := restoreSaved(ctx, b, r.stores[i])
+			if err == nil {
+				err = stores.RestoreState(ctx, r.stores[i])
+			}
+			if err != nil {
 				errs = append(errs, fmt.Errorf("rolling back %s: %w", tg.Store, err))
 			}
 		case r.openErr[i] != nil:

@@ -17,6 +17,7 @@ import (
 	"github.com/rootsync/rootsync/stores/p12"
 	"github.com/rootsync/rootsync/stores/pem"
 	"github.com/rootsync/rootsync/stores/system"
+	"github.com/rootsync/rootsync/stores/windows"
 )
 
 // kinds lists the store kinds.
@@ -28,6 +29,7 @@ func kinds() []stores.Kind {
 		p12.Kind(),
 		jks.Kind(),
 		system.Kind(),
+		windows.Kind(),
 	}
 }
 

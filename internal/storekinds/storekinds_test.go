@@ -12,7 +12,7 @@ import (
 )
 
 func TestRegistry(t *testing.T) {
-	want := []string{"pem", "capath", "nss", "p12", "jks", "system"}
+	want := []string{"pem", "capath", "nss", "p12", "jks", "system", "windows"}
 	if got := Registry().Names(); !reflect.DeepEqual(got, want) {
 		t.Errorf("kinds %q, want %q", got, want)
 	}
@@ -75,7 +75,9 @@ func TestParseSpec(t *testing.T) {
 		{in: "capath:/d?bogus=1", err: `store "capath:/d?bogus=1": unknown option "bogus" (capath takes no options)`},
 		{in: "system?password-env=X", err: `unknown option "password-env" (system takes family)`},
 		{in: "jks:", err: `store "jks:": missing location (want jks:FILE)`},
-		{in: "windows:CurrentUser/Root", err: `unknown kind "windows" (want KIND:LOCATION with KIND one of pem, capath, nss, p12, jks, system)`},
+		{in: "windows:CurrentUser/Root", want: stores.Spec{Kind: "windows", Location: "CurrentUser/Root"}},
+		{in: "windows:CurrentUser/Root?bogus=1", err: `unknown option "bogus" (windows takes disallowed)`},
+		{in: "winders:CurrentUser/Root", err: `unknown kind "winders" (want KIND:LOCATION with KIND one of pem, capath, nss, p12, jks, system, windows)`},
 	}
 	for _, tt := range tests {
 		got, err := Registry().ParseSpec(tt.in)
