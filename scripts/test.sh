@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every rootsync check and test. Installs the Debian packages the tests
 # use when one is missing (needs root for that; prints the apt-get command
-# otherwise), then: build, gofmt, go vet (for Linux, and for Windows and macOS
-# too, so platform code stays behind build tags),
+# otherwise), then: build, gofmt, go vet, staticcheck, go vet for Windows and
+# macOS (so platform code stays behind build tags),
 # the unit and adapter tests, the end-to-end tests, and the public API used
 # from another module (test/apimodule), printing the time each section took.
 # Usage: scripts/test.sh                  everything
@@ -52,6 +52,10 @@ gofmt_check() {
 section "build" go build ./...
 section "gofmt" gofmt_check
 section "vet" go vet ./...
+# staticcheck at a fixed version (the Go module proxy serves it; the first run
+# builds it into the module cache).
+staticcheck() { go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...; }
+section "staticcheck" staticcheck
 vet_other() { GOOS=windows go vet ./... && GOOS=darwin go vet ./...; }
 section "vet (windows, darwin)" vet_other
 e2e=$(go list ./test/... | grep -v '/test/ansible$')

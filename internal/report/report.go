@@ -319,7 +319,7 @@ func runJSON(r *Run) jsonRun {
 		Sources: []jsonSource{}, Warnings: warningsJSON(r.Warnings), Targets: []jsonTarget{},
 	}
 	for _, s := range r.Sources {
-		out.Sources = append(out.Sources, jsonSource{s.Store, s.Certificates})
+		out.Sources = append(out.Sources, jsonSource(s))
 	}
 	for _, t := range r.Targets {
 		p := t.Plan

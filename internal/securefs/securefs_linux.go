@@ -207,15 +207,24 @@ func CheckStateDir(dir string) error {
 	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
 		return &Error{Path: real, Msg: subject + ": is not a folder", Hint: "give --state-dir (or ROOTSYNC_STATE_DIR) a folder"}
 	}
-	if st.Uid != 0 {
-		return &Error{Path: real, Msg: fmt.Sprintf("%s: owned by %s, not root", subject, owner(st.Uid)),
-			Hint: fmt.Sprintf("another user could make root overwrite or create any file through it; check what is in it, then 'chown root: %s' or choose another --state-dir", real)}
-	}
-	if w := writers(st.Mode); w != "" {
-		return &Error{Path: real, Msg: fmt.Sprintf("%s: writable by %s (mode %s)", subject, w, modeString(st.Mode)),
-			Hint: fmt.Sprintf("another user could make root overwrite or create any file through it; check what is in it, then 'chmod go-w %s'", real)}
+	if problem, fix := notRootOnly(&st, real); problem != "" {
+		return &Error{Path: real, Msg: subject + ": " + problem,
+			Hint: "another user could make root overwrite or create any file through it; check what is in it, then '" + fix + "' or choose another --state-dir"}
 	}
 	return nil
+}
+
+// notRootOnly says what is wrong with a file or folder root relies on that
+// another user could change (owned by another user, or writable by another
+// than its owner) and the command that fixes it; "" when nothing is.
+func notRootOnly(st *unix.Stat_t, path string) (problem, fix string) {
+	if st.Uid != 0 {
+		return fmt.Sprintf("owned by %s, not root", owner(st.Uid)), "chown root: " + path
+	}
+	if w := writers(st.Mode); w != "" {
+		return fmt.Sprintf("writable by %s (mode %s)", w, modeString(st.Mode)), "chmod go-w " + path
+	}
+	return "", ""
 }
 
 // stateErr says a failure to reach the state folder is about the state
@@ -277,13 +286,9 @@ func CheckFile(path, what string) error {
 		}
 		return &fs.PathError{Op: "stat", Path: path, Err: err}
 	}
-	if st.Uid != 0 {
-		return &Error{Path: path, Msg: fmt.Sprintf("%s: owned by %s, not root", subject, owner(st.Uid)),
-			Hint: fmt.Sprintf("root takes instructions from this file; check it, then 'chown root: %s'", path)}
-	}
-	if w := writers(st.Mode); w != "" {
-		return &Error{Path: path, Msg: fmt.Sprintf("%s: writable by %s (mode %s)", subject, w, modeString(st.Mode)),
-			Hint: fmt.Sprintf("root takes instructions from this file; check it, then 'chmod go-w %s'", path)}
+	if problem, fix := notRootOnly(&st, path); problem != "" {
+		return &Error{Path: path, Msg: subject + ": " + problem,
+			Hint: "root takes instructions from this file; check it, then '" + fix + "'"}
 	}
 	return nil
 }
@@ -355,13 +360,11 @@ func checkStateFile(f *os.File, path string) error {
 		return nil
 	}
 	hint := "rootsync's own files in its state folder belong to root; check who made " + path + " and remove it"
-	switch {
-	case st.Uid != 0:
-		return &Error{Path: path, Msg: fmt.Sprintf("%s: owned by %s, not root", path, owner(st.Uid)), Hint: hint}
-	case st.Nlink != 1:
+	if problem, _ := notRootOnly(&st, path); problem != "" {
+		return &Error{Path: path, Msg: path + ": " + problem, Hint: hint}
+	}
+	if st.Nlink != 1 {
 		return &Error{Path: path, Msg: fmt.Sprintf("%s: has %d names (hard links); rootsync's files have one", path, st.Nlink), Hint: hint}
-	case writers(st.Mode) != "":
-		return &Error{Path: path, Msg: fmt.Sprintf("%s: writable by %s (mode %s)", path, writers(st.Mode), modeString(st.Mode)), Hint: hint}
 	}
 	return nil
 }

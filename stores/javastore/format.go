@@ -28,14 +28,6 @@ func (f Format) String() string {
 	return "unknown"
 }
 
-// keytoolType is the name keytool's -storetype takes.
-func (f Format) keytoolType() string {
-	if f == PKCS12 {
-		return "PKCS12"
-	}
-	return f.String()
-}
-
 var (
 	magicJKS   = []byte{0xfe, 0xed, 0xfe, 0xed}
 	magicJCEKS = []byte{0xce, 0xce, 0xce, 0xce}

@@ -437,11 +437,3 @@ func (s *Store) fileName(c *stores.Certificate) string {
 
 func pemOf(c *stores.Certificate) []byte { return stores.EncodeCertificatePEM(c.DER) }
 
-func sortedPaths(fs []*inputFile) []string {
-	var out []string
-	for _, f := range fs {
-		out = append(out, f.path)
-	}
-	sort.Strings(out)
-	return out
-}

@@ -52,8 +52,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func inCI() bool { return os.Getenv("CI") == "true" }
-
 // need returns the path of a tool the test uses; a missing tool fails the
 // test in CI and skips it elsewhere.
 func need(t testing.TB, tool string) string { t.Helper(); return storetest.Tool(t, tool) }
