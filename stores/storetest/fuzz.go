@@ -83,8 +83,7 @@ func RoundTrip(t *testing.T, ops []byte, names string, newStore func(t *testing.
 	caps := s.Capabilities()
 	ctx := context.Background()
 	want := map[stores.Fingerprint]stores.Trust{}
-	have, err := stores.LoadTarget(ctx, s)
-	if err != nil {
+	if _, err := stores.LoadTarget(ctx, s); err != nil {
 		t.Fatalf("LoadTarget of a new %s: %v", s.Spec(), err)
 	}
 
@@ -103,7 +102,7 @@ func RoundTrip(t *testing.T, ops []byte, names string, newStore func(t *testing.
 		want[c.Fingerprint] = tr
 		first = append(first, stores.Change{Action: stores.Add, Entry: &stores.Entry{Cert: c, Trust: tr}, Reason: "fuzz"})
 	}
-	have = applyAndCompare(t, s, first, want, "first apply")
+	have := applyAndCompare(t, s, first, want, "first apply")
 
 	var second []stores.Change
 	touched := map[stores.Fingerprint]bool{}
