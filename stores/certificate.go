@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
+	"weak"
 
 	"crypto/x509/pkix"
 	ctx509 "github.com/google/certificate-transparency-go/x509"
@@ -38,6 +40,12 @@ func (f Fingerprint) HasPrefix(prefix string) bool {
 // identifies or names it comes from the raw DER; the lenient parse only adds
 // details for display and filtering. A certificate the parser refuses is still a
 // Certificate (ParseError says why) and is copied byte-for-byte.
+//
+// A Certificate keeps only what listing, planning and writing need: the DER
+// (RawSubject, RawIssuer and RawSerial share its bytes), the fingerprint and a
+// few fields of the lenient parse. The full parse is made again on demand by
+// Parsed, so that a store of 100,000 certificates costs little more than its
+// DER. Treat a Certificate as read-only once made, and pass it by pointer.
 type Certificate struct {
 	DER         []byte
 	Fingerprint Fingerprint
@@ -55,15 +63,9 @@ type Certificate struct {
 	IsCA bool
 	// SelfIssued: subject equals issuer.
 	SelfIssued bool
-	// Parsed is the lenient parse, nil when ParseError is set. It is the
-	// x509 package of github.com/google/certificate-transparency-go, a fork
-	// of crypto/x509 that parses what real stores hold and crypto/x509
-	// refuses (a negative serial number, a UniversalString name, a BIT
-	// STRING name value), returning the certificate with a non-fatal error.
-	// The type is exposed rather than wrapped because signature checks, key
-	// identifiers and key usages (what `rootsync check` reads) are its whole
-	// API; callers who want crypto/x509's type parse DER with it themselves.
-	Parsed *ctx509.Certificate
+	// CN is the last common name of the subject ("" if it has none), from
+	// the lenient parse.
+	CN string
 	// ParseError is set when the certificate parser refused the certificate; it is
 	// then kept as bytes only.
 	ParseError error
@@ -73,14 +75,31 @@ type Certificate struct {
 // certificate at all (not a SEQUENCE of TBSCertificate, algorithm and signature);
 // a certificate that is well-formed enough to name but that the parser refuses is
 // returned with ParseError set.
+//
+// Parsing the same DER again while the first Certificate is still in use
+// returns that Certificate: a sync that reads the same roots from a source
+// and a target holds each of them once (see shared).
 func ParseCertificate(der []byte) (*Certificate, error) {
+	fp := FingerprintOf(der)
+	if c := shared.get(fp); c != nil {
+		return c, nil
+	}
+	c, err := parseCertificate(der, fp)
+	if err != nil {
+		return nil, err
+	}
+	shared.put(c)
+	return c, nil
+}
+
+func parseCertificate(der []byte, fp Fingerprint) (*Certificate, error) {
 	raw, err := parseRaw(der)
 	if err != nil {
 		return nil, err
 	}
 	c := &Certificate{
 		DER:         der,
-		Fingerprint: FingerprintOf(der),
+		Fingerprint: fp,
 		RawSubject:  raw.TBS.Subject.FullBytes,
 		RawIssuer:   raw.TBS.Issuer.FullBytes,
 		RawSerial:   raw.TBS.Serial.FullBytes,
@@ -94,11 +113,63 @@ func ParseCertificate(der []byte) (*Certificate, error) {
 		c.Subject = nameString(raw.TBS.Subject.FullBytes)
 		return c, nil
 	}
-	c.Parsed = p
 	c.NotBefore, c.NotAfter = p.NotBefore, p.NotAfter
 	c.IsCA = (p.BasicConstraintsValid && p.IsCA) || (p.Version < 3 && c.SelfIssued)
+	c.CN = p.Subject.CommonName
 	c.Subject = nameString(raw.TBS.Subject.FullBytes)
 	return c, nil
+}
+
+// Parsed is the lenient parse of the certificate (extensions, keys,
+// signature), nil when ParseError is set. It parses the DER again on every
+// call and the result is not kept: callers that need it more than once hold
+// on to it themselves.
+func (c *Certificate) Parsed() *ctx509.Certificate {
+	if c.ParseError != nil {
+		return nil
+	}
+	p, err := ctx509.ParseCertificate(c.DER)
+	if err != nil && ctx509.IsFatal(err) {
+		return nil
+	}
+	return p
+}
+
+// shared maps the fingerprint of every Certificate still in use to it,
+// through weak pointers: the map keeps no Certificate alive. Certificates are
+// never changed once made, so one Certificate can stand in every store that
+// holds the DER.
+var shared = &certTable{m: map[Fingerprint]weak.Pointer[Certificate]{}, sweepAt: 1024}
+
+type certTable struct {
+	mu sync.Mutex
+	m  map[Fingerprint]weak.Pointer[Certificate]
+	// sweepAt is the size at which put next drops the entries whose
+	// Certificate was collected (cheaper than a cleanup per Certificate).
+	sweepAt int
+}
+
+func (t *certTable) get(fp Fingerprint) *Certificate {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if wp, ok := t.m[fp]; ok {
+		return wp.Value()
+	}
+	return nil
+}
+
+func (t *certTable) put(c *Certificate) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.m) >= t.sweepAt {
+		for fp, wp := range t.m {
+			if wp.Value() == nil {
+				delete(t.m, fp)
+			}
+		}
+		t.sweepAt = max(1024, 2*len(t.m))
+	}
+	t.m[c.Fingerprint] = weak.Make(c)
 }
 
 // MustParse is ParseCertificate for tests and fixtures; it panics on error.
@@ -117,8 +188,8 @@ func (c *Certificate) Expired(now time.Time) bool {
 
 // CommonName is the last CN of the subject, or the whole subject if it has none.
 func (c *Certificate) CommonName() string {
-	if c.Parsed != nil && c.Parsed.Subject.CommonName != "" {
-		return c.Parsed.Subject.CommonName
+	if c.CN != "" {
+		return c.CN
 	}
 	return c.Subject
 }

@@ -28,7 +28,7 @@
 // program can import an adapter directly, for example stores/nss, to read a
 // browser's database, and an adapter written elsewhere runs the conformance
 // suite stores/storetest (test/apimodule in the repository is such a module).
-// No exported API names an internal type. Certificate.Parsed is the one
+// No exported API names an internal type. Certificate.Parsed returns the one
 // type from another module: the certificate-transparency-go fork of
 // crypto/x509, chosen because it parses certificates real stores hold that
 // crypto/x509 refuses (docs/library.md says more).

@@ -59,7 +59,7 @@ func TestParseCertificateKeepsWhatTheParserRefuses(t *testing.T) {
 	}
 
 	good, err := stores.ParseCertificate(root.DER)
-	if err != nil || good.ParseError != nil || !good.IsCA || good.Parsed == nil {
+	if err != nil || good.ParseError != nil || !good.IsCA || good.Parsed() == nil {
 		t.Fatalf("a plain root: err=%v parseErr=%v isCA=%v", err, good.ParseError, good.IsCA)
 	}
 	if _, err := stores.ParseCertificate([]byte("not a certificate")); !errors.Is(err, stores.ErrNotCertificate) {

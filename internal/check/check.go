@@ -211,12 +211,16 @@ type checker struct {
 	out     *Result
 	pool    []candidate
 	selfSig map[stores.Fingerprint]bool
+	// parses keeps the lenient parse of each certificate the check looks at
+	// (Certificate.Parsed parses anew on every call).
+	parses map[*stores.Certificate]*ctx509.Certificate
 }
 
 // Evaluate checks in.Leaf against the input and returns the verdict with
 // every reason that applies.
 func Evaluate(in Input) *Result {
-	c := &checker{in: in, out: &Result{Leaf: in.Leaf, Now: in.Now}, selfSig: map[stores.Fingerprint]bool{}}
+	c := &checker{in: in, out: &Result{Leaf: in.Leaf, Now: in.Now}, selfSig: map[stores.Fingerprint]bool{},
+		parses: map[*stores.Certificate]*ctx509.Certificate{}}
 	for _, st := range in.Stores {
 		for _, e := range st.Set.Entries() {
 			c.pool = append(c.pool, candidate{cert: e.Cert, source: st.Name, inStore: true})
@@ -236,11 +240,22 @@ func Evaluate(in Input) *Result {
 	return c.out
 }
 
+// parsed is x's lenient parse (nil when the parser refuses it), parsed once
+// per check.
+func (c *checker) parsed(x *stores.Certificate) *ctx509.Certificate {
+	if p, ok := c.parses[x]; ok {
+		return p
+	}
+	p := x.Parsed()
+	c.parses[x] = p
+	return p
+}
+
 func (c *checker) add(r Reason) { c.out.Reasons = append(c.out.Reasons, r) }
 
 func (c *checker) run() {
 	leaf := c.in.Leaf
-	if leaf.Parsed == nil {
+	if c.parsed(leaf) == nil {
 		c.add(Reason{Code: CodeUnparsed, Severity: Reject, Cert: refOf(leaf),
 			Message: fmt.Sprintf("the client certificate %s cannot be parsed: %v", leaf.Subject, leaf.ParseError)})
 		return
@@ -261,8 +276,9 @@ func (c *checker) selfSigned(x *stores.Certificate) bool {
 	if v, ok := c.selfSig[x.Fingerprint]; ok {
 		return v
 	}
-	v := x.SelfIssued && x.Parsed != nil &&
-		x.Parsed.CheckSignature(x.Parsed.SignatureAlgorithm, x.Parsed.RawTBSCertificate, x.Parsed.Signature) == nil
+	p := c.parsed(x)
+	v := x.SelfIssued && p != nil &&
+		p.CheckSignature(p.SignatureAlgorithm, p.RawTBSCertificate, p.Signature) == nil
 	c.selfSig[x.Fingerprint] = v
 	return v
 }
@@ -271,23 +287,28 @@ func (c *checker) selfSigned(x *stores.Certificate) bool {
 // key identifiers (where present) agree. Chains use selfSigned, which
 // verifies the signature.
 func looksSelfSigned(x *stores.Certificate) bool {
-	return x.SelfIssued && !keyIDMismatch(x, x)
-}
-
-func signedBy(child, parent *stores.Certificate) bool {
-	if child.Parsed == nil || parent.Parsed == nil {
+	if !x.SelfIssued {
 		return false
 	}
-	return parent.Parsed.CheckSignature(child.Parsed.SignatureAlgorithm, child.Parsed.RawTBSCertificate, child.Parsed.Signature) == nil
+	p := x.Parsed()
+	return !keyIDMismatch(p, p)
+}
+
+func (c *checker) signedBy(child, parent *stores.Certificate) bool {
+	cp, pp := c.parsed(child), c.parsed(parent)
+	if cp == nil || pp == nil {
+		return false
+	}
+	return pp.CheckSignature(cp.SignatureAlgorithm, cp.RawTBSCertificate, cp.Signature) == nil
 }
 
 // keyIDMismatch: both sides carry key identifiers and they differ (OpenSSL's
 // X509_check_issued then says "not the issuer").
-func keyIDMismatch(child, parent *stores.Certificate) bool {
-	if child.Parsed == nil || parent.Parsed == nil {
+func keyIDMismatch(child, parent *ctx509.Certificate) bool {
+	if child == nil || parent == nil {
 		return false
 	}
-	aki, ski := child.Parsed.AuthorityKeyId, parent.Parsed.SubjectKeyId
+	aki, ski := child.AuthorityKeyId, parent.SubjectKeyId
 	return len(aki) > 0 && len(ski) > 0 && !bytes.Equal(aki, ski)
 }
 
@@ -305,10 +326,10 @@ func (c *checker) issuers(x *stores.Certificate, seen map[stores.Fingerprint]boo
 	scores := make(map[*stores.Certificate]int, len(out))
 	for _, k := range out {
 		s := 0
-		if signedBy(x, k.cert) {
+		if c.signedBy(x, k.cert) {
 			s += 8
 		}
-		if !keyIDMismatch(x, k.cert) {
+		if !keyIDMismatch(c.parsed(x), c.parsed(k.cert)) {
 			s += 4
 		}
 		if k.inStore {
@@ -342,13 +363,13 @@ func (c *checker) buildChain() {
 			return
 		}
 		best := cands[0]
-		if !signedBy(cur, best.cert) {
+		if !c.signedBy(cur, best.cert) {
 			why := "its signature does not verify with the issuer's key"
-			if best.cert.Parsed == nil {
+			if c.parsed(best.cert) == nil {
 				why = "the issuer certificate cannot be parsed, so the signature cannot be checked"
-			} else if keyIDMismatch(cur, best.cert) {
+			} else if keyIDMismatch(c.parsed(cur), c.parsed(best.cert)) {
 				why = fmt.Sprintf("the issuer's name matches but it is a different key (authority key id %s, subject key id %s): the issuer was probably re-keyed; get the certificate that matches",
-					hexID(cur.Parsed.AuthorityKeyId), hexID(best.cert.Parsed.SubjectKeyId))
+					hexID(c.parsed(cur).AuthorityKeyId), hexID(c.parsed(best.cert).SubjectKeyId))
 			}
 			r := Reason{Code: CodeBadSignature, Severity: Reject, Cert: refOf(cur), Store: best.source,
 				Message: fmt.Sprintf("%s is not signed by %s (%s, from %s): %s", describe(cur), best.cert.Subject, best.cert.Fingerprint.Short(), best.source, why)}
@@ -471,8 +492,8 @@ func (c *checker) checkAnchor() {
 
 func missingOf(x *stores.Certificate) *Missing {
 	m := &Missing{Subject: nameOf(x.RawIssuer)}
-	if x.Parsed != nil {
-		m.AuthorityKeyID = hexID(x.Parsed.AuthorityKeyId)
+	if p := x.Parsed(); p != nil {
+		m.AuthorityKeyID = hexID(p.AuthorityKeyId)
 	}
 	return m
 }
@@ -519,7 +540,7 @@ func (c *checker) findOther(rawSubject []byte, x *stores.Certificate) (*stores.C
 	for i := range c.in.Others {
 		st := &c.in.Others[i]
 		for _, e := range st.Set.Entries() {
-			if bytes.Equal(e.Cert.RawSubject, rawSubject) && (x == nil || x.SelfIssued && bytes.Equal(x.RawSubject, rawSubject) || signedBy(x, e.Cert)) {
+			if bytes.Equal(e.Cert.RawSubject, rawSubject) && (x == nil || x.SelfIssued && bytes.Equal(x.RawSubject, rawSubject) || c.signedBy(x, e.Cert)) {
 				return e.Cert, st
 			}
 		}
@@ -539,7 +560,7 @@ func (c *checker) findFix(rawSubject []byte, x *stores.Certificate, distrusted b
 			if !bytes.Equal(e.Cert.RawSubject, rawSubject) {
 				continue
 			}
-			if !(e.Cert.Fingerprint == x.Fingerprint || signedBy(x, e.Cert)) {
+			if !(e.Cert.Fingerprint == x.Fingerprint || c.signedBy(x, e.Cert)) {
 				continue
 			}
 			lvl, _, _ := clientTrust([]Store{st}, e.Cert)
@@ -648,7 +669,7 @@ func (c *checker) role(x *stores.Certificate, i int) string {
 // clientAuth (or anyExtendedKeyUsage) on every certificate that has one, a key
 // usage that allows signing on the leaf, and CA certificates above it.
 func (c *checker) checkUsage(x *stores.Certificate, i int) {
-	p := x.Parsed
+	p := c.parsed(x)
 	if p == nil {
 		c.add(Reason{Code: CodeUnparsed, Severity: Reject, Cert: refOf(x),
 			Message: fmt.Sprintf("%s cannot be parsed: %v", c.role(x, i), x.ParseError)})

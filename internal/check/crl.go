@@ -108,7 +108,7 @@ func (c *checker) checkRevocation() {
 		default:
 			continue // the issuer is missing: reported already
 		}
-		if x.Parsed == nil {
+		if c.parsed(x) == nil {
 			continue
 		}
 		var crls []*CRL
@@ -131,7 +131,7 @@ func (c *checker) checkRevocation() {
 			if bad[l] {
 				continue
 			}
-			if issuer.Parsed == nil || issuer.Parsed.CheckCertificateListSignature(l.List) != nil {
+			if ip := c.parsed(issuer); ip == nil || ip.CheckCertificateListSignature(l.List) != nil {
 				bad[l] = true
 				c.add(Reason{Code: CodeCRLBadSignature, Severity: Reject, Cert: refOf(x),
 					Message: fmt.Sprintf("the CRL %s names %s as its issuer but its signature does not verify with that certificate's key: OpenSSL rejects the client certificate; get the CRL that %s really issued", l.Source, issuer.Subject, issuer.Subject)})
@@ -149,7 +149,7 @@ func (c *checker) checkRevocation() {
 					Message: fmt.Sprintf("the CRL %s from %s expired %s ago on %s (next update passed): OpenSSL rejects the certificates it covers until a fresh CRL is installed", l.Source, issuer.Subject, ago(c.in.Now.Sub(tbs.NextUpdate)), day(tbs.NextUpdate))})
 			}
 			for _, rc := range tbs.RevokedCertificates {
-				if rc.SerialNumber == nil || rc.SerialNumber.Cmp(x.Parsed.SerialNumber) != 0 {
+				if rc.SerialNumber == nil || rc.SerialNumber.Cmp(c.parsed(x).SerialNumber) != 0 {
 					continue
 				}
 				why := ""

@@ -70,7 +70,7 @@ func fuzzParseCRLs(t *testing.T, data []byte) {
 		if rest, err := asn1.Unmarshal(l.RawIssuer, &v); err != nil || len(rest) > 0 {
 			t.Fatalf("%s: issuer % x is not one DER value", l.Source, l.RawIssuer)
 		}
-		if cert(root).Parsed.CheckCertificateListSignature(l.List) == nil {
+		if cert(root).Parsed().CheckCertificateListSignature(l.List) == nil {
 			signed = true
 		}
 	}

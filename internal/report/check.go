@@ -137,7 +137,7 @@ func CheckJSON(w io.Writer, c Check) error {
 	}
 	leaf := r.Leaf
 	out.Certificate = jsonCheckCert{Fingerprint: leaf.Fingerprint.String(), Subject: leaf.Subject}
-	if p := leaf.Parsed; p != nil {
+	if p := leaf.Parsed(); p != nil {
 		out.Certificate.Issuer = p.Issuer.String()
 		out.Certificate.Serial = hex.EncodeToString(p.SerialNumber.Bytes())
 		nb, na := leaf.NotBefore.UTC(), leaf.NotAfter.UTC()

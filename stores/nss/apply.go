@@ -348,8 +348,8 @@ func keyID(c *stores.Certificate) []byte {
 		PublicKey asn1.BitString
 	}
 	var value []byte
-	if c.Parsed != nil {
-		if _, err := asn1.Unmarshal(c.Parsed.RawSubjectPublicKeyInfo, &spki); err == nil {
+	if p := c.Parsed(); p != nil {
+		if _, err := asn1.Unmarshal(p.RawSubjectPublicKeyInfo, &spki); err == nil {
 			value = spki.PublicKey.Bytes
 			if spki.Algorithm.Algorithm.Equal(asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 1}) {
 				var rsa struct {
