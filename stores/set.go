@@ -68,7 +68,31 @@ func (s *Set) Entries() []*Entry {
 // SortEntries orders entries by common name (ignoring case), then
 // fingerprint: the order of every listing and plan.
 func SortEntries(es []*Entry) {
-	sort.Slice(es, func(i, j int) bool { return Less(es[i].Cert, es[j].Cert) })
+	// The lower-case names are made once, not at every comparison.
+	keys := make([]string, len(es))
+	for i, e := range es {
+		keys[i] = strings.ToLower(e.Cert.CommonName())
+	}
+	sort.Sort(byName{es, keys})
+}
+
+type byName struct {
+	es   []*Entry
+	keys []string
+}
+
+func (b byName) Len() int { return len(b.es) }
+
+func (b byName) Swap(i, j int) {
+	b.es[i], b.es[j] = b.es[j], b.es[i]
+	b.keys[i], b.keys[j] = b.keys[j], b.keys[i]
+}
+
+func (b byName) Less(i, j int) bool {
+	if b.keys[i] != b.keys[j] {
+		return b.keys[i] < b.keys[j]
+	}
+	return string(b.es[i].Cert.Fingerprint[:]) < string(b.es[j].Cert.Fingerprint[:])
 }
 
 // Less is the order of SortEntries.
