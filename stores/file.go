@@ -233,3 +233,24 @@ func statError(path string, err error) error {
 	}
 	return e
 }
+
+// LimitReader reads r (the file at path, opened with OpenFile) and fails with
+// ReadFile's error for a file larger than MaxFileSize once it has read more
+// than that: a reader that goes through a file without holding it whole
+// keeps ReadFile's limit on a file that grows while it is read.
+func LimitReader(path string, r io.Reader) io.Reader { return &limited{path: path, r: r} }
+
+type limited struct {
+	path string
+	r    io.Reader
+	n    int64
+}
+
+func (l *limited) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	l.n += int64(n)
+	if l.n > MaxFileSize {
+		return n, tooLarge(l.path, l.n)
+	}
+	return n, err
+}

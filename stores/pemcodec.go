@@ -1,10 +1,13 @@
 package stores
 
 import (
+	"bufio"
 	"bytes"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"golang.org/x/crypto/cryptobyte"
@@ -126,26 +129,100 @@ func DecodePEM(data []byte, opts DecodeOptions) (*Bundle, error) {
 		return &Bundle{DER: true, Blocks: []*PEMBlock{{Index: 1, Line: 1, Label: LabelCertificate, End: len(data), Cert: c}}}, nil
 	}
 	bundle := &Bundle{}
-	line := 1
-	for pos := 0; pos < len(data); {
-		l, next := cutLine(data, pos)
+	pos := 0
+	next := func() ([]byte, error) {
+		if pos >= len(data) {
+			return nil, io.EOF
+		}
+		l, n := cutLine(data, pos)
+		pos = n
+		return l, nil
+	}
+	err := decodePEM(next, func(b *PEMBlock, _ []byte) error {
+		bundle.Blocks = append(bundle.Blocks, b)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return bundle, nil
+}
+
+// ScanPEM is DecodePEM for data read from r, one block at a time: it calls
+// fn with each block in file order as soon as the block is decoded, and holds
+// no more of the data than one block, so that a bundle of any size is read
+// in little memory. before is the line right before the block's BEGIN line
+// (with its line break), nil when the block starts the data or follows
+// another block's END line; it is valid only during the call. ScanPEM reads
+// PEM only (no DecodeOptions.DER), and stops at the first error, DecodePEM's
+// or fn's.
+func ScanPEM(r io.Reader, fn func(b *PEMBlock, before []byte) error) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var long []byte
+	next := func() ([]byte, error) {
+		l, err := br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			// A line longer than the buffer (text between blocks).
+			long = append(long[:0], l...)
+			for err == bufio.ErrBufferFull {
+				l, err = br.ReadSlice('\n')
+				long = append(long, l...)
+			}
+			l = long
+		}
+		if err == io.EOF && len(l) > 0 {
+			err = nil
+		}
+		return l, err
+	}
+	return decodePEM(next, fn)
+}
+
+// decodePEM is the decoder of DecodePEM and ScanPEM. next returns the next
+// line with its line break (io.EOF after the last); the line is valid until
+// the next call.
+func decodePEM(next func() ([]byte, error), fn func(b *PEMBlock, before []byte) error) error {
+	line, pos, index := 1, 0, 0
+	var raw []byte  // the block being read, reused
+	var prev []byte // the line before it
+	havePrev := false
+	for {
+		l, err := next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
 		label, ok := beginLabel(l)
 		if !ok {
-			pos = next
+			prev, havePrev = append(prev[:0], l...), true
+			pos += len(l)
 			line++
 			continue
 		}
-		b := &PEMBlock{Index: len(bundle.Blocks) + 1, Line: line, Label: label, Start: pos}
+		index++
+		b := &PEMBlock{Index: index, Line: line, Label: label, Start: pos}
 		fail := func(err error) error {
 			return &BlockError{Index: b.Index, Line: b.Line, Err: fmt.Errorf("%w: %w", ErrCorrupt, err)}
 		}
-		end, found := -1, false
-		for r := next; r < len(data); {
-			l2, n2 := cutLine(data, r)
+		raw = append(raw[:0], l...)
+		pos += len(l)
+		found := false
+		endLine := "-----END " + label + "-----"
+		for {
+			l2, err := next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return err
+			}
 			line++
-			r = n2
-			if strings.TrimRight(string(l2), " \t\r\n") == "-----END "+label+"-----" {
-				end, found = n2, true
+			raw = append(raw, l2...)
+			pos += len(l2)
+			if string(bytes.TrimRight(l2, " \t\r\n")) == endLine {
+				found = true
 				break
 			}
 			if _, nested := beginLabel(l2); nested {
@@ -153,19 +230,24 @@ func DecodePEM(data []byte, opts DecodeOptions) (*Bundle, error) {
 			}
 		}
 		if !found {
-			return nil, fail(fmt.Errorf("BEGIN %s without END", label))
+			return fail(fmt.Errorf("BEGIN %s without END", label))
 		}
-		b.End = end
+		b.End = pos
 		line++
-		pos = end
 		if IsCertificateLabel(label) {
-			if err := decodeCertBlock(b, data[b.Start:b.End]); err != nil {
-				return nil, fail(err)
+			if err := decodeCertBlock(b, raw); err != nil {
+				return fail(err)
 			}
 		}
-		bundle.Blocks = append(bundle.Blocks, b)
+		var before []byte
+		if havePrev {
+			before = prev
+		}
+		if err := fn(b, before); err != nil {
+			return err
+		}
+		havePrev = false
 	}
-	return bundle, nil
 }
 
 // decodeCertBlock decodes the PEM text of a certificate block into b.
@@ -209,6 +291,9 @@ func cutLine(data []byte, pos int) ([]byte, int) {
 }
 
 func beginLabel(line []byte) (string, bool) {
+	if !bytes.HasPrefix(line, []byte("-----BEGIN ")) {
+		return "", false
+	}
 	s := strings.TrimRight(string(line), " \t\r\n")
 	if !strings.HasPrefix(s, "-----BEGIN ") || !strings.HasSuffix(s, "-----") || len(s) < len("-----BEGIN -----") {
 		return "", false
@@ -219,7 +304,33 @@ func beginLabel(line []byte) (string, bool) {
 // EncodeCertificatePEM is der as a CERTIFICATE block, the form every reader
 // accepts.
 func EncodeCertificatePEM(der []byte) []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: LabelCertificate, Bytes: der})
+	return AppendCertificatePEM(make([]byte, 0, CertificatePEMLen(len(der))), der)
+}
+
+const (
+	pemBegin = "-----BEGIN " + LabelCertificate + "-----\n"
+	pemEnd   = "-----END " + LabelCertificate + "-----\n"
+)
+
+// CertificatePEMLen is the length of the CERTIFICATE block of a DER
+// certificate of n bytes, so that a writer can size its buffer once.
+func CertificatePEMLen(n int) int {
+	b64 := base64.StdEncoding.EncodedLen(n)
+	return len(pemBegin) + b64 + (b64+63)/64 + len(pemEnd)
+}
+
+// AppendCertificatePEM appends der as a CERTIFICATE block to dst, byte for
+// byte what encoding/pem writes (64 characters a line), without a copy of
+// its own.
+func AppendCertificatePEM(dst, der []byte) []byte {
+	dst = append(dst, pemBegin...)
+	for len(der) > 0 {
+		n := min(len(der), 48) // 48 bytes are one line of 64 characters
+		dst = base64.StdEncoding.AppendEncode(dst, der[:n])
+		dst = append(dst, '\n')
+		der = der[n:]
+	}
+	return append(dst, pemEnd...)
 }
 
 // EncodeTrustedCertificatePEM is der followed by the trust data a as a

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 
@@ -34,10 +35,30 @@ type Block struct {
 func (b *Block) Label() string { return fmt.Sprintf("block %d", b.Index) }
 
 // piece is a run of the file's bytes: text between blocks, or one block (with
-// its ownership line, if any, so that both go together).
+// its ownership line, if any, so that both go together). A block Add
+// appended has no text yet: its ownership line and PEM are written by Bytes,
+// so that a large edit holds one copy of the new file, not two.
 type piece struct {
 	text  []byte
 	block *Block
+	added bool
+}
+
+// size is the length of the piece's bytes in the file.
+func (p piece) size() int {
+	if p.added {
+		return len(OwnerLine(p.block.Cert)) + stores.CertificatePEMLen(len(p.block.Cert.DER))
+	}
+	return len(p.text)
+}
+
+// appendTo appends the piece's bytes to dst.
+func (p piece) appendTo(dst []byte) []byte {
+	if p.added {
+		dst = append(dst, OwnerLine(p.block.Cert)...)
+		return stores.AppendCertificatePEM(dst, p.block.Cert.DER)
+	}
+	return append(dst, p.text...)
 }
 
 // File is a PEM bundle cut into pieces, so that it can be rewritten with every
@@ -163,11 +184,35 @@ func (f *File) Bytes() []byte {
 	if !f.changed {
 		return f.orig
 	}
-	var out []byte
+	n := 0
 	for _, p := range f.pieces {
-		out = append(out, p.text...)
+		n += p.size()
+	}
+	out := make([]byte, 0, n)
+	for _, p := range f.pieces {
+		out = p.appendTo(out)
 	}
 	return out
+}
+
+// WriteTo writes the file's content (what Bytes returns) to w, one piece at
+// a time, so that a large bundle is never held whole a second time.
+func (f *File) WriteTo(w io.Writer) (int64, error) {
+	if !f.changed {
+		n, err := w.Write(f.orig)
+		return int64(n), err
+	}
+	var total int64
+	var buf []byte
+	for _, p := range f.pieces {
+		buf = p.appendTo(buf[:0])
+		n, err := w.Write(buf)
+		total += int64(n)
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
 }
 
 // Remove deletes every block holding the certificate fp, each with its
@@ -193,15 +238,14 @@ func (f *File) Remove(fp stores.Fingerprint) int {
 // line.
 func (f *File) Add(c *stores.Certificate) {
 	if len(f.pieces) > 0 {
-		last := f.pieces[len(f.pieces)-1].text
-		if len(last) > 0 && last[len(last)-1] != '\n' {
+		last := f.pieces[len(f.pieces)-1]
+		if !last.added && len(last.text) > 0 && last.text[len(last.text)-1] != '\n' {
 			f.pieces = append(f.pieces, piece{text: []byte("\n")})
 		}
 	}
 	f.nblocks++
 	b := &Block{Index: f.nblocks, Type: "CERTIFICATE", Cert: c, Trust: stores.TrustAll(), Owned: true}
-	text := append([]byte(OwnerLine(c)), encodeCert(c.DER)...)
-	f.pieces = append(f.pieces, piece{text: text, block: b})
+	f.pieces = append(f.pieces, piece{block: b, added: true})
 	f.changed = true
 }
 

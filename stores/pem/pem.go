@@ -18,9 +18,11 @@
 package pem
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -62,7 +64,13 @@ func (s *Store) Paths() []string { return []string{s.path} }
 // Load reads the bundle. A missing file is stores.ErrNotExist; a file that
 // is not a PEM bundle (see CheckKind) is stores.ErrWrongKind. An empty file is
 // an empty store.
+//
+// A bundle of certificate blocks is read block by block (see scan), so that
+// loading holds the certificates, not the file; anything else is read whole.
 func (s *Store) Load(ctx context.Context) (*stores.Set, error) {
+	if set, ok := s.scan(); ok {
+		return set, nil
+	}
 	f, err := s.read()
 	if err != nil {
 		return nil, err
@@ -94,7 +102,7 @@ func Entries(f *File) *stores.Set {
 	}
 	for fp, idx := range again {
 		e := set.Get(fp)
-		e.Notes = append(e.Notes, duplicateNote(first[fp], idx))
+		e.Notes = append(e.Notes, duplicateNote(first[fp].Label(), idx))
 	}
 	return set
 }
@@ -102,8 +110,9 @@ func Entries(f *File) *stores.Set {
 // maxNamed is how many duplicate blocks a note names before "and N more".
 const maxNamed = 3
 
-// duplicateNote says which other blocks hold the certificate of b.
-func duplicateNote(b *Block, idx []int) string {
+// duplicateNote says which other blocks hold the certificate of the block
+// named label.
+func duplicateNote(label string, idx []int) string {
 	var names []string
 	for _, i := range idx[:min(len(idx), maxNamed)] {
 		names = append(names, fmt.Sprint(i))
@@ -116,7 +125,70 @@ func duplicateNote(b *Block, idx []int) string {
 	if len(idx) > 1 {
 		what = "blocks " + list + " hold"
 	}
-	return fmt.Sprintf("%s the same certificate again (folded into %s)", what, b.Label())
+	return fmt.Sprintf("%s the same certificate again (folded into %s)", what, label)
+}
+
+// scan reads the bundle with stores.ScanPEM and makes the set Entries would
+// make of it. It reports false for everything but a PEM bundle holding at
+// least one certificate, no private key and no NUL byte, and for any error
+// (a missing file, a block that does not decode): Load then reads the file
+// whole, which says exactly what is wrong.
+func (s *Store) scan() (*stores.Set, bool) {
+	fh, err := stores.OpenFile(s.path)
+	if err != nil {
+		return nil, false
+	}
+	defer fh.Close()
+	r := &nulReader{r: stores.LimitReader(s.path, fh)}
+	set := stores.NewSet()
+	first := map[stores.Fingerprint]string{}
+	again := map[stores.Fingerprint][]int{}
+	err = stores.ScanPEM(r, func(b *stores.PEMBlock, before []byte) error {
+		if b.Cert == nil {
+			if strings.Contains(b.Label, "PRIVATE KEY") {
+				return errNotPlain
+			}
+			return nil
+		}
+		label := fmt.Sprintf("block %d", b.Index)
+		if _, dup := first[b.Cert.Fingerprint]; dup {
+			again[b.Cert.Fingerprint] = append(again[b.Cert.Fingerprint], b.Index)
+		} else {
+			first[b.Cert.Fingerprint] = label
+		}
+		owned := bytes.HasPrefix(before, []byte(OwnerPrefix)) && bytes.HasSuffix(before, []byte("\n"))
+		e := &stores.Entry{Cert: b.Cert, Trust: b.Trust(), Owned: owned, Label: label}
+		if b.Aux != nil && b.Aux.HasAlias && len(b.Aux.Alias) > 0 {
+			e.Notes = append(e.Notes, fmt.Sprintf("alias %q", string(b.Aux.Alias)))
+		}
+		set.Add(e)
+		return nil
+	})
+	if err != nil || r.nul || set.Len() == 0 {
+		return nil, false
+	}
+	for fp, idx := range again {
+		e := set.Get(fp)
+		e.Notes = append(e.Notes, duplicateNote(first[fp], idx))
+	}
+	return set, true
+}
+
+// errNotPlain stops a scan that found something only a whole read reports.
+var errNotPlain = errors.New("not a plain bundle")
+
+// nulReader notes whether it read a NUL byte (a bundle holds none).
+type nulReader struct {
+	r   io.Reader
+	nul bool
+}
+
+func (n *nulReader) Read(p []byte) (int, error) {
+	k, err := n.r.Read(p)
+	if bytes.IndexByte(p[:k], 0) >= 0 {
+		n.nul = true
+	}
+	return k, err
 }
 
 // read parses the file and checks that it is a bundle.
@@ -198,7 +270,11 @@ func (s *Store) Apply(ctx context.Context, changes []stores.Change) error {
 		return &stores.Error{Path: s.path, Err: fmt.Errorf("folder %s does not exist", dir),
 			Hint: "create the folder first (mkdir -p " + dir + "), or check the path for a typo"}
 	}
-	if err := atomicfile.Write(s.path, f.Bytes(), 0o644); err != nil {
+	write := func(w io.Writer) error {
+		_, err := f.WriteTo(w)
+		return err
+	}
+	if err := atomicfile.WriteFunc(s.path, 0o644, write); err != nil {
 		return &stores.Error{Path: s.path, Err: err, Hint: "check that the folder is writable and the disk has room; the file was left as it was"}
 	}
 	return nil
