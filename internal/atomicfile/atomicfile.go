@@ -15,8 +15,12 @@
 package atomicfile
 
 import (
+	"bufio"
+	"bytes"
 	"errors"
+	"io"
 	"io/fs"
+	"os"
 	"strings"
 )
 
@@ -74,13 +78,43 @@ var dirSyncFault func(dir string) error
 // temporary file is left behind. An error wrapping ErrDirSync means the rename
 // happened: path holds data, but that may not survive a crash.
 func Write(path string, data []byte, perm fs.FileMode) error {
-	return write(path, data, perm, nil, true)
+	return write(path, content{data: data}, perm, nil, true)
 }
 
 // WriteNoFollow is Write for rootsync's own files in its state folder: a
 // symbolic link at path is replaced by the file, never followed.
 func WriteNoFollow(path string, data []byte, perm fs.FileMode) error {
-	return write(path, data, perm, nil, false)
+	return write(path, content{data: data}, perm, nil, false)
+}
+
+// WriteFunc is Write for content too large to hold in memory twice: fill
+// writes the new content (buffered) into the temporary file that then
+// replaces path. The guarantees are Write's; unlike Write, it always writes,
+// even when the file already holds that content. An error from fill leaves
+// the old file untouched.
+func WriteFunc(path string, perm fs.FileMode, fill func(io.Writer) error) error {
+	return write(path, content{fill: fill}, perm, nil, true)
+}
+
+// content is what a write puts in the file: data, or what fill writes.
+type content struct {
+	data []byte
+	fill func(io.Writer) error
+}
+
+// same reports whether old is already the content (never for fill).
+func (c content) same(old []byte) bool { return c.fill == nil && bytes.Equal(old, c.data) }
+
+func (c content) writeTo(f *os.File) error {
+	if c.fill == nil {
+		_, err := f.Write(c.data)
+		return err
+	}
+	w := bufio.NewWriterSize(f, 256<<10)
+	if err := c.fill(w); err != nil {
+		return err
+	}
+	return w.Flush()
 }
 
 // WriteMeta replaces path (following links as Write does) with data and gives
@@ -89,5 +123,5 @@ func WriteNoFollow(path string, data []byte, perm fs.FileMode) error {
 // are not set, nor setuid, setgid or sticky bits. A file that already has
 // exactly data and m's metadata is left alone.
 func WriteMeta(path string, data []byte, m *Meta) error {
-	return write(path, data, 0, m, true)
+	return write(path, content{data: data}, 0, m, true)
 }

@@ -21,7 +21,7 @@ import (
 	"github.com/rootsync/rootsync/internal/securefs"
 )
 
-func write(path string, data []byte, perm fs.FileMode, want *Meta, follow bool) error {
+func write(path string, data content, perm fs.FileMode, want *Meta, follow bool) error {
 	var dir *os.File
 	var dirPath, name string
 	var err error
@@ -54,7 +54,7 @@ func write(path string, data []byte, perm fs.FileMode, want *Meta, follow bool) 
 		if err != nil {
 			return err
 		}
-		if bytes.Equal(old, data) && (want == nil || sameMeta(m, want)) {
+		if data.same(old) && (want == nil || sameMeta(m, want)) {
 			return nil
 		}
 		meta = m
@@ -176,7 +176,7 @@ func xattrs(fd int) ([]Xattr, error) {
 // replace writes data to a new file in the folder dfd with metadata m, then
 // renames it over name. With exact, attributes the new file inherited (a
 // default ACL) that m does not list are removed.
-func replace(dfd int, name, full string, data []byte, m *Meta, exact bool) error {
+func replace(dfd int, name, full string, data content, m *Meta, exact bool) error {
 	var rnd [6]byte
 	_, _ = rand.Read(rnd[:])
 	tmp := "." + name + ".rootsync-" + hex.EncodeToString(rnd[:])
@@ -192,7 +192,7 @@ func replace(dfd int, name, full string, data []byte, m *Meta, exact bool) error
 			_ = unix.Unlinkat(dfd, tmp, 0)
 		}
 	}()
-	if _, err := f.Write(data); err != nil {
+	if err := data.writeTo(f); err != nil {
 		return fmt.Errorf("%s: %w", full, err)
 	}
 	if err := setMeta(fd, m, exact); err != nil {

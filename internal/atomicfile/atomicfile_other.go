@@ -3,7 +3,6 @@
 package atomicfile
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -16,7 +15,7 @@ import (
 // extended attributes and ACLs are not carried over, and symbolic links are
 // followed without the root-only rule of internal/securefs.
 
-func write(path string, data []byte, perm fs.FileMode, want *Meta, follow bool) error {
+func write(path string, data content, perm fs.FileMode, want *Meta, follow bool) error {
 	if follow {
 		if real, err := filepath.EvalSymlinks(path); err == nil {
 			path = real
@@ -33,7 +32,7 @@ func write(path string, data []byte, perm fs.FileMode, want *Meta, follow bool) 
 			if err != nil {
 				return err
 			}
-			if bytes.Equal(old, data) && (want == nil || m.Mode.Perm() == want.Mode.Perm() && (want.ModTime == 0 || m.ModTime == want.ModTime)) {
+			if data.same(old) && (want == nil || m.Mode.Perm() == want.Mode.Perm() && (want.ModTime == 0 || m.ModTime == want.ModTime)) {
 				return nil
 			}
 			meta, meta.ModTime = m, 0
@@ -57,7 +56,7 @@ func write(path string, data []byte, perm fs.FileMode, want *Meta, follow bool) 
 			os.Remove(name)
 		}
 	}()
-	if _, err := tmp.Write(data); err != nil {
+	if err := data.writeTo(tmp); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	if meta.UID >= 0 || meta.GID >= 0 {
