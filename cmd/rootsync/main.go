@@ -7,4 +7,7 @@ import (
 	"github.com/rootsync/rootsync/internal/cli"
 )
 
-func main() { os.Exit(cli.Main(os.Args[1:], os.Stdout, os.Stderr)) }
+func main() {
+	cli.TuneMemory()
+	os.Exit(cli.Main(os.Args[1:], os.Stdout, os.Stderr))
+}

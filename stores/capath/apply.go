@@ -416,20 +416,7 @@ func (s *Store) run(f *folder, w *work) (err error) {
 // flushes all new files at once with syncFS.
 func (t *txn) create(name string, data []byte, mode fs.FileMode) error {
 	p := t.path(name)
-	fh, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-	if err != nil {
-		return err
-	}
-	t.undo = append(t.undo, func() error { return os.Remove(p) })
-	if _, err := fh.Write(data); err != nil {
-		fh.Close()
-		return err
-	}
-	if err := fh.Chmod(mode); err != nil {
-		fh.Close()
-		return err
-	}
-	return fh.Close()
+	return createFile(p, data, mode, func() { t.undo = append(t.undo, func() error { return os.Remove(p) }) })
 }
 
 func (t *txn) rename(from, to string) error {

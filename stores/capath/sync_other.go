@@ -37,3 +37,22 @@ func syncFS(dir string) error {
 // read on this system, so a rollback sets both times to the modification
 // time.
 func accessTime(fi fs.FileInfo) time.Time { return fi.ModTime() }
+
+// createFile makes the new file p holding data with exactly mode (whatever
+// the umask), calling created as soon as the file exists.
+func createFile(p string, data []byte, mode fs.FileMode, created func()) error {
+	fh, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
+		return err
+	}
+	created()
+	if _, err := fh.Write(data); err != nil {
+		fh.Close()
+		return err
+	}
+	if err := fh.Chmod(mode); err != nil {
+		fh.Close()
+		return err
+	}
+	return fh.Close()
+}
