@@ -1,18 +1,27 @@
 // Command profile runs one rootsync command in-process under the Go CPU
-// profiler (and optionally writes a heap profile at the end), so that the
-// scale benchmarks can show where time goes. It runs exactly what the
+// profiler (and optionally writes heap profiles), so that the scale
+// benchmarks can show where time and memory go. It runs exactly what the
 // rootsync binary runs; it adds no behaviour of its own.
 //
-// Usage: go run ./bench/profile -cpuprofile cpu.out [-memprofile mem.out] -- COMMAND ARGS...
-// Then: go tool pprof -top cpu.out
+// Usage: go run ./bench/profile [-cpuprofile cpu.out] [-memprofile mem.out] [-peakprofile peak.out] -- COMMAND ARGS...
+//
+// -memprofile writes the heap profile after the command: its alloc_space
+// sample says what allocated the most over the run. -peakprofile watches
+// the live heap every 20 ms and keeps the heap profile taken at its highest
+// point: its inuse_space sample says what was held when memory peaked.
+// Then: go tool pprof -top cpu.out, go tool pprof -sample_index=alloc_space
+// -top mem.out, go tool pprof -sample_index=inuse_space -top peak.out.
 package main
 
 import (
+	"bytes"
 	"flag"
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
+	"time"
 
 	"github.com/rootsync/rootsync/internal/cli"
 )
@@ -20,21 +29,33 @@ import (
 func main() {
 	cpu := flag.String("cpuprofile", "", "write a CPU profile to this file")
 	mem := flag.String("memprofile", "", "write a heap profile (after the command) to this file")
+	peak := flag.String("peakprofile", "", "write the heap profile taken when the live heap was largest to this file")
 	flag.Parse()
+	cli.TuneMemory()
 	if *cpu != "" {
 		f, err := os.Create(*cpu)
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "profile:", err)
-			os.Exit(1)
+			fail(err)
 		}
 		if err := pprof.StartCPUProfile(f); err != nil {
-			fmt.Fprintln(os.Stderr, "profile:", err)
-			os.Exit(1)
+			fail(err)
 		}
+	}
+	var w *watcher
+	if *peak != "" {
+		runtime.MemProfileRate = 64 << 10
+		w = watch()
 	}
 	code := cli.Main(flag.Args(), os.Stdout, os.Stderr)
 	if *cpu != "" {
 		pprof.StopCPUProfile()
+	}
+	if w != nil {
+		p, live := w.stop()
+		fmt.Fprintf(os.Stderr, "profile: largest live heap seen %.1f MiB\n", float64(live)/(1<<20))
+		if err := os.WriteFile(*peak, p, 0o644); err != nil {
+			fail(err)
+		}
 	}
 	if *mem != "" {
 		f, err := os.Create(*mem)
@@ -44,9 +65,57 @@ func main() {
 			f.Close()
 		}
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "profile:", err)
-			os.Exit(1)
+			fail(err)
 		}
 	}
 	os.Exit(code)
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "profile:", err)
+	os.Exit(1)
+}
+
+// watcher samples the live heap (as of the last collection) and keeps the
+// heap profile of the highest sample.
+type watcher struct {
+	done chan struct{}
+	out  chan result
+}
+
+type result struct {
+	profile []byte
+	live    uint64
+}
+
+func watch() *watcher {
+	w := &watcher{done: make(chan struct{}), out: make(chan result, 1)}
+	go func() {
+		sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+		var best result
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-w.done:
+				w.out <- best
+				return
+			case <-t.C:
+			}
+			metrics.Read(sample)
+			if v := sample[0].Value.Uint64(); v > best.live+best.live/20 {
+				var b bytes.Buffer
+				if pprof.Lookup("heap").WriteTo(&b, 0) == nil {
+					best = result{b.Bytes(), v}
+				}
+			}
+		}
+	}()
+	return w
+}
+
+func (w *watcher) stop() ([]byte, uint64) {
+	close(w.done)
+	r := <-w.out
+	return r.profile, r.live
 }
