@@ -373,7 +373,7 @@ func (c *checker) buildChain() {
 			}
 			r := Reason{Code: CodeBadSignature, Severity: Reject, Cert: refOf(cur), Store: best.source,
 				Message: fmt.Sprintf("%s is not signed by %s (%s, from %s): %s", describe(cur), best.cert.Subject, best.cert.Fingerprint.Short(), best.source, why)}
-			if best.cert.Parsed != nil && keyIDMismatch(cur, best.cert) {
+			if c.parsed(best.cert) != nil && keyIDMismatch(c.parsed(cur), c.parsed(best.cert)) {
 				// OpenSSL does not take a certificate whose subject key id
 				// differs from the authority key id for the issuer at all.
 				r.OpenSSL = &VerifyError{Code: 20, Name: verifyErrorNames[20]}
