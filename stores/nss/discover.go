@@ -95,11 +95,12 @@ type profile struct{ name, path string }
 
 // firefoxProfiles lists the profiles under a Firefox folder: those
 // profiles.ini names (by their Name=), then any other folder holding
-// cert9.db or prefs.js (named by folder name).
+// cert9.db or prefs.js (named by folder name). A profiles.ini that is not a
+// regular file (a named pipe) is not read.
 func firefoxProfiles(root string) []profile {
 	var out []profile
 	seen := map[string]bool{}
-	if f, err := os.Open(filepath.Join(root, "profiles.ini")); err == nil {
+	if f, err := stores.OpenFile(filepath.Join(root, "profiles.ini")); err == nil {
 		var name, path string
 		relative, inProfile := true, false
 		flush := func() {
