@@ -85,7 +85,7 @@ func TestBashCompletion(t *testing.T) {
 		want  []string
 	}{
 		{"command", []string{"rootsync", "sy"}, []string{"sync"}},
-		{"commands sharing a prefix", []string{"rootsync", "di"}, []string{"diff", "discover"}},
+		{"commands sharing a prefix", []string{"rootsync", "di"}, []string{"diff", "discover", "distrust"}},
 		{"flag", []string{"rootsync", "sync", "--mo"}, []string{"--mode"}},
 		{"flag value", []string{"rootsync", "sync", "--mode", ""}, []string{"add", "mirror", "prune"}},
 		{"purpose", []string{"rootsync", "diff", "--purpose", "cl"}, []string{"client-auth"}},

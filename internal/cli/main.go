@@ -82,6 +82,8 @@ func commands() []command {
 		{"list", "STORE...", "show what stores hold, with trust per purpose", runList, func(fs *pflag.FlagSet) { new(listOptions).AddFlags(fs) }},
 		{"diff", "SOURCE... --to TARGET...", "show the plan that would make targets match sources (changes nothing)", runDiff, func(fs *pflag.FlagSet) { new(syncOptions).AddFlags(fs, false) }},
 		{"sync", "SOURCE... --to TARGET... [--dry-run] [--mode add|prune|mirror]", "apply that plan", runSync, func(fs *pflag.FlagSet) { new(syncOptions).AddFlags(fs, true) }},
+		{"remove", "FINGERPRINT... --from STORE...|--all-stores [--all-users] [--dry-run]", "take certificates out of stores (a compromised or retired CA)", runRemove, func(fs *pflag.FlagSet) { new(editOptions).AddFlags(fs, "from") }},
+		{"distrust", "FINGERPRINT... --in STORE...|--all-stores [--all-users] [--dry-run]", "distrust certificates where a store can record it, remove them where it cannot", runDistrust, func(fs *pflag.FlagSet) { new(editOptions).AddFlags(fs, "in") }},
 		{"restore", "[BACKUP]", "list backups, or put a store back as a backup saved it", runRestore, func(fs *pflag.FlagSet) { new(restoreOptions).AddFlags(fs) }},
 		{"run", "[--config FILE] [--job NAME]... [--dry-run] [--cron]", "run the jobs of the configuration file (for cron and systemd timers)", runRun, func(fs *pflag.FlagSet) { new(runOptions).AddFlags(fs) }},
 		{"discover", "", "list the trust stores of this user and host (browsers' NSS databases, system, Java)", runDiscover, func(fs *pflag.FlagSet) { new(discoverOptions).AddFlags(fs) }},

@@ -1,5 +1,5 @@
 // Package job is rootsync's transaction: every command that writes stores
-// (sync, run, restore) goes through Tx.Do, which
+// (sync, run, restore, remove, distrust) goes through Tx.Do, which
 //
 //   - takes the state folder's lock (one writing rootsync per state folder),
 //   - rolls back first what an interrupted transaction left half-done (the
@@ -11,8 +11,9 @@
 //     target, merges the sources and plans every target (nothing is written
 //     before every store was read and every plan computed, and nothing at
 //     all when the mass-removal guard refused a plan: plan.RefusedError),
-//     and a Restore
-//     puts a store back from a backup. Each store a unit changes is backed up
+//     a Restore puts a store back from a backup, and an Edit removes or
+//     distrusts named certificates in named stores (rootsync remove and
+//     distrust; it reads and plans every store before it writes any). Each store a unit changes is backed up
 //     and named in the journal before it changes; its hooks run after it
 //     changed. If any store of a unit fails (its Apply or a hook), every
 //     store the unit already changed is put back from its backup, its state
@@ -67,7 +68,7 @@ func (j *Job) prepare(ctx context.Context, t *Tx, res *Result) ([]*step, error) 
 	if err != nil || t.DryRun {
 		return nil, err
 	}
-	return j.steps(r), nil
+	return targetSteps(j.Targets, r), nil
 }
 
 // plan loads every store and plans every target.
@@ -126,10 +127,11 @@ func (j *Job) plan(ctx context.Context, dryRun bool, log *zap.Logger) (*report.R
 	return r, nil
 }
 
-// steps turns the planned targets that have changes into steps.
-func (j *Job) steps(r *report.Run) []*step {
+// targetSteps turns the planned targets (r.Targets[i] is targets[i]'s)
+// that have changes into steps.
+func targetSteps(targets []Target, r *report.Run) []*step {
 	var out []*step
-	for i, t := range j.Targets {
+	for i, t := range targets {
 		rt := &r.Targets[i]
 		if rt.Plan.Empty() {
 			continue

@@ -61,7 +61,7 @@ type Tx struct {
 }
 
 // Unit is one piece of work a transaction carries out all or nothing: a
-// *Job or a *Restore.
+// *Job, a *Restore or an *Edit.
 type Unit interface {
 	unitName() string
 	// folders returns the folders to lock before the unit reads its stores.

@@ -127,6 +127,10 @@ func (r Reason) String() string {
 		return "mirror mode removes what no source holds"
 	case ReasonDropped:
 		return "added by rootsync earlier; no source holds it now"
+	case ReasonRemoveAsked:
+		return "named by rootsync remove"
+	case ReasonDistrustAsked:
+		return "named by rootsync distrust"
 	}
 	return string(r.Code)
 }
@@ -144,6 +148,9 @@ type detail struct {
 	text string
 	// held: the target already holds the certificate (openssl-cannot-load).
 	held bool
+	// removed: the distrust command names the certificates, and a store
+	// that cannot record distrust loses them (lossy-distrust).
+	removed bool
 	// origin is the target's origin, defaulted whether it is the default,
 	// public whether the roots are public, exact whether the mode may
 	// remove the entry (origin, origin-kept).
@@ -180,6 +187,9 @@ func warningText(c Code, d detail) string {
 	case CodeLossyPurpose:
 		return fmt.Sprintf("trusted only for some of the chosen purposes, but a %s store cannot record purposes: it will trust them for every purpose (use --purpose to choose)", d.kind)
 	case CodeLossyDistrust:
+		if d.removed {
+			return fmt.Sprintf("to distrust, but a %s store cannot record distrust: removed from %s instead (a later sync that copies them there brings them back)", d.kind, d.target)
+		}
 		return fmt.Sprintf("distrusted for some purposes and trusted for others, but a %s store cannot record distrust: they are left out of it", d.kind)
 	case CodeStillTrusted:
 		return fmt.Sprintf("distrusted by the sources but present in %s, which cannot record distrust; %s mode does not remove it (use --mode %s)",

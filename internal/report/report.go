@@ -55,7 +55,8 @@ func (s Style) paint(color, text string) string {
 // Run is one diff or sync: the sources, the desired-state warnings, and one
 // result per target.
 type Run struct {
-	Command  string // diff or sync
+	Command string // diff, sync, remove or distrust
+	// Mode is the mode of diff and sync; remove and distrust have none.
 	Mode     plan.Mode
 	DryRun   bool
 	Sources  []Source
@@ -93,6 +94,19 @@ func (r *Run) Changed() bool {
 	return false
 }
 
+// explicit reports whether the run is of remove or distrust, which name
+// the certificates to change instead of a mode.
+func (r *Run) explicit() bool { return r.Command == "remove" || r.Command == "distrust" }
+
+// modeName is the JSON document's mode: the command's name for remove and
+// distrust.
+func (r *Run) modeName() string {
+	if r.explicit() {
+		return r.Command
+	}
+	return r.Mode.String()
+}
+
 // maxListed is how many certificates a text warning lists before "and N more".
 const maxListed = 8
 
@@ -109,7 +123,11 @@ func Text(w io.Writer, r *Run, style Style) error {
 		if p == nil {
 			continue
 		}
-		ew.printf("%s (%s mode): %s\n", p.Target, p.Mode, summaryLine(r, t))
+		if r.explicit() {
+			ew.printf("%s: %s\n", p.Target, summaryLine(r, t))
+		} else {
+			ew.printf("%s (%s mode): %s\n", p.Target, p.Mode, summaryLine(r, t))
+		}
 		var table bytes.Buffer
 		tw := tabwriter.NewWriter(&table, 0, 0, 2, ' ', 0)
 		for _, c := range p.Changes {
@@ -157,6 +175,8 @@ func summaryLine(r *Run, t Target) string {
 	a, rm, tr := p.Count(stores.Add), p.Count(stores.Remove), p.Count(stores.SetTrust)
 	counts := fmt.Sprintf("%d to add, %d to remove, %d to change trust, %d unchanged, %d kept", a, rm, tr, p.Unchanged, p.Kept)
 	switch {
+	case p.Empty() && r.explicit():
+		return fmt.Sprintf("nothing to do (%d unchanged, %d kept)", p.Unchanged, p.Kept)
 	case p.Empty():
 		return fmt.Sprintf("in sync (%d unchanged, %d kept)", p.Unchanged, p.Kept)
 	case p.Refused != nil:
@@ -315,7 +335,7 @@ func JSON(w io.Writer, r *Run) error {
 // runJSON is the rootsync.plan/v1 document of r.
 func runJSON(r *Run) jsonRun {
 	out := jsonRun{
-		Schema: PlanSchema, Command: r.Command, Mode: r.Mode.String(), DryRun: r.DryRun, Changed: r.Changed(),
+		Schema: PlanSchema, Command: r.Command, Mode: r.modeName(), DryRun: r.DryRun, Changed: r.Changed(),
 		Sources: []jsonSource{}, Warnings: warningsJSON(r.Warnings), Targets: []jsonTarget{},
 	}
 	for _, s := range r.Sources {
