@@ -364,15 +364,18 @@ func TestPrivateKeys(t *testing.T) {
 		if code := cli.Main([]string{"list", "--output", "json", "jks:" + file + "?password-file=" + pwFile}, &out, &errb); code != 0 {
 			t.Fatalf("rootsync list: exit %d\n%s", code, errb.String())
 		}
-		var listed struct {
-			Certificates []struct {
-				Fingerprint, Label string
-				PrivateKey         bool `json:"private_key"`
+		var doc struct {
+			Stores []struct {
+				Certificates []struct {
+					Fingerprint, Label string
+					PrivateKey         bool `json:"private_key"`
+				}
 			}
 		}
-		if err := json.Unmarshal(out.Bytes(), &listed); err != nil {
-			t.Fatal(err)
+		if err := json.Unmarshal(out.Bytes(), &doc); err != nil || len(doc.Stores) != 1 {
+			t.Fatalf("rootsync list: %v, %d stores:\n%s", err, len(doc.Stores), out.String())
 		}
+		listed := doc.Stores[0]
 		keysListed := 0
 		for _, c := range listed.Certificates {
 			if c.PrivateKey {
