@@ -151,7 +151,22 @@ var Layouts = []Layout{
 	},
 	{
 		// Arch and derivatives: the same p11-kit tooling under
-		// /etc/ca-certificates (paths from Arch's documentation).
+		// /etc/ca-certificates. Arch's p11-kit reads
+		// /etc/ca-certificates/trust-source and
+		// /usr/share/ca-certificates/trust-source, and update-ca-trust
+		// (ca-certificates-utils; "trust extract-compat" runs it) writes into
+		// DEST=/etc/ca-certificates/extracted with, among others:
+		//   trust extract --overwrite --comment --format=pem-bundle --filter=ca-anchors --purpose=server-auth "$dest/tls-ca-bundle.pem"
+		//   trust extract --overwrite --comment --format=pem-bundle --filter=ca-anchors --purpose=email "$dest/email-ca-bundle.pem"
+		//   trust extract --overwrite --comment --format=pem-bundle --filter=ca-anchors --purpose=code-signing "$dest/objsign-ca-bundle.pem"
+		//   trust extract --overwrite --comment --format=openssl-bundle --filter=certificates "$dest/ca-bundle.trust.crt"
+		//   trust extract --overwrite --format=pem-directory-hash --filter=ca-anchors --purpose=server-auth "$dest/cadir"
+		// (the script as carried in eweOS/packages at 4bb9b3a51ae7; Arch's
+		// ca-certificates 20150402-1 has the same lines without --comment).
+		// It also writes java-cacerts.jks and edk2-cacerts.bin and links the
+		// cadir files into /etc/ssl/certs; under a root prefix rootsync
+		// writes the bundles and cadir, not those.
+		// TestDistroScriptsAgree runs these lines against a sandboxed tree.
 		Family:     "arch",
 		IDs:        []string{"arch", "archarm", "manjaro", "endeavouros", "artix"},
 		Markers:    []string{"/etc/arch-release"},
@@ -159,7 +174,7 @@ var Layouts = []Layout{
 		Blocklist:  "/etc/ca-certificates/trust-source/blocklist",
 		Ext:        ".pem",
 		Regenerate: [][]string{{"update-ca-trust"}},
-		Rooted:     p11kitExtract("{root}/etc/ca-certificates/extracted/", "{root}/etc/ca-certificates/extracted/ca-bundle.trust.crt"),
+		Rooted:     archExtract(),
 		TrustPaths: []string{"{root}/etc/ca-certificates/trust-source", "{root}/usr/share/ca-certificates/trust-source"},
 		Packaged:   []string{"/usr/share/ca-certificates/trust-source"},
 		Outputs: []Output{
@@ -170,9 +185,21 @@ var Layouts = []Layout{
 		},
 	},
 	{
-		// openSUSE and SLES: a p11-kit based update-ca-certificates; the
-		// distrust folder is still called blacklist (paths from SUSE's
-		// documentation).
+		// openSUSE and SLES: a p11-kit based update-ca-certificates (a shell
+		// script running the hooks in /usr/lib/ca-certificates/update.d); the
+		// distrust folder is still called blacklist, and p11-kit reads
+		// /etc/pki/trust and /usr/share/pki/trust. The hooks' command lines
+		// (openSUSE/ca-certificates: certbundle.run and etc_ssl.run at
+		// 0e1769784fc2, openssl.run at 0934a7e4ec5b; statedir is
+		// /var/lib/ca-certificates):
+		//   trust extract --format=pem-bundle --purpose=server-auth --filter=ca-anchors $cafile.tmp
+		//     (then a comment header is put in front and it is renamed to $statedir/ca-bundle.pem)
+		//   trust extract --purpose=server-auth --filter=ca-anchors --format=pem-directory-hash -f "${destdir}$pemdir"
+		//     ($statedir/pem; /etc/ssl/certs is a link to it)
+		//   trust extract --format=openssl-directory --filter=ca-anchors --overwrite $cadir
+		//     ($statedir/openssl)
+		// java.run writes java-cacerts, which rootsync leaves to the tool.
+		// TestDistroScriptsAgree runs these lines against a sandboxed tree.
 		Family:     "suse",
 		IDs:        []string{"opensuse", "opensuse-leap", "opensuse-tumbleweed", "opensuse-microos", "sles", "sled", "suse"},
 		Markers:    []string{"/etc/SUSE-brand", "/etc/SuSE-release"},
@@ -180,16 +207,24 @@ var Layouts = []Layout{
 		Blocklist:  "/etc/pki/trust/blacklist",
 		Ext:        ".pem",
 		Regenerate: [][]string{{"update-ca-certificates"}},
-		Rooted: [][]string{{"trust", "extract", "--format=pem-bundle", "--filter=ca-anchors", "--purpose", "server-auth",
-			"--overwrite", "{root}/var/lib/ca-certificates/ca-bundle.pem"}},
+		Rooted: [][]string{
+			{"trust", "extract", "--format=pem-bundle", "--filter=ca-anchors", "--purpose", "server-auth",
+				"--overwrite", "{root}/var/lib/ca-certificates/ca-bundle.pem"},
+			{"trust", "extract", "--format=pem-directory-hash", "--filter=ca-anchors", "--purpose", "server-auth",
+				"--overwrite", "{root}/var/lib/ca-certificates/pem"},
+			{"trust", "extract", "--format=openssl-directory", "--filter=ca-anchors",
+				"--overwrite", "{root}/var/lib/ca-certificates/openssl"},
+		},
 		TrustPaths: []string{"{root}/etc/pki/trust", "{root}/usr/share/pki/trust"},
 		Packaged:   []string{"/usr/share/pki/trust"},
 		Outputs:    []Output{{Path: "/var/lib/ca-certificates/ca-bundle.pem", Form: PEMBundle, Purposes: tlsPurposes}},
 	},
 	{
-		// Alpine: its own update-ca-certificates (C) reads every regular file in
+		// Alpine: its own update-ca-certificates (update-ca.c in
+		// alpinelinux/ca-certificates, no p11-kit) reads every regular file in
 		// /usr/local/share/ca-certificates. It has no options to move its paths,
-		// so a root prefix runs the tree's own tool through chroot.
+		// so a root prefix runs the tree's own tool through chroot; it cannot
+		// run here, so this layout is tested against fixture trees only.
 		Family:       "alpine",
 		IDs:          []string{"alpine", "postmarketos"},
 		Markers:      []string{"/etc/alpine-release"},
@@ -217,6 +252,14 @@ func p11kitExtract(pemDir, trustFile string) [][]string {
 		bundle("code-signing", "objsign-ca-bundle.pem"),
 		{"trust", "extract", "--format=openssl-bundle", "--filter=certificates", "--overwrite", trustFile},
 	}
+}
+
+// archExtract is p11kitExtract plus the hashed folder Arch's update-ca-trust
+// writes (its files are linked into /etc/ssl/certs on the running system).
+func archExtract() [][]string {
+	return append(p11kitExtract("{root}/etc/ca-certificates/extracted/", "{root}/etc/ca-certificates/extracted/ca-bundle.trust.crt"),
+		[]string{"trust", "extract", "--format=pem-directory-hash", "--filter=ca-anchors", "--purpose", "server-auth",
+			"--overwrite", "{root}/etc/ca-certificates/extracted/cadir"})
 }
 
 // Families lists the family names of the table, for messages.

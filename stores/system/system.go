@@ -436,4 +436,3 @@ func (s *Store) fileName(c *stores.Certificate) string {
 }
 
 func pemOf(c *stores.Certificate) []byte { return stores.EncodeCertificatePEM(c.DER) }
-
