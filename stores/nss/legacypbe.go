@@ -87,7 +87,7 @@ type legacyParams struct {
 // nsspkcs5_CipherData does. ok is false when the padding is wrong (a wrong
 // key, almost always).
 func (s legacyScheme) decrypt(params legacyParams, pk, data []byte) (plain []byte, ok bool, err error) {
-	if params.Iterations < 1 || params.Iterations > 10_000_000 || len(params.Salt) > 1024 {
+	if params.Iterations < 1 || params.Iterations > maxIterations || len(params.Salt) > 1024 {
 		return nil, false, fmt.Errorf("implausible %s parameters (%d iterations, %d-byte salt)", s.name, params.Iterations, len(params.Salt))
 	}
 	var key, iv []byte

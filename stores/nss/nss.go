@@ -194,7 +194,11 @@ func (s *Store) Load(ctx context.Context) (*stores.Set, error) {
 			return nil, err
 		}
 		var bad int
-		es, bad = entries(st, a)
+		es, bad, err = entries(st, a)
+		if err != nil {
+			return nil, &stores.Error{Path: s.keyPath(), Err: fmt.Errorf("%w: %w", stores.ErrUnsupported, err),
+				Hint: "NSS writes 1 or 10000 PBKDF2 iterations per signature; if another program wrote this database, have NSS rewrite its trust (certutil -M for each certificate) or name another database"}
+		}
 		if bad == 0 || attempt == 2 {
 			break
 		}

@@ -336,8 +336,10 @@ func evalTrust(tr *trustRow, der []byte, st *state, v *verifier) (*nssTrust, str
 }
 
 // entries turns the state into store entries, with NSS's view of each
-// certificate's trust. bad counts trust objects NSS would ignore.
-func entries(st *state, a *auth) (out []*stores.Entry, bad int) {
+// certificate's trust. bad counts trust objects NSS would ignore. It fails
+// with errVerifyBudget when checking the signatures would cost more than
+// verifyBudget.
+func entries(st *state, a *auth) (out []*stores.Entry, bad int, err error) {
 	var v *verifier
 	if a.pk != nil {
 		v = newVerifier(a.pk)
@@ -391,7 +393,10 @@ func entries(st *state, a *auth) (out []*stores.Entry, bad int) {
 		rememberFlags(cert, certutilString(chosen, e.PrivateKey))
 		out = append(out, e)
 	}
-	return out, bad
+	if v != nil && v.over {
+		return nil, 0, errVerifyBudget
+	}
+	return out, bad, nil
 }
 
 // isUser reports whether key4.db holds the private key of the certificate

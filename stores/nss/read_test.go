@@ -24,3 +24,35 @@ func TestParseSigID(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyBudget: the PBKDF2 work of one read's signature checks is
+// bounded. Signatures that each ask for their own derivation are checked
+// until the budget is spent; then entries fails (Load reports it, naming
+// key4.db) instead of spending minutes or hours on a hostile database.
+func TestVerifyBudget(t *testing.T) {
+	old := verifyBudget
+	t.Cleanup(func() { verifyBudget = old })
+	pk := passKey(fuzzGlobalSalt, nil)
+	// Every signature with its own salt, as NSS writes them: one derivation
+	// (one iteration each) per signed attribute.
+	st := &state{ids: map[uint32]bool{}, sigs: map[sigKey][]byte{}, userIDs: map[string]bool{}}
+	decodeObjects(st, seedObjects())
+	for _, tr := range st.trusts {
+		for a, v := range tr.attrs {
+			s, err := newSigner(pk, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st.sigs[sigKey{tr.id, a}] = s.sign(tr.id, a, v)
+		}
+	}
+	verifyBudget = 100
+	es, _, err := entries(st, &auth{pk: pk})
+	if err != nil || len(es) != 1 || es[0].Trust.IsZero() {
+		t.Fatalf("within the budget: %v, %d entries", err, len(es))
+	}
+	verifyBudget = 2 // fewer than the classic trust object alone needs
+	if _, _, err := entries(st, &auth{pk: pk}); err != errVerifyBudget {
+		t.Fatalf("over the budget: %v, want errVerifyBudget", err)
+	}
+}

@@ -99,6 +99,23 @@ type encryptedValue struct {
 	Data []byte
 }
 
+// maxIterations bounds the PBKDF2 iterations of one derivation, and
+// verifyBudget those of all the signatures one read checks. NSS writes 1
+// (empty password) or 10000 iterations with a fresh salt per signature, so a
+// database of a thousand signed trust attributes costs ten million; the
+// budget leaves ample room for that while a database that asks for ten
+// million per signature (each costing seconds) cannot hold a read, and with
+// it the lock of a root job, for hours. Variables so that tests can lower
+// them.
+var (
+	maxIterations = 10_000_000
+	verifyBudget  = 100_000_000
+)
+
+// errVerifyBudget: the signatures of one read ask for more PBKDF2 work than
+// verifyBudget allows.
+var errVerifyBudget = errors.New("the trust signatures ask for more PBKDF2 work than a database NSS wrote needs")
+
 // deriveKey runs PBKDF2 as the parameters say.
 func (p pbkdf2Params) deriveKey(pk []byte) ([]byte, error) {
 	h := sha1.New
@@ -111,7 +128,7 @@ func (p pbkdf2Params) deriveKey(pk []byte) ([]byte, error) {
 	if n == 0 {
 		n = h().Size()
 	}
-	if p.Iterations < 1 || p.Iterations > 10_000_000 || n > 64 {
+	if p.Iterations < 1 || p.Iterations > maxIterations || n > 64 {
 		return nil, fmt.Errorf("implausible PBKDF2 parameters (%d iterations, key length %d)", p.Iterations, n)
 	}
 	return pbkdf2.Key(h, string(pk), p.Salt, p.Iterations, n)
@@ -183,6 +200,8 @@ func (s *signer) sign(objectID, attr uint32, value []byte) []byte {
 type verifier struct {
 	pk   []byte
 	keys map[string][]byte
+	work int  // PBKDF2 iterations spent
+	over bool // a signature was refused for the budget
 }
 
 func newVerifier(pk []byte) *verifier { return &verifier{pk: pk, keys: map[string][]byte{}} }
@@ -207,6 +226,11 @@ func (v *verifier) verify(der []byte, objectID, attr uint32, value []byte) error
 	cacheKey := fmt.Sprintf("%x/%d/%d/%v", p.Salt, p.Iterations, p.KeyLength, p.PRF.Algorithm)
 	key, ok := v.keys[cacheKey]
 	if !ok {
+		if v.work+max(p.Iterations, 0) > verifyBudget {
+			v.over = true
+			return errVerifyBudget
+		}
+		v.work += max(p.Iterations, 0)
 		if key, err = p.deriveKey(v.pk); err != nil {
 			return err
 		}
