@@ -103,6 +103,9 @@ type Found struct {
 	// Exists reports whether the store is there yet (a browser creates its
 	// database on first start).
 	Exists bool
+	// Default marks the one its program uses unless told otherwise (the
+	// Firefox profile Firefox starts with).
+	Default bool
 }
 
 // ErrNothingFound is wrapped by the error of a shorthand that finds no store

@@ -413,10 +413,15 @@ func TestCronLinesNameChanges(t *testing.T) {
 }
 
 func TestDiscoverGolden(t *testing.T) {
-	found := []Found{
-		{Spec: "nss:chromium", Kind: "nss", UsedBy: "Chromium", Path: "/home/u/.pki/nssdb", Exists: true},
+	three, one, zero := 3, 1, 0
+	found := Discover{Stores: []Found{
+		{Spec: "nss:chromium", Kind: "nss", UsedBy: "Chromium", Path: "/home/u/.pki/nssdb", Exists: true, Roots: &one, Local: &one},
+		{Spec: "nss:firefox/default-release", Kind: "nss", UsedBy: "Firefox", Path: "/home/u/.mozilla/firefox/x.default-release", Exists: true, Default: true, Roots: &zero, Local: &zero},
 		{Spec: "nss:/home/u/.mozilla/firefox/x.default", Kind: "nss", UsedBy: "Firefox", Path: "/home/u/.mozilla/firefox/x.default", Exists: false},
-	}
+		{Spec: "pem:/etc/nginx/client-ca.pem", Kind: "pem", UsedBy: "nginx ssl_client_certificate", Path: "/etc/nginx/client-ca.pem", Exists: true,
+			Roots: &three, Local: &one, Server: "nginx", Config: "/etc/nginx/sites-enabled/default:12"},
+		{Spec: "jks:/etc/ssl/certs/java/cacerts", Kind: "jks", UsedBy: "Java", Path: "/etc/ssl/certs/java/cacerts", Exists: true, Error: "keystore password incorrect"},
+	}, Problems: []string{"apache2: open /etc/apache2/x.conf: permission denied"}}
 	var txt, js, none bytes.Buffer
 	if err := DiscoverText(&txt, found); err != nil {
 		t.Fatal(err)
@@ -424,7 +429,7 @@ func TestDiscoverGolden(t *testing.T) {
 	if err := DiscoverJSON(&js, found); err != nil {
 		t.Fatal(err)
 	}
-	if err := DiscoverJSON(&none, nil); err != nil {
+	if err := DiscoverJSON(&none, Discover{}); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "discover.txt", txt.Bytes())

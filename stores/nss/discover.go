@@ -23,6 +23,10 @@ type Location struct {
 	// Exists reports whether cert9.db is there yet. A browser creates its
 	// database on first start; rootsync creates one on the first write.
 	Exists bool
+	// Default marks the profile Firefox starts with: the Default= of an
+	// install in installs.ini or profiles.ini ([Install...] sections,
+	// Firefox 67 and later), else the profile profiles.ini marks Default=1.
+	Default bool
 }
 
 // place is one row of the location table.
@@ -71,7 +75,7 @@ func Discover(home string) []Location {
 			continue
 		}
 		for _, prof := range firefoxProfiles(dir) {
-			out = append(out, Location{Name: p.name + "/" + prof.name, Browser: p.browser, Path: prof.path, Exists: hasDB(prof.path)})
+			out = append(out, Location{Name: p.name + "/" + prof.name, Browser: p.browser, Path: prof.path, Exists: hasDB(prof.path), Default: prof.isDefault})
 		}
 	}
 	return out
@@ -91,7 +95,63 @@ func hasDB(dir string) bool {
 	return ok
 }
 
-type profile struct{ name, path string }
+type profile struct {
+	name, path string
+	isDefault  bool
+}
+
+// iniSections reads an ini file into its sections' keys, in file order.
+func iniSections(path string) []map[string]string {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var out []map[string]string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(line, "[") {
+			out = append(out, map[string]string{"": strings.Trim(line, "[]")})
+			continue
+		}
+		if k, v, ok := strings.Cut(line, "="); ok && len(out) > 0 {
+			out[len(out)-1][k] = v
+		}
+	}
+	return out
+}
+
+// defaultProfile is the folder of the profile Firefox under root starts
+// with, "" when the files do not say.
+func defaultProfile(root string) string {
+	abs := func(p string) string {
+		if filepath.IsAbs(p) {
+			return filepath.Clean(p)
+		}
+		return filepath.Join(root, filepath.FromSlash(p))
+	}
+	for _, sec := range iniSections(filepath.Join(root, "installs.ini")) {
+		if d := sec["Default"]; d != "" {
+			return abs(d)
+		}
+	}
+	profiles := iniSections(filepath.Join(root, "profiles.ini"))
+	for _, sec := range profiles {
+		if strings.HasPrefix(sec[""], "Install") && sec["Default"] != "" {
+			return abs(sec["Default"])
+		}
+	}
+	for _, sec := range profiles {
+		if strings.HasPrefix(strings.ToLower(sec[""]), "profile") && sec["Default"] == "1" && sec["Path"] != "" {
+			if sec["IsRelative"] == "0" {
+				return filepath.Clean(sec["Path"])
+			}
+			return abs(sec["Path"])
+		}
+	}
+	return ""
+}
 
 // firefoxProfiles lists the profiles under a Firefox folder: those
 // profiles.ini names (by their Name=), then any other folder holding
@@ -154,7 +214,13 @@ func firefoxProfiles(root string) []profile {
 		extra = append(extra, profile{name: e.Name(), path: p})
 	}
 	sort.Slice(extra, func(i, j int) bool { return extra[i].name < extra[j].name })
-	return append(out, extra...)
+	out = append(out, extra...)
+	if d := defaultProfile(root); d != "" {
+		for i := range out {
+			out[i].isDefault = out[i].path == d
+		}
+	}
+	return out
 }
 
 // IsShorthand reports whether an nss store location is a shorthand
@@ -234,7 +300,7 @@ func discoverSpecs(home string) []stores.Found {
 			loc, named[l.Name] = l.Name, true
 		}
 		spec := stores.Spec{Kind: "nss", Location: loc}.String()
-		out = append(out, stores.Found{Spec: spec, UsedBy: l.Browser, Path: l.Path, Exists: l.Exists})
+		out = append(out, stores.Found{Spec: spec, UsedBy: l.Browser, Path: l.Path, Exists: l.Exists, Default: l.Default})
 	}
 	return out
 }

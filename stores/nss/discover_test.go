@@ -51,15 +51,15 @@ func TestDiscover(t *testing.T) {
 	places = append(append([]place(nil), old[:len(old)-1]...), place{name: "system", browser: "system", path: filepath.Join(home, "etc/pki/nssdb")})
 	got := Discover(home)
 	want := []Location{
-		{"chromium", "Chromium", filepath.Join(home, ".pki/nssdb"), true},
-		{"chromium", "Chromium (XDG data folder)", filepath.Join(home, ".local/share/pki/nssdb"), false},
-		{"chromium", "Chromium (snap)", filepath.Join(home, "snap/chromium/current/.pki/nssdb"), false},
-		{"firefox/work stuff", "Firefox", filepath.Join(home, ".mozilla/firefox/My Work Profile"), false},
-		{"firefox/default-release", "Firefox", filepath.Join(home, ".mozilla/firefox/abcd.default-release"), true},
-		{"firefox/outside", "Firefox", filepath.Join(home, "elsewhere/absolute profile"), true},
-		{"firefox/zz.unlisted", "Firefox", filepath.Join(home, ".mozilla/firefox/zz.unlisted"), true},
-		{"firefox/x1.snapprofile", "Firefox (snap)", filepath.Join(home, "snap/firefox/common/.mozilla/firefox/x1.snapprofile"), false},
-		{"system", "system", filepath.Join(home, "etc/pki/nssdb"), false},
+		{"chromium", "Chromium", filepath.Join(home, ".pki/nssdb"), true, false},
+		{"chromium", "Chromium (XDG data folder)", filepath.Join(home, ".local/share/pki/nssdb"), false, false},
+		{"chromium", "Chromium (snap)", filepath.Join(home, "snap/chromium/current/.pki/nssdb"), false, false},
+		{"firefox/work stuff", "Firefox", filepath.Join(home, ".mozilla/firefox/My Work Profile"), false, false},
+		{"firefox/default-release", "Firefox", filepath.Join(home, ".mozilla/firefox/abcd.default-release"), true, true},
+		{"firefox/outside", "Firefox", filepath.Join(home, "elsewhere/absolute profile"), true, false},
+		{"firefox/zz.unlisted", "Firefox", filepath.Join(home, ".mozilla/firefox/zz.unlisted"), true, false},
+		{"firefox/x1.snapprofile", "Firefox (snap)", filepath.Join(home, "snap/firefox/common/.mozilla/firefox/x1.snapprofile"), false, false},
+		{"system", "system", filepath.Join(home, "etc/pki/nssdb"), false, false},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Discover:\n got %+v\nwant %+v", got, want)
@@ -172,5 +172,44 @@ func TestDiscoverSpecs(t *testing.T) {
 		if got[path] != want {
 			t.Errorf("%s: spec %q, want %q", path, got[path], want)
 		}
+	}
+}
+
+// TestDefaultProfile: installs.ini (and profiles.ini's [Install...]
+// sections, Firefox 67 and later) name the profile Firefox starts with;
+// older files mark it Default=1.
+func TestDefaultProfile(t *testing.T) {
+	for _, tt := range []struct {
+		name, profiles, installs, want string
+	}{
+		{"installs.ini", "[Profile1]\nName=default\nIsRelative=1\nPath=a.default\nDefault=1\n\n[Profile0]\nName=default-release\nIsRelative=1\nPath=b.default-release\n", "[4F96D1932A9F858E]\nDefault=b.default-release\nLocked=1\n", "b.default-release"},
+		{"install section", "[Install4F96D1932A9F858E]\nDefault=b.default-release\nLocked=1\n\n[Profile1]\nName=default\nIsRelative=1\nPath=a.default\nDefault=1\n\n[Profile0]\nName=default-release\nIsRelative=1\nPath=b.default-release\n", "", "b.default-release"},
+		{"Default=1", "[Profile1]\nName=default\nIsRelative=1\nPath=a.default\nDefault=1\n\n[Profile0]\nName=default-release\nIsRelative=1\nPath=b.default-release\n", "", "a.default"},
+		{"none", "[Profile0]\nName=default\nIsRelative=1\nPath=a.default\n\n[Profile1]\nName=default-release\nIsRelative=1\nPath=b.default-release\n", "", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			home := t.TempDir()
+			ff := filepath.Join(home, ".mozilla/firefox")
+			for _, d := range []string{"a.default", "b.default-release"} {
+				os.MkdirAll(filepath.Join(ff, d), 0o700)
+			}
+			os.WriteFile(filepath.Join(ff, "profiles.ini"), []byte(tt.profiles), 0o644)
+			if tt.installs != "" {
+				os.WriteFile(filepath.Join(ff, "installs.ini"), []byte(tt.installs), 0o644)
+			}
+			var defaults []string
+			for _, l := range Discover(home) {
+				if l.Default {
+					defaults = append(defaults, filepath.Base(l.Path))
+				}
+			}
+			want := []string{tt.want}
+			if tt.want == "" {
+				want = nil
+			}
+			if strings.Join(defaults, ",") != strings.Join(want, ",") {
+				t.Errorf("default profiles %q, want %q", defaults, want)
+			}
+		})
 	}
 }
