@@ -411,6 +411,10 @@ func (s *Store) Apply(ctx context.Context, changes []stores.Change) error {
 	return err
 }
 
+// applyOnce makes the changes in one pair of transactions: it prepares the
+// plan outside any lock, takes both databases' write locks, plans again if
+// another program wrote in between, writes the rows and commits. errRetry
+// asks the caller to start over.
 func (s *Store) applyOnce(ctx context.Context, changes []stores.Change) error {
 	cc, err := openConn(ctx, s.certPath(), true)
 	if err != nil {
@@ -423,50 +427,11 @@ func (s *Store) applyOnce(ctx context.Context, changes []stores.Change) error {
 	}
 	defer kc.close()
 
-	// Outside any lock: read, log in, derive the signing key (the expensive
-	// part with a password) and plan.
-	certVer, err := cc.dataVersion(ctx)
-	if err != nil {
-		return dbError(cc.path, err)
-	}
-	keyVer, err := kc.dataVersion(ctx)
-	if err != nil {
-		return dbError(kc.path, err)
-	}
-	st, err := readState(ctx, cc, kc, inReadTx)
+	pr, err := s.prepare(ctx, cc, kc, changes)
 	if err != nil {
 		return err
 	}
-	var newPassword [2][]byte
-	if !st.hasPasswordEntry {
-		// As certutil -A does on a database that was never initialised,
-		// with the password given for the store, if any.
-		pw, err := s.initialPassword(kc.path)
-		if err != nil {
-			return err
-		}
-		salt, check, err := newPasswordEntry(pw)
-		if err != nil {
-			return err
-		}
-		newPassword = [2][]byte{salt, check}
-		st.hasPasswordEntry, st.globalSalt, st.check = true, salt, check
-	}
-	a, err := login(st, kc.path, s.secret)
-	if err != nil {
-		return err
-	}
-	var sg *signer
-	if a.pk != nil {
-		if sg, err = newSigner(a.pk, a.iterations); err != nil {
-			return err
-		}
-	}
-	p, err := s.plan(st, a, sg, kc.path, changes)
-	if err != nil {
-		return err
-	}
-	if p.empty() && newPassword[0] == nil {
+	if pr.p.empty() && pr.newPassword[0] == nil {
 		return nil
 	}
 
@@ -487,6 +452,86 @@ func (s *Store) applyOnce(ctx context.Context, changes []stores.Change) error {
 		return dbError(kc.path, err)
 	}
 	keyOpen = true
+	if err := s.replanIfChanged(ctx, cc, kc, pr, changes); err != nil {
+		return err
+	}
+	if err := writeRows(ctx, cc, kc, pr); err != nil {
+		return err
+	}
+	if err := kc.exec(ctx, "COMMIT"); err != nil {
+		return dbError(kc.path, err)
+	}
+	keyOpen = false
+	if err := cc.exec(ctx, "COMMIT"); err != nil {
+		// key4.db is committed already: put its rows back as they were.
+		s.undoKey4(kc, pr.p)
+		return dbError(cc.path, err)
+	}
+	certOpen = false
+	lastLockHeld.Store(int64(time.Since(locked)))
+	return nil
+}
+
+// prepared is what applyOnce works out before it takes any lock.
+type prepared struct {
+	certVer, keyVer int64 // the databases' data versions when read
+	st              *state
+	// newPassword is the salt and check value of the password entry to
+	// create, for a database that was never initialised; nil otherwise.
+	newPassword [2][]byte
+	a           *auth
+	sg          *signer
+	p           *plan
+}
+
+// prepare reads both databases, logs in, derives the signing key (the
+// expensive part with a password) and plans, all outside any lock.
+func (s *Store) prepare(ctx context.Context, cc, kc *conn, changes []stores.Change) (*prepared, error) {
+	pr := &prepared{}
+	var err error
+	if pr.certVer, err = cc.dataVersion(ctx); err != nil {
+		return nil, dbError(cc.path, err)
+	}
+	if pr.keyVer, err = kc.dataVersion(ctx); err != nil {
+		return nil, dbError(kc.path, err)
+	}
+	if pr.st, err = readState(ctx, cc, kc, inReadTx); err != nil {
+		return nil, err
+	}
+	st := pr.st
+	if !st.hasPasswordEntry {
+		// As certutil -A does on a database that was never initialised,
+		// with the password given for the store, if any.
+		pw, err := s.initialPassword(kc.path)
+		if err != nil {
+			return nil, err
+		}
+		salt, check, err := newPasswordEntry(pw)
+		if err != nil {
+			return nil, err
+		}
+		pr.newPassword = [2][]byte{salt, check}
+		st.hasPasswordEntry, st.globalSalt, st.check = true, salt, check
+	}
+	if pr.a, err = login(st, kc.path, s.secret); err != nil {
+		return nil, err
+	}
+	if pr.a.pk != nil {
+		if pr.sg, err = newSigner(pr.a.pk, pr.a.iterations); err != nil {
+			return nil, err
+		}
+	}
+	if pr.p, err = s.plan(st, pr.a, pr.sg, kc.path, changes); err != nil {
+		return nil, err
+	}
+	return pr, nil
+}
+
+// replanIfChanged runs under both write locks: when another program wrote
+// since prepare read, it plans again. This costs a read and one HMAC per
+// signature; the key stays valid unless the password entry changed, and then
+// the answer is errRetry.
+func (s *Store) replanIfChanged(ctx context.Context, cc, kc *conn, pr *prepared, changes []stores.Change) error {
 	cv, err := cc.dataVersion(ctx)
 	if err != nil {
 		return dbError(cc.path, err)
@@ -495,27 +540,31 @@ func (s *Store) applyOnce(ctx context.Context, changes []stores.Change) error {
 	if err != nil {
 		return dbError(kc.path, err)
 	}
-	if cv != certVer || kv != keyVer {
-		// Another program wrote in between: plan again under the locks. This
-		// costs a read and one HMAC per signature; the key stays valid unless
-		// the password entry changed.
-		st2, err := readState(ctx, cc, kc, func(_ context.Context, _ *conn, f func() error) error { return f() })
-		if err != nil {
-			return err
-		}
-		if newPassword[0] == nil && (!st2.hasPasswordEntry || string(st2.globalSalt) != string(st.globalSalt) || string(st2.check) != string(st.check)) {
+	if cv == pr.certVer && kv == pr.keyVer {
+		return nil
+	}
+	st2, err := readState(ctx, cc, kc, func(_ context.Context, _ *conn, f func() error) error { return f() })
+	if err != nil {
+		return err
+	}
+	st := pr.st
+	if pr.newPassword[0] == nil && (!st2.hasPasswordEntry || string(st2.globalSalt) != string(st.globalSalt) || string(st2.check) != string(st.check)) {
+		return errRetry
+	}
+	if pr.newPassword[0] != nil {
+		if st2.hasPasswordEntry {
 			return errRetry
 		}
-		if newPassword[0] != nil {
-			if st2.hasPasswordEntry {
-				return errRetry
-			}
-			st2.hasPasswordEntry, st2.globalSalt, st2.check = true, newPassword[0], newPassword[1]
-		}
-		if p, err = s.plan(st2, a, sg, kc.path, changes); err != nil {
-			return err
-		}
+		st2.hasPasswordEntry, st2.globalSalt, st2.check = true, pr.newPassword[0], pr.newPassword[1]
 	}
+	pr.p, err = s.plan(st2, pr.a, pr.sg, kc.path, changes)
+	return err
+}
+
+// writeRows writes the plan's rows inside the open transactions: cert9.db's
+// deletions and writes, then key4.db's password entry and signatures.
+func writeRows(ctx context.Context, cc, kc *conn, pr *prepared) error {
+	p := pr.p
 	for _, id := range p.deletes {
 		if err := cc.exec(ctx, "DELETE FROM nssPublic WHERE id = ?", int64(id)); err != nil {
 			return dbError(cc.path, err)
@@ -526,8 +575,8 @@ func (s *Store) applyOnce(ctx context.Context, changes []stores.Change) error {
 			return dbError(cc.path, err)
 		}
 	}
-	if newPassword[0] != nil {
-		if err := kc.exec(ctx, "INSERT INTO metaData (id, item1, item2) VALUES ('password', ?, ?)", newPassword[0], newPassword[1]); err != nil {
+	if pr.newPassword[0] != nil {
+		if err := kc.exec(ctx, "INSERT INTO metaData (id, item1, item2) VALUES ('password', ?, ?)", pr.newPassword[0], pr.newPassword[1]); err != nil {
 			return dbError(kc.path, err)
 		}
 	}
@@ -541,17 +590,6 @@ func (s *Store) applyOnce(ctx context.Context, changes []stores.Change) error {
 			return dbError(kc.path, err)
 		}
 	}
-	if err := kc.exec(ctx, "COMMIT"); err != nil {
-		return dbError(kc.path, err)
-	}
-	keyOpen = false
-	if err := cc.exec(ctx, "COMMIT"); err != nil {
-		// key4.db is committed already: put its rows back as they were.
-		s.undoKey4(kc, p)
-		return dbError(cc.path, err)
-	}
-	certOpen = false
-	lastLockHeld.Store(int64(time.Since(locked)))
 	return nil
 }
 
