@@ -381,6 +381,14 @@ func (p *parser) store(n *yaml.Node, ctx, role string) *Store {
 		return nil
 	}
 	where := fmt.Sprintf("%s%s %q: ", ctx, role, raw)
+	p.password(s, where, passEnv, passFile)
+	p.hooks(s, where, role, hooks, timeout)
+	return s
+}
+
+// password reads a store's password-env and password-file keys (either may
+// be nil) into s.
+func (p *parser) password(s *Store, where string, passEnv, passFile *yaml.Node) {
 	if passEnv != nil {
 		if v, ok := p.str(passEnv, where+"password-env"); ok {
 			if !envName.MatchString(v) {
@@ -400,6 +408,11 @@ func (p *parser) store(n *yaml.Node, ctx, role string) *Store {
 	if passEnv != nil && passFile != nil {
 		p.errf(passFile, "%sgive password-env or password-file, not both", where)
 	}
+}
+
+// hooks reads a store's hooks and hook-timeout keys (either may be nil) into
+// s; only targets have hooks.
+func (p *parser) hooks(s *Store, where, role string, hooks, timeout *yaml.Node) {
 	if hooks != nil && role != "target" {
 		p.errf(hooks, "%shooks: only targets have hooks (they run after the target changed)", where)
 	}
@@ -441,7 +454,6 @@ func (p *parser) store(n *yaml.Node, ctx, role string) *Store {
 			s.Hooks = append(s.Hooks, h)
 		}
 	}
-	return s
 }
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)

@@ -31,125 +31,147 @@ type jksEntry struct {
 // It returns the entries in file order, or a message locating the first
 // problem.
 func walkJKS(data []byte) ([]jksEntry, error) {
-	var entries []jksEntry
-	p := 0
-	need := func(n uint64, what string) error {
-		if uint64(len(data)-p) < n {
-			return fmt.Errorf("truncated at byte %d: %s needs %d bytes, %d left", p, what, n, len(data)-p)
-		}
-		return nil
-	}
-	u16 := func(what string) (uint64, error) {
-		if err := need(2, what); err != nil {
-			return 0, err
-		}
-		v := binary.BigEndian.Uint16(data[p:])
-		p += 2
-		return uint64(v), nil
-	}
-	u32 := func(what string) (uint64, error) {
-		if err := need(4, what); err != nil {
-			return 0, err
-		}
-		v := binary.BigEndian.Uint32(data[p:])
-		p += 4
-		return uint64(v), nil
-	}
-	skip := func(n uint64, what string) error {
-		if err := need(n, what); err != nil {
-			return err
-		}
-		p += int(n)
-		return nil
-	}
-	if _, err := u32("magic"); err != nil {
+	r := &jksReader{data: data}
+	if _, err := r.u32("magic"); err != nil {
 		return nil, err
 	}
-	version, err := u32("version")
+	version, err := r.u32("version")
 	if err != nil {
 		return nil, err
 	}
 	if version != 1 && version != 2 {
 		return nil, fmt.Errorf("JKS version %d, want 1 or 2", version)
 	}
-	// cert reads one certificate: its type (version 2 only) and encoding.
-	cert := func() (string, []byte, error) {
-		typ := "X.509"
-		if version == 2 {
-			n, err := u16("certificate type")
-			if err != nil {
-				return "", nil, err
-			}
-			start := p
-			if err := skip(n, "certificate type"); err != nil {
-				return "", nil, err
-			}
-			typ = string(data[start:p])
-		}
-		n, err := u32("certificate length")
-		if err != nil {
-			return "", nil, err
-		}
-		start := p
-		if err := skip(n, "certificate"); err != nil {
-			return "", nil, err
-		}
-		return typ, data[start:p:p], nil
-	}
-	count, err := u32("entry count")
+	r.version = version
+	count, err := r.u32("entry count")
 	if err != nil {
 		return nil, err
 	}
+	var entries []jksEntry
 	for i := uint64(1); i <= count; i++ {
-		tag, err := u32("entry tag")
+		e, err := r.entry()
 		if err != nil {
 			return nil, fmt.Errorf("entry %d: %w", i, err)
-		}
-		n, err := u16("alias")
-		start := p
-		if err == nil {
-			err = skip(n+8, "alias and date")
-		}
-		if err != nil {
-			return nil, fmt.Errorf("entry %d: %w", i, err)
-		}
-		e := jksEntry{alias: string(data[start : start+int(n)])}
-		switch tag {
-		case 1: // private key
-			e.key = true
-			n, err := u32("key length")
-			if err == nil {
-				err = skip(n, "encrypted key")
-			}
-			var chain uint64
-			if err == nil {
-				chain, err = u32("chain length")
-			}
-			for j := uint64(0); err == nil && j < chain; j++ {
-				typ, der, cerr := cert()
-				if err = cerr; err == nil && j == 0 {
-					e.certType, e.cert = typ, der
-				}
-			}
-			if err != nil {
-				return nil, fmt.Errorf("entry %d: %w", i, err)
-			}
-		case 2: // trusted certificate
-			if e.certType, e.cert, err = cert(); err != nil {
-				return nil, fmt.Errorf("entry %d: %w", i, err)
-			}
-		default:
-			return nil, fmt.Errorf("entry %d: unknown entry tag %d", i, tag)
 		}
 		entries = append(entries, e)
 	}
-	if err := need(20, "integrity digest"); err != nil {
+	if err := r.need(20, "integrity digest"); err != nil {
 		return nil, err
 	}
-	if len(data)-p != 20 {
-		return nil, fmt.Errorf("%d bytes of trailing data", len(data)-p-20)
+	if n := len(data) - r.p; n != 20 {
+		return nil, fmt.Errorf("%d bytes of trailing data", n-20)
 	}
 	return entries, nil
+}
+
+// jksReader reads a JKS file's fields from position p on, refusing any
+// length that runs past the end of the data.
+type jksReader struct {
+	data    []byte
+	p       int
+	version uint64 // the file's format version, 1 or 2
+}
+
+func (r *jksReader) need(n uint64, what string) error {
+	if uint64(len(r.data)-r.p) < n {
+		return fmt.Errorf("truncated at byte %d: %s needs %d bytes, %d left", r.p, what, n, len(r.data)-r.p)
+	}
+	return nil
+}
+
+func (r *jksReader) u16(what string) (uint64, error) {
+	if err := r.need(2, what); err != nil {
+		return 0, err
+	}
+	v := binary.BigEndian.Uint16(r.data[r.p:])
+	r.p += 2
+	return uint64(v), nil
+}
+
+func (r *jksReader) u32(what string) (uint64, error) {
+	if err := r.need(4, what); err != nil {
+		return 0, err
+	}
+	v := binary.BigEndian.Uint32(r.data[r.p:])
+	r.p += 4
+	return uint64(v), nil
+}
+
+// bytes returns the next n bytes.
+func (r *jksReader) bytes(n uint64, what string) ([]byte, error) {
+	if err := r.need(n, what); err != nil {
+		return nil, err
+	}
+	start := r.p
+	r.p += int(n)
+	return r.data[start:r.p:r.p], nil
+}
+
+// entry reads one entry: its tag, alias and date, then a private key with
+// its chain (tag 1) or a trusted certificate (tag 2).
+func (r *jksReader) entry() (jksEntry, error) {
+	var e jksEntry
+	tag, err := r.u32("entry tag")
+	if err != nil {
+		return e, err
+	}
+	n, err := r.u16("alias")
+	if err != nil {
+		return e, err
+	}
+	aliasDate, err := r.bytes(n+8, "alias and date")
+	if err != nil {
+		return e, err
+	}
+	e.alias = string(aliasDate[:n])
+	switch tag {
+	case 1: // private key
+		e.key = true
+		n, err := r.u32("key length")
+		if err == nil {
+			_, err = r.bytes(n, "encrypted key")
+		}
+		var chain uint64
+		if err == nil {
+			chain, err = r.u32("chain length")
+		}
+		for j := uint64(0); err == nil && j < chain; j++ {
+			typ, der, cerr := r.cert()
+			if err = cerr; err == nil && j == 0 {
+				e.certType, e.cert = typ, der
+			}
+		}
+		return e, err
+	case 2: // trusted certificate
+		e.certType, e.cert, err = r.cert()
+		return e, err
+	}
+	return e, fmt.Errorf("unknown entry tag %d", tag)
+}
+
+// cert reads one certificate: its type (version 2 only) and encoding.
+func (r *jksReader) cert() (string, []byte, error) {
+	typ := "X.509"
+	if r.version == 2 {
+		n, err := r.u16("certificate type")
+		if err != nil {
+			return "", nil, err
+		}
+		b, err := r.bytes(n, "certificate type")
+		if err != nil {
+			return "", nil, err
+		}
+		typ = string(b)
+	}
+	n, err := r.u32("certificate length")
+	if err != nil {
+		return "", nil, err
+	}
+	der, err := r.bytes(n, "certificate")
+	if err != nil {
+		return "", nil, err
+	}
+	return typ, der, nil
 }
 
 // javaCertType reports whether Java reads a certificate of type t: Java
