@@ -1,11 +1,13 @@
 // Package stores is rootsync's public model of trust: certificates identified by
 // the SHA-256 of their DER encoding, per-purpose trust, sets of store entries,
 // the Store interface that every adapter (stores/pem, stores/capath, stores/nss,
-// stores/p12, stores/jks, stores/system) implements, and the kind registry.
-// Optional interfaces add what only some stores need: Restorer (a store whose
-// state is more than its files restores it after a rollback or restore; the
-// system store re-runs its distribution's tool) and FolderLocker (the folders
-// a writer locks; NSS names none and relies on SQLite's locking).
+// stores/p12, stores/jks, stores/system, stores/windows) implements, and the
+// kind registry. Optional interfaces add what only some stores need: Restorer
+// (a store whose state is more than its files restores it after a rollback or
+// restore; the system store re-runs its distribution's tool), StateSaver (a
+// store that is no file saves and restores its contents itself: the Windows
+// stores) and FolderLocker (the folders a writer locks; NSS names none and
+// relies on SQLite's locking).
 //
 // It also holds what several adapters share: the one table of purposes (names,
 // extended key usage OIDs, OpenSSL's names for them) and the one codec for PEM

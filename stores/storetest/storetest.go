@@ -1,6 +1,11 @@
-// Package storetest is the conformance suite every store adapter runs, plus the
-// file-system fault helpers (read-only folders, a full disk) that the suite and
-// adapter tests share. It is imported only by tests.
+// Package storetest is the conformance suite every store adapter runs (Run),
+// a write-then-read round trip for fuzzing adapters (RoundTrip), and the
+// helpers the suite and adapter tests share: file snapshots, a read-only
+// folder, a full disk, file metadata as getfacl and getfattr print it, and
+// finding the real programs a test needs (Tool). It is imported only by tests.
+// Its API takes certificates as *stores.Certificate or DER and names no
+// internal type, so adapters in other modules can run it (see
+// docs/library.md).
 package storetest
 
 import (

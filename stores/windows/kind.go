@@ -102,6 +102,8 @@ func parseLocation(spec stores.Spec) (location, error) {
 func (l location) String() string { return l.place + `\` + l.name }
 
 // capabilities are what a store of l's role can record.
+//
+//lint:ignore U1000 the Windows build uses it (store_windows.go)
 func (l location) capabilities() stores.Capabilities {
 	switch l.role {
 	case anchors:
