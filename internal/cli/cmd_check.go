@@ -105,21 +105,9 @@ func runCheck(ctx context.Context, e *env, args []string) error {
 	if len(o.stores) == 0 {
 		return usagef("check needs the server's CA store: rootsync check CERT --store pem:/etc/nginx/client-ca.pem")
 	}
-	in := check.Input{Now: e.now(), CAListWarn: o.caListWarn}
-	switch o.crlCheck {
-	case "chain":
-		in.CRLCheck = check.CRLChain
-	case "leaf":
-		in.CRLCheck = check.CRLLeaf
-	default:
-		return usagef("--crl-check %q: want chain or leaf", o.crlCheck)
-	}
-	if o.at != "" {
-		t, err := parseAt(o.at)
-		if err != nil {
-			return err
-		}
-		in.Now = t
+	in, err := o.checkInput(e)
+	if err != nil {
+		return err
 	}
 	serverSpecs, err := parseSpecs(o.stores)
 	if err != nil {
@@ -129,8 +117,59 @@ func runCheck(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := o.readCheckFiles(&in, fs.Arg(0)); err != nil {
+		return err
+	}
+	notes, seen, err := loadServerStores(ctx, &in, serverSpecs, o.openOptions())
+	if err != nil {
+		return err
+	}
+	notes = append(notes, o.searchOtherStores(ctx, &in, seen, alsoSpecs)...)
 
-	certFile := fs.Arg(0)
+	r := check.Evaluate(in)
+	c := report.Check{Result: r, Notes: notes}
+	for _, s := range in.Stores {
+		c.Stores = append(c.Stores, s.Name)
+	}
+	if o.output == "json" {
+		err = report.CheckJSON(e.stdout, c)
+	} else {
+		err = report.CheckText(e.stdout, c, e.style())
+	}
+	if err != nil {
+		return err
+	}
+	if !r.Accepted {
+		return errQuiet{code: ExitRejected}
+	}
+	return nil
+}
+
+// checkInput is the check's input as far as the flags alone give it: the
+// time, the CRL mode and the CA list size to warn at.
+func (o *checkOptions) checkInput(e *env) (check.Input, error) {
+	in := check.Input{Now: e.now(), CAListWarn: o.caListWarn}
+	switch o.crlCheck {
+	case "chain":
+		in.CRLCheck = check.CRLChain
+	case "leaf":
+		in.CRLCheck = check.CRLLeaf
+	default:
+		return in, usagef("--crl-check %q: want chain or leaf", o.crlCheck)
+	}
+	if o.at != "" {
+		t, err := parseAt(o.at)
+		if err != nil {
+			return in, err
+		}
+		in.Now = t
+	}
+	return in, nil
+}
+
+// readCheckFiles reads the client certificate file, the --intermediates and
+// the --crl files into in.
+func (o *checkOptions) readCheckFiles(in *check.Input, certFile string) error {
 	leaf, inters, err := readClientCert(certFile, o.openOptions().Password)
 	if err != nil {
 		return err
@@ -154,17 +193,23 @@ func runCheck(ctx context.Context, e *env, args []string) error {
 		}
 		in.CRLs = append(in.CRLs, ls...)
 	}
+	return nil
+}
 
+// loadServerStores loads the server's stores (--store) into in, with the CRLs
+// of a capath folder; a store that cannot be read is an error. It returns
+// notes and the specs it loaded.
+func loadServerStores(ctx context.Context, in *check.Input, specs []stores.Spec, opts stores.OpenOptions) ([]string, map[string]bool, error) {
 	var notes []string
-	serverSts, err := openAll(serverSpecs, o.openOptions())
+	sts, err := openAll(specs, opts)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	seen := map[string]bool{}
-	for _, st := range serverSts {
+	for _, st := range sts {
 		set, err := st.Load(ctx)
 		if err != nil {
-			return fmt.Errorf("store %s: %w", st.Spec(), err)
+			return nil, nil, fmt.Errorf("store %s: %w", st.Spec(), err)
 		}
 		name := st.Spec().String()
 		seen[name] = true
@@ -175,9 +220,16 @@ func runCheck(ctx context.Context, e *env, args []string) error {
 			notes = append(notes, n...)
 		}
 	}
+	return notes, seen, nil
+}
 
-	// Other stores, to say where a missing root is. Failures here are notes.
-	otherSpecs := alsoSpecs
+// searchOtherStores loads the other stores into in.Others, to say where a
+// missing root is: --also, and unless --no-discover the system store and
+// the user's NSS databases. Stores already seen are skipped; a store that
+// cannot be read is a note, not an error.
+func (o *checkOptions) searchOtherStores(ctx context.Context, in *check.Input, seen map[string]bool, also []stores.Spec) []string {
+	var notes []string
+	otherSpecs := also
 	if !o.noDiscover {
 		otherSpecs = append(otherSpecs, stores.Spec{Kind: "system"})
 		if locs, err := nss.DiscoverUser(); err != nil {
@@ -209,24 +261,7 @@ func runCheck(ctx context.Context, e *env, args []string) error {
 			in.Others = append(in.Others, check.Store{Name: st.Spec().String(), Caps: st.Capabilities(), Set: set})
 		}
 	}
-
-	r := check.Evaluate(in)
-	c := report.Check{Result: r, Notes: notes}
-	for _, s := range in.Stores {
-		c.Stores = append(c.Stores, s.Name)
-	}
-	if o.output == "json" {
-		err = report.CheckJSON(e.stdout, c)
-	} else {
-		err = report.CheckText(e.stdout, c, e.style())
-	}
-	if err != nil {
-		return err
-	}
-	if !r.Accepted {
-		return errQuiet{code: ExitRejected}
-	}
-	return nil
+	return notes
 }
 
 func parseAt(s string) (time.Time, error) {

@@ -87,97 +87,141 @@ func (s *Store) Apply(ctx context.Context, changes []stores.Change) error {
 
 // plan turns changes into file operations and the expected outcome.
 func (s *Store) plan(changes []stores.Change, in *inputs) ([]fileOp, []expectation, error) {
-	var ops []fileOp
-	var expect []expectation
-	seen := map[string]bool{}
-	add := func(op fileOp) {
-		if !seen[op.path] {
-			seen[op.path] = true
-			ops = append(ops, op)
-		}
-	}
-	write := func(dir string, c *stores.Certificate) {
-		add(fileOp{path: filepath.Join(dir, s.fileName(c)), data: pemOf(c)})
-	}
-	// removeFiles removes whole files holding c; a file that holds other
-	// certificates too is refused.
-	removeFiles := func(c *stores.Certificate, files []*inputFile) error {
-		for _, f := range files {
-			if len(f.certs) != 1 {
-				return &stores.Error{Path: f.path, Entry: c.Subject,
-					Err:  fmt.Errorf("%w: the file holds %d certificates and rootsync removes whole files only", stores.ErrUnsupported, len(f.certs)),
-					Hint: "split the file into one certificate per file, or edit it by hand and run " + s.commandLine()}
-			}
-			add(fileOp{path: f.path, remove: true})
-		}
-		return nil
-	}
-	anchorDir := s.path(s.layout.Anchors[0])
+	p := &opPlan{s: s, in: in, seen: map[string]bool{}}
 	for _, ch := range changes {
 		if ch.Entry == nil || ch.Entry.Cert == nil {
 			return nil, nil, fmt.Errorf("system: %s change without a certificate", ch.Action)
 		}
-		c := ch.Entry.Cert
-		fp := c.Fingerprint
 		distrust := ch.Entry.Trust.Any(stores.Distrusted) && !ch.Entry.Trust.Any(stores.Trusted)
+		var err error
 		switch {
 		case ch.Action == stores.Remove:
-			files := in.byFP[fp]
-			if len(files) == 0 && s.inCertDir(ch.Entry.Label) {
-				return nil, nil, &stores.Error{Path: ch.Entry.Label, Entry: c.Subject,
-					Err:  fmt.Errorf("%w: the file was put into a generated folder by hand, not through the tool", stores.ErrUnsupported),
-					Hint: "remove " + ch.Entry.Label + " and the links to it by hand, then run " + s.commandLine()}
-			}
-			if len(files) == 0 {
-				hint := "it comes from the distribution's package; "
-				if s.layout.Blocklist != "" {
-					hint += "distrust it instead (it then goes into " + s.path(s.layout.Blocklist) + ")"
-				} else {
-					hint += s.layout.DistrustHint
-				}
-				return nil, nil, &stores.Error{Path: s.Paths()[0], Entry: c.Subject,
-					Err: fmt.Errorf("%w: not in any input folder, cannot remove", stores.ErrUnsupported), Hint: hint}
-			}
-			if err := removeFiles(c, files); err != nil {
-				return nil, nil, err
-			}
-			expect = append(expect, expectation{cert: c, present: false})
+			err = p.remove(ch)
 		case (ch.Action == stores.Add || ch.Action == stores.SetTrust) && distrust:
-			if s.layout.Blocklist == "" {
-				return nil, nil, &stores.Error{Path: s.Paths()[0], Entry: c.Subject,
-					Err: fmt.Errorf("%w: the %s layout cannot distrust a certificate", stores.ErrUnsupported, s.layout.Family), Hint: s.layout.DistrustHint}
-			}
-			if len(in.blocked(fp)) == 0 {
-				write(s.path(s.layout.Blocklist), c)
-			}
-			// Our own anchor for it goes: keeping both only confuses p11-kit.
-			var own []*inputFile
-			for _, f := range in.anchors(fp) {
-				if f.owned && len(f.certs) == 1 {
-					own = append(own, f)
-				}
-			}
-			if err := removeFiles(c, own); err != nil {
-				return nil, nil, err
-			}
-			expect = append(expect, expectation{cert: c, present: false})
+			err = p.distrust(ch.Entry.Cert)
 		case ch.Action == stores.Add || ch.Action == stores.SetTrust:
-			if err := removeFiles(c, in.blocked(fp)); err != nil {
-				return nil, nil, err
-			}
-			if ch.Action == stores.Add || len(in.anchors(fp)) == 0 {
-				if ch.Action == stores.Add || len(in.blocked(fp)) > 0 {
-					write(anchorDir, c)
-				}
-			}
-			expect = append(expect, expectation{cert: c, present: true})
+			err = p.trust(ch)
 		default:
-			return nil, nil, fmt.Errorf("system: unknown action %s", ch.Action)
+			err = fmt.Errorf("system: unknown action %s", ch.Action)
+		}
+		if err != nil {
+			return nil, nil, err
 		}
 	}
-	// A file that already holds exactly what would be written is left alone.
+	return p.changedOps(), p.expect, nil
+}
+
+// opPlan collects the file operations of one Apply, each path once, and
+// what the regenerated outputs must show afterwards.
+type opPlan struct {
+	s      *Store
+	in     *inputs
+	ops    []fileOp
+	seen   map[string]bool
+	expect []expectation
+}
+
+func (p *opPlan) add(op fileOp) {
+	if !p.seen[op.path] {
+		p.seen[op.path] = true
+		p.ops = append(p.ops, op)
+	}
+}
+
+// write puts c into dir as a file of its own.
+func (p *opPlan) write(dir string, c *stores.Certificate) {
+	p.add(fileOp{path: filepath.Join(dir, p.s.fileName(c)), data: pemOf(c)})
+}
+
+// removeFiles removes whole files holding c; a file that holds other
+// certificates too is refused.
+func (p *opPlan) removeFiles(c *stores.Certificate, files []*inputFile) error {
+	for _, f := range files {
+		if len(f.certs) != 1 {
+			return &stores.Error{Path: f.path, Entry: c.Subject,
+				Err:  fmt.Errorf("%w: the file holds %d certificates and rootsync removes whole files only", stores.ErrUnsupported, len(f.certs)),
+				Hint: "split the file into one certificate per file, or edit it by hand and run " + p.s.commandLine()}
+		}
+		p.add(fileOp{path: f.path, remove: true})
+	}
+	return nil
+}
+
+// remove removes the input files that hold the entry; one that is in no
+// input folder (a generated folder's file put there by hand, or a packaged
+// certificate) is refused with a hint.
+func (p *opPlan) remove(ch stores.Change) error {
+	s, c := p.s, ch.Entry.Cert
+	files := p.in.byFP[c.Fingerprint]
+	if len(files) == 0 && s.inCertDir(ch.Entry.Label) {
+		return &stores.Error{Path: ch.Entry.Label, Entry: c.Subject,
+			Err:  fmt.Errorf("%w: the file was put into a generated folder by hand, not through the tool", stores.ErrUnsupported),
+			Hint: "remove " + ch.Entry.Label + " and the links to it by hand, then run " + s.commandLine()}
+	}
+	if len(files) == 0 {
+		hint := "it comes from the distribution's package; "
+		if s.layout.Blocklist != "" {
+			hint += "distrust it instead (it then goes into " + s.path(s.layout.Blocklist) + ")"
+		} else {
+			hint += s.layout.DistrustHint
+		}
+		return &stores.Error{Path: s.Paths()[0], Entry: c.Subject,
+			Err: fmt.Errorf("%w: not in any input folder, cannot remove", stores.ErrUnsupported), Hint: hint}
+	}
+	if err := p.removeFiles(c, files); err != nil {
+		return err
+	}
+	p.expect = append(p.expect, expectation{cert: c, present: false})
+	return nil
+}
+
+// distrust puts c into the blocklist folder and removes rootsync's own
+// anchor file for it.
+func (p *opPlan) distrust(c *stores.Certificate) error {
+	s, fp := p.s, c.Fingerprint
+	if s.layout.Blocklist == "" {
+		return &stores.Error{Path: s.Paths()[0], Entry: c.Subject,
+			Err: fmt.Errorf("%w: the %s layout cannot distrust a certificate", stores.ErrUnsupported, s.layout.Family), Hint: s.layout.DistrustHint}
+	}
+	if len(p.in.blocked(fp)) == 0 {
+		p.write(s.path(s.layout.Blocklist), c)
+	}
+	// Our own anchor for it goes: keeping both only confuses p11-kit.
+	var own []*inputFile
+	for _, f := range p.in.anchors(fp) {
+		if f.owned && len(f.certs) == 1 {
+			own = append(own, f)
+		}
+	}
+	if err := p.removeFiles(c, own); err != nil {
+		return err
+	}
+	p.expect = append(p.expect, expectation{cert: c, present: false})
+	return nil
+}
+
+// trust takes the certificate out of the blocklist folder and, for an Add
+// or where no anchor holds it, writes it into the first anchors folder.
+func (p *opPlan) trust(ch stores.Change) error {
+	s, c := p.s, ch.Entry.Cert
+	fp := c.Fingerprint
+	if err := p.removeFiles(c, p.in.blocked(fp)); err != nil {
+		return err
+	}
+	if ch.Action == stores.Add || len(p.in.anchors(fp)) == 0 {
+		if ch.Action == stores.Add || len(p.in.blocked(fp)) > 0 {
+			p.write(s.path(s.layout.Anchors[0]), c)
+		}
+	}
+	p.expect = append(p.expect, expectation{cert: c, present: true})
+	return nil
+}
+
+// changedOps leaves out a write of a file that already holds exactly what
+// would be written.
+func (p *opPlan) changedOps() []fileOp {
 	var out []fileOp
-	for _, op := range ops {
+	for _, op := range p.ops {
 		if _, err := os.Lstat(op.path); !op.remove && err == nil {
 			if old, err := os.ReadFile(op.path); err == nil && string(old) == string(op.data) {
 				continue // already there
@@ -185,7 +229,7 @@ func (s *Store) plan(changes []stores.Change, in *inputs) ([]fileOp, []expectati
 		}
 		out = append(out, op)
 	}
-	return out, expect, nil
+	return out
 }
 
 // inCertDir reports whether p is a file of one of the layout's CertDirs.
