@@ -125,6 +125,11 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	var results []jobResult
 	done := report.Jobs{DryRun: o.dryRun}
 	for _, res := range out.Results {
+		for _, pj := range prepared {
+			if pj.cfg.Name == res.Name {
+				noteReloads(res.Run, pj.job)
+			}
+		}
 		results = append(results, jobResult{name: res.Name, run: res.Run, err: res.Err, journalErr: res.JournalKept})
 		done.Jobs = append(done.Jobs, report.Job{Name: res.Name, Run: res.Run, Err: res.Err})
 	}

@@ -154,6 +154,7 @@ func runPlan(ctx context.Context, e *env, name string, args []string) error {
 	}
 	res := out.Results[0]
 	r, runErr := res.Run, res.Err
+	noteReloads(r, j)
 	if res.JournalKept != nil && runErr != nil {
 		runErr = fmt.Errorf("%w; %v", runErr, res.JournalKept)
 	}

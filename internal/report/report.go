@@ -82,6 +82,17 @@ type Target struct {
 	// RollbackErr: putting the target back, or running its hooks again
 	// after that, failed; the target may not be as it was.
 	RollbackErr error
+	// Reload names the servers that read the changed target and must
+	// reload to use the change (none of the target's hooks does it).
+	Reload []Reload
+}
+
+// Reload is a server that reads a changed target.
+type Reload struct {
+	Server string // nginx, apache2, httpd, haproxy
+	// Config is the configuration file and line that names the target.
+	Config  string
+	Command string // how to reload it
 }
 
 // Changed reports whether any target has changes.
@@ -156,6 +167,9 @@ func Text(w io.Writer, r *Run, style Style) error {
 		writeWarnings(ew, "  ", p.Warnings)
 		if p.Refused != nil {
 			ew.printf("  refused: %s\n", p.Refused.Message)
+		}
+		for _, x := range t.Reload {
+			ew.printf("  reload: %s reads this store (%s) and uses the change only after a reload: %s\n", x.Server, x.Config, x.Command)
 		}
 		if t.Backup != "" {
 			ew.printf("  backup: %s\n", t.Backup)
@@ -275,6 +289,14 @@ type jsonTarget struct {
 	Refused    *jsonRefusal  `json:"refused,omitempty"`
 	// RollbackError: the rollback of this target (or its hooks after it) failed.
 	RollbackError string `json:"rollback_error,omitempty"`
+	// Reload: servers that read the changed target and must reload.
+	Reload []jsonReload `json:"reload,omitempty"`
+}
+
+type jsonReload struct {
+	Server  string `json:"server"`
+	Config  string `json:"config"`
+	Command string `json:"command"`
 }
 
 type jsonRefusal struct {
@@ -354,6 +376,9 @@ func runJSON(r *Run) jsonRun {
 		}
 		if t.Err != nil {
 			jt.Error = t.Err.Error()
+		}
+		for _, x := range t.Reload {
+			jt.Reload = append(jt.Reload, jsonReload(x))
 		}
 		if x := p.Refused; x != nil {
 			jt.Refused = &jsonRefusal{Code: string(x.Code), Message: x.Message, Removals: x.Removals, Removable: x.Removable}
