@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -264,19 +263,6 @@ func setMeta(fd int, m *Meta, exact bool) error {
 		if err := unix.Fsetxattr(fd, x.Name, x.Value, 0); err != nil {
 			return fmt.Errorf("keeping extended attribute %s: %w", x.Name, err)
 		}
-	}
-	return nil
-}
-
-// SyncDir flushes a folder's entries (new names, renames, removals) to disk.
-func SyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
-		return err
 	}
 	return nil
 }
