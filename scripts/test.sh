@@ -71,3 +71,6 @@ section "public API from another module" apimodule
 # The Windows stores under Wine, without -race (it does not exist for
 # windows builds run under Wine); see scripts/wine-test.sh.
 section "windows tests (wine)" scripts/wine-test.sh
+# Two of the six release binaries (scripts/release.sh builds all of them).
+release_build() { local d; d=$(mktemp -d); PLATFORMS="windows/amd64 darwin/arm64" scripts/release.sh "$d"; rm -rf "$d"; }
+section "release build (windows/amd64, darwin/arm64)" release_build

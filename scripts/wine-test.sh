@@ -55,6 +55,7 @@ want=(
   TestIiscaStory
   TestEKURoundTrip
   TestParseLocation
+  TestDiscover
 )
 GOOS=windows GOARCH=amd64 go test -exec wine -json -count=1 -timeout 5m ./stores/windows/ 2>&1 |
   go run ./scripts/wine/checkjson "${want[@]}"

@@ -17,3 +17,6 @@ func tryLock(f *os.File) (bool, error) {
 	}
 	return err == nil, err
 }
+
+// openFolder opens the folder itself, which flock locks.
+func openFolder(dir string) (*os.File, error) { return os.Open(dir) }

@@ -13,7 +13,9 @@ import (
 type Folders struct{ files []*os.File }
 
 // AcquireFolders takes an exclusive flock on each folder (the folder itself
-// is opened: no file is created in it), in sorted order so that two runs
+// is opened: no file is created in it; on Windows, which cannot lock a
+// folder, a lock file named after it in %ProgramData%\rootsync\locks), in
+// sorted order so that two runs
 // never wait for each other in a circle, waiting up to wait in all. Two
 // rootsync processes that write the same store therefore take turns whatever
 // their state folders. A folder that does not exist is skipped. The error
@@ -27,7 +29,7 @@ func AcquireFolders(ctx context.Context, dirs []string, wait time.Duration) (*Fo
 		if i > 0 && dir == dirs[i-1] {
 			continue
 		}
-		f, err := os.Open(dir)
+		f, err := openFolder(dir)
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}

@@ -27,7 +27,8 @@ func rootsync(t *testing.T, want int, args ...string) string {
 // TestIiscaStory: the job Iisca.exe did, through the command line. A root
 // goes from a PEM file into CurrentUser\Root, from there (alone: --only)
 // into LocalMachine\Root, and `rootsync restore` of the backup the second
-// sync took takes it out of LocalMachine\Root again. Only the test root is
+// sync took takes it out of LocalMachine\Root again; then the root goes
+// from CurrentUser\Root into a PEM file. Only the test root is
 // touched, and no count is asserted.
 func TestIiscaStory(t *testing.T) {
 	dir := tempDir(t)
@@ -68,6 +69,13 @@ func TestIiscaStory(t *testing.T) {
 	}
 	if out := rootsync(t, 0, "list", "windows:CurrentUser/Root"); !strings.Contains(out, fp[:16]) {
 		t.Fatalf("restoring LocalMachine\\Root changed CurrentUser\\Root:\n%s", out)
+	}
+	// Back out of the Windows store into a file: the file-based stores'
+	// folder lock (a lock file on Windows) and atomic write work here too.
+	outFile := filepath.Join(dir, "out.pem")
+	rootsync(t, 0, "sync", "windows:CurrentUser/Root", "--to", "pem:"+outFile, "--only", fp[:12])
+	if b, err := os.ReadFile(outFile); err != nil || !bytes.Contains(b, root.PEM()) {
+		t.Fatalf("%s holds %q (%v), want the root's PEM", outFile, b, err)
 	}
 }
 

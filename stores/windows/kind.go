@@ -25,7 +25,8 @@ func Kind() stores.Kind {
 			Name: "disallowed", Value: "NAME",
 			Meaning: "record distrust in this store of the same place instead of Disallowed (for stores other than Root)",
 		}},
-		Open: Open,
+		Open:     Open,
+		Discover: discover,
 	}
 }
 

@@ -1,7 +1,11 @@
 package windows
 
 import (
+	"runtime"
+	"slices"
 	"testing"
+
+	"github.com/rootsync/rootsync/stores"
 )
 
 func TestParseLocation(t *testing.T) {
@@ -39,5 +43,30 @@ func TestParseLocation(t *testing.T) {
 		if _, err := parseLocation(spec); err == nil {
 			t.Errorf("%s accepted", bad)
 		}
+	}
+}
+
+// TestDiscover: on Windows the six system stores, elsewhere none.
+func TestDiscover(t *testing.T) {
+	found := discover("")
+	if runtime.GOOS != "windows" {
+		if len(found) != 0 {
+			t.Fatalf("discover outside Windows: %v", found)
+		}
+		return
+	}
+	var specs []string
+	for _, f := range found {
+		specs = append(specs, f.Spec)
+		spec, err := Kind().ParseSpec(f.Spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Open(spec, stores.OpenOptions{}); err != nil {
+			t.Errorf("%s: %v", f.Spec, err)
+		}
+	}
+	if !slices.Contains(specs, "windows:CurrentUser/Root") || !slices.Contains(specs, "windows:LocalMachine/Root") || len(specs) != 6 {
+		t.Errorf("discover: %v", specs)
 	}
 }
