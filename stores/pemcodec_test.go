@@ -270,58 +270,6 @@ func TestTrustoutByteForByte(t *testing.T) {
 	}
 }
 
-// p11kitExtract runs p11-kit's trust extract --format=openssl-bundle over a
-// source folder of its own (a sandboxed module configuration; as root, in a
-// user namespace, since p11-kit ignores per-user configuration for uid 0).
-func p11kitExtract(t *testing.T, src string) []byte {
-	t.Helper()
-	bin := storetest.Tool(t, "trust")
-	if m, _ := filepath.Glob("/usr/lib/*/pkcs11/p11-kit-trust.so"); len(m) == 0 {
-		storetest.Tool(t, "p11-kit-trust.so (package p11-kit-modules)")
-	}
-	tmp, err := os.MkdirTemp("", "rootsync-p11-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(tmp) })
-	modules := filepath.Join(tmp, "config", "pkcs11", "modules")
-	if err := os.MkdirAll(modules, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	conf := "module: p11-kit-trust.so\ntrust-policy: yes\nx-init-reserved: paths=" + src + "\n"
-	if err := os.WriteFile(filepath.Join(modules, "p11-kit-trust.module"), []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	outDir := filepath.Join(tmp, "out")
-	if err := os.Mkdir(outDir, 0o777); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range []string{tmp, outDir, src, filepath.Join(src, "anchors")} {
-		if err := os.Chmod(p, 0o777); err != nil {
-			t.Fatal(err)
-		}
-	}
-	out := filepath.Join(outDir, "bundle.trust.crt")
-	cmd := exec.Command(bin, "extract", "--format=openssl-bundle", "--filter=certificates", out)
-	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); k != "P11_KIT_NO_USER_CONFIG" && k != "XDG_CONFIG_HOME" && k != "HOME" {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env, "XDG_CONFIG_HOME="+filepath.Join(tmp, "config"), "HOME="+tmp)
-	if os.Getuid() == 0 {
-		cmd.SysProcAttr = storetest.NotRoot()
-	}
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("trust extract: %v: %s", err, b)
-	}
-	data, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
-}
-
 // TestP11KitOpenSSLBundle reads what p11-kit's openssl-bundle extraction
 // writes (the ca-bundle.trust.crt of Fedora-family systems): plain anchors,
 // trust and reject lists passed through from openssl -trustout input, and
@@ -346,7 +294,7 @@ func TestP11KitOpenSSLBundle(t *testing.T) {
 	write("plain.pem", plain.PEM())
 	write("partial.pem", stores.EncodeTrustedCertificatePEM(partial.DER, stores.AuxFor(stores.Trust{T, U, D, U}, "Partial")))
 	write("distrusted.p11-kit", append([]byte("[p11-kit-object-v1]\nclass: certificate\nx-distrusted: true\n"), distrusted.PEM()...))
-	data := p11kitExtract(t, src)
+	data := storetest.TrustExtract(t, src, "--format=openssl-bundle", "--filter=certificates")
 	b, err := stores.DecodePEM(data, stores.DecodeOptions{})
 	if err != nil {
 		t.Fatalf("DecodePEM of p11-kit's bundle: %v\n%s", err, data)

@@ -364,52 +364,17 @@ func p11kitWriter(t *testing.T, file, password string) {
 	if password != "changeit" {
 		t.Fatal("p11-kit writes with the password changeit")
 	}
-	if matches, _ := filepath.Glob("/usr/lib/*/pkcs11/p11-kit-trust.so"); len(matches) == 0 {
-		storetest.Tool(t, "p11-kit-trust.so (package p11-kit-modules)")
-	}
-	tmp, err := os.MkdirTemp("", "rootsync-p11kit-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(tmp) })
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	source := filepath.Join(tmp, "source")
+	source := filepath.Join(t.TempDir(), "source")
 	anchors := filepath.Join(source, "anchors")
-	modules := filepath.Join(tmp, "config", "pkcs11", "modules")
-	for _, d := range []string{anchors, modules} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
+	if err := os.MkdirAll(anchors, 0o755); err != nil {
+		t.Fatal(err)
 	}
 	for i, c := range []*testpki.Cert{fidA, fidB, fidC} {
 		if err := os.WriteFile(filepath.Join(anchors, fmt.Sprintf("root-%d.pem", i)), c.PEM(), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	conf := "module: p11-kit-trust.so\ntrust-policy: yes\nx-init-reserved: paths=" + source + "\n"
-	if err := os.WriteFile(filepath.Join(modules, "p11-kit-trust.module"), []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(tmp, "cacerts")
-	cmd := exec.Command(storetest.Tool(t, "trust"), "extract", "--format=java-cacerts", "--filter=ca-anchors", "--purpose", "server-auth", out)
-	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); k != "P11_KIT_NO_USER_CONFIG" && k != "XDG_CONFIG_HOME" && k != "HOME" {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env, "XDG_CONFIG_HOME="+filepath.Join(tmp, "config"), "HOME="+tmp)
-	if os.Getuid() == 0 {
-		cmd.SysProcAttr = storetest.NotRoot()
-	}
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("trust extract: %v\n%s", err, b)
-	}
-	data, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := storetest.TrustExtract(t, source, "--format=java-cacerts", "--filter=ca-anchors", "--purpose", "server-auth")
 	if err := os.WriteFile(file, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
