@@ -94,7 +94,8 @@ func runHooks(ctx context.Context, hooks []Hook, env []string, log *zap.Logger) 
 	return nil
 }
 
-// runHook runs one hook in a process group of its own. When the hook exits
+// runHook runs one hook in a process group of its own (on Windows: a Job
+// Object). When the hook exits
 // rootsync stops waiting for its output within outputGrace, and leaves
 // processes it started alone. When its timeout expires or ctx ends, the
 // whole process group gets SIGTERM, and SIGKILL killGrace later.
@@ -108,6 +109,8 @@ func runHook(ctx context.Context, h Hook, env []string) (string, error) {
 	if err := cmd.Start(); err != nil {
 		return "", err
 	}
+	release := joinTree(cmd)
+	defer release()
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	timer := time.NewTimer(h.timeout())

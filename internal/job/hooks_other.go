@@ -1,4 +1,4 @@
-//go:build !unix
+//go:build !unix && !windows
 
 package job
 
@@ -11,3 +11,5 @@ func ownProcessGroup(cmd *exec.Cmd) {}
 func signalGroup(cmd *exec.Cmd, kill bool) { _ = cmd.Process.Kill() }
 
 func groupAlive(cmd *exec.Cmd) bool { return false }
+
+func joinTree(cmd *exec.Cmd) func() { return func() {} }
