@@ -128,33 +128,7 @@ func runEdit(ctx context.Context, e *env, name string, args []string) error {
 	if err != nil {
 		return err
 	}
-	res := out.Results[0]
-	r, runErr := res.Run, res.Err
-	if res.JournalKept != nil && runErr != nil {
-		runErr = fmt.Errorf("%w; %v", runErr, res.JournalKept)
-	}
-	if r != nil && len(r.Targets) == len(sts) {
-		if err := render(e, o.output, r); err != nil {
-			return err
-		}
-	}
-	if runErr != nil {
-		if errors.Is(runErr, job.ErrFailed) {
-			h := "no store was left half-changed: those this run had changed were restored (the backups named above keep the state before the run)"
-			if rollbackFailed(r) {
-				h = "the rollback did not complete: check the stores named above; 'rootsync restore' lists the backups"
-			}
-			if sh := stores.HintOf(runErr); sh != "" {
-				h = sh + "\n" + h
-			}
-			return &hinted{runErr, h}
-		}
-		return runErr
-	}
-	if o.dryRun && r.Changed() {
-		return errDrift
-	}
-	return nil
+	return finishRun(e, o.output, o.dryRun, out.Results[0], len(sts), "store", "stores")
 }
 
 // splitFlag takes the values of --name out of args: every argument after

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -153,33 +152,8 @@ func runPlan(ctx context.Context, e *env, name string, args []string) error {
 		return err
 	}
 	res := out.Results[0]
-	r, runErr := res.Run, res.Err
-	noteReloads(r, j)
-	if res.JournalKept != nil && runErr != nil {
-		runErr = fmt.Errorf("%w; %v", runErr, res.JournalKept)
-	}
-	if r != nil && (runErr == nil || len(r.Targets) == len(tgts)) {
-		if err := render(e, o.output, r); err != nil {
-			return err
-		}
-	}
-	if runErr != nil {
-		if errors.Is(runErr, job.ErrFailed) {
-			h := "no target was left half-changed: those this run had changed were restored (the backups named above keep the state before the run)"
-			if rollbackFailed(r) {
-				h = "the rollback did not complete: check the targets and services named above; 'rootsync restore' lists the backups"
-			}
-			if sh := stores.HintOf(runErr); sh != "" {
-				h = sh + "\n" + h
-			}
-			return &hinted{runErr, h}
-		}
-		return runErr
-	}
-	if o.dryRun && r.Changed() {
-		return errDrift
-	}
-	return nil
+	noteReloads(res.Run, j)
+	return finishRun(e, o.output, o.dryRun, res, len(tgts), "target", "targets and services")
 }
 
 func render(e *env, output string, r *report.Run) error {

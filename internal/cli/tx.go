@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -101,6 +102,41 @@ func warnPending(w io.Writer, r *job.Record, err error) {
 func warnIfPending(w io.Writer, stateDir string) {
 	r, err := job.Pending(stateDir)
 	warnPending(w, r, err)
+}
+
+// finishRun reports the one result of a command that changes stores (sync,
+// diff, trust, distrust, remove): it renders the run when it succeeded or
+// has every target, and returns the run's error with a hint that says what
+// was rolled back (noun names what the command changes; check, what to check
+// when a rollback failed), or errDrift for a dry run that would change
+// something.
+func finishRun(e *env, output string, dryRun bool, res *job.Result, targets int, noun, check string) error {
+	r, runErr := res.Run, res.Err
+	if res.JournalKept != nil && runErr != nil {
+		runErr = fmt.Errorf("%w; %v", runErr, res.JournalKept)
+	}
+	if r != nil && (runErr == nil || len(r.Targets) == targets) {
+		if err := render(e, output, r); err != nil {
+			return err
+		}
+	}
+	if runErr != nil {
+		if errors.Is(runErr, job.ErrFailed) {
+			h := "no " + noun + " was left half-changed: those this run had changed were restored (the backups named above keep the state before the run)"
+			if rollbackFailed(r) {
+				h = "the rollback did not complete: check the " + check + " named above; 'rootsync restore' lists the backups"
+			}
+			if sh := stores.HintOf(runErr); sh != "" {
+				h = sh + "\n" + h
+			}
+			return &hinted{runErr, h}
+		}
+		return runErr
+	}
+	if dryRun && r.Changed() {
+		return errDrift
+	}
+	return nil
 }
 
 // rollbackFailed reports whether a target's rollback (or its hooks after it)
