@@ -80,6 +80,7 @@ type Option struct {
 var PasswordOptions = []Option{
 	{Name: "password-env", Value: "VAR", Meaning: "the store's password is in this environment variable", Secret: true},
 	{Name: "password-file", Value: "FILE", Meaning: "the store's password is the first line of this file", Secret: true},
+	{Name: "password-credential", Value: "NAME", Meaning: "the store's password is the systemd credential NAME (LoadCredential=NAME:FILE in the unit; read from $CREDENTIALS_DIRECTORY)", Secret: true},
 }
 
 // Shorthand documents one shorthand location of a kind.

@@ -63,7 +63,7 @@ func TestRegistryParseSpec(t *testing.T) {
 		{name: "literal question mark is an option", in: "file:w/a?b.pem", err: `unknown option "b.pem" (file takes no options)`, option: "b.pem"},
 		{name: "bad escape", in: "file:50%.pem", err: `location: bad %-escape "%.p"`},
 
-		{name: "unknown option", in: "db:/x?password-envv=X", err: `unknown option "password-envv" (db takes password-env or password-file)`, option: "password-envv"},
+		{name: "unknown option", in: "db:/x?password-envv=X", err: `unknown option "password-envv" (db takes password-env, password-file or password-credential)`, option: "password-envv"},
 		{name: "no options taken", in: "file:/x?bogus=1", err: `unknown option "bogus" (file takes no options)`, option: "bogus"},
 		{name: "option twice", in: "db:/x?password-env=A&password-env=B", err: `option "password-env" is given twice`, option: "password-env"},
 		{name: "option without value", in: "db:/x?password-env=", err: `option "password-env" needs a value (password-env=VAR)`, option: "password-env"},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/rootsync/rootsync/internal/testpki"
@@ -89,5 +90,41 @@ func TestSecret(t *testing.T) {
 	spec := stores.Spec{Kind: "jks", Location: "x.jks", Options: map[string]string{"password-file": f}}
 	if s := stores.SecretFromSpec(spec, stores.Secret{Env: "X"}); s.File != f {
 		t.Errorf("SecretFromSpec = %+v", s)
+	}
+}
+
+// TestSecretCredential: a systemd credential is the file of its name in
+// $CREDENTIALS_DIRECTORY (set here by hand, as systemd sets it for a unit
+// with LoadCredential=); without the variable the error names the
+// credential and the hint says how to pass it.
+func TestSecretCredential(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "truststore"), []byte("from systemd\n"), 0o400); err != nil {
+		t.Fatal(err)
+	}
+	spec := stores.Spec{Kind: "p12", Location: "x.p12", Options: map[string]string{"password-credential": "truststore"}}
+	s := stores.SecretFromSpec(spec, stores.Secret{})
+	if s.Credential != "truststore" || s.IsZero() || s.String() != "credential truststore" {
+		t.Fatalf("SecretFromSpec = %+v (%s)", s, s)
+	}
+	t.Setenv(stores.CredentialsDirEnv, dir)
+	if v, err := s.Value(); err != nil || string(v) != "from systemd" {
+		t.Errorf("credential = %q, %v", v, err)
+	}
+	if _, err := (stores.Secret{Credential: "missing"}).Value(); err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "missing")) {
+		t.Errorf("a credential systemd did not pass: err = %v, want one naming its file", err)
+	}
+	t.Setenv(stores.CredentialsDirEnv, "")
+	_, err := s.Value()
+	var ce *stores.CredentialError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), `"truststore"`) || !strings.Contains(err.Error(), "CREDENTIALS_DIRECTORY is not set") ||
+		!strings.Contains(stores.HintOf(err), "LoadCredential=truststore:") {
+		t.Errorf("without CREDENTIALS_DIRECTORY: err = %v (hint %q), want a CredentialError naming it and LoadCredential=", err, stores.HintOf(err))
+	}
+	for _, bad := range []string{"../etc/shadow", "a/b", "..", ""} {
+		t.Setenv(stores.CredentialsDirEnv, dir)
+		if _, err := (stores.Secret{Credential: bad}).Value(); !errors.As(err, &ce) && bad != "" {
+			t.Errorf("credential name %q: err = %v, want a CredentialError", bad, err)
+		}
 	}
 }

@@ -39,7 +39,8 @@ func (o *commonOptions) tx(e *env, lockWait time.Duration, keep int, dryRun bool
 
 // secretEnv lists the environment variables rootsync reads passwords from:
 // --password-env, each spec's ?password-env= and those of the configuration
-// file. Hooks do not get them.
+// file, and CREDENTIALS_DIRECTORY when a password is a systemd credential.
+// Hooks do not get them.
 func (o *commonOptions) secretEnv(specs []stores.Spec, secrets ...stores.Secret) []string {
 	seen := map[string]bool{}
 	add := func(name string) {
@@ -50,9 +51,15 @@ func (o *commonOptions) secretEnv(specs []stores.Spec, secrets ...stores.Secret)
 	add(o.passwordEnv)
 	for _, s := range specs {
 		add(s.Option("password-env"))
+		if s.Option("password-credential") != "" {
+			add(stores.CredentialsDirEnv)
+		}
 	}
 	for _, s := range secrets {
 		add(s.Env)
+		if s.Credential != "" {
+			add(stores.CredentialsDirEnv)
+		}
 	}
 	var out []string
 	for n := range seen {

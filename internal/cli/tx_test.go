@@ -24,6 +24,16 @@ func TestSecretEnv(t *testing.T) {
 	if want := "CONFIG_PW FLAG_PW SPEC_PW"; strings.Join(got, " ") != want {
 		t.Errorf("secretEnv = %v, want %s", got, want)
 	}
+	cred, err := storekinds.Registry().ParseSpec("p12:/tmp/t.p12?password-credential=ts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := (&commonOptions{}).secretEnv([]stores.Spec{cred}); strings.Join(got, " ") != "CREDENTIALS_DIRECTORY" {
+		t.Errorf("secretEnv with a spec's credential = %v, want CREDENTIALS_DIRECTORY", got)
+	}
+	if got := (&commonOptions{}).secretEnv(nil, stores.Secret{Credential: "ts"}); strings.Join(got, " ") != "CREDENTIALS_DIRECTORY" {
+		t.Errorf("secretEnv with a configuration's credential = %v, want CREDENTIALS_DIRECTORY", got)
+	}
 	if got := (&commonOptions{}).secretEnv(nil); len(got) != 0 {
 		t.Errorf("secretEnv with no password variables = %v", got)
 	}

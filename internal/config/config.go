@@ -351,7 +351,7 @@ func (p *parser) store(n *yaml.Node, ctx, role string) *Store {
 		return nil
 	}
 	var specNode *yaml.Node
-	var passEnv, passFile, hooks, timeout *yaml.Node
+	var passEnv, passFile, passCred, hooks, timeout *yaml.Node
 	p.fields(n, ctx, func(key string, kn, vn *yaml.Node) {
 		switch key {
 		case "store":
@@ -360,12 +360,14 @@ func (p *parser) store(n *yaml.Node, ctx, role string) *Store {
 			passEnv = vn
 		case "password-file":
 			passFile = vn
+		case "password-credential":
+			passCred = vn
 		case "hooks":
 			hooks = vn
 		case "hook-timeout":
 			timeout = vn
 		default:
-			p.errf(kn, "%s%s: unknown key %q (want store, password-env, password-file, hooks or hook-timeout)", ctx, role, key)
+			p.errf(kn, "%s%s: unknown key %q (want store, password-env, password-file, password-credential, hooks or hook-timeout)", ctx, role, key)
 		}
 	})
 	if specNode == nil {
@@ -381,14 +383,14 @@ func (p *parser) store(n *yaml.Node, ctx, role string) *Store {
 		return nil
 	}
 	where := fmt.Sprintf("%s%s %q: ", ctx, role, raw)
-	p.password(s, where, passEnv, passFile)
+	p.password(s, where, passEnv, passFile, passCred)
 	p.hooks(s, where, role, hooks, timeout)
 	return s
 }
 
-// password reads a store's password-env and password-file keys (either may
-// be nil) into s.
-func (p *parser) password(s *Store, where string, passEnv, passFile *yaml.Node) {
+// password reads a store's password-env, password-file and
+// password-credential keys (each may be nil) into s.
+func (p *parser) password(s *Store, where string, passEnv, passFile, passCred *yaml.Node) {
 	if passEnv != nil {
 		if v, ok := p.str(passEnv, where+"password-env"); ok {
 			if !envName.MatchString(v) {
@@ -405,8 +407,16 @@ func (p *parser) password(s *Store, where string, passEnv, passFile *yaml.Node) 
 			s.Password.File = v
 		}
 	}
-	if passEnv != nil && passFile != nil {
-		p.errf(passFile, "%sgive password-env or password-file, not both", where)
+	if passCred != nil {
+		if v, ok := p.str(passCred, where+"password-credential"); ok {
+			if err := stores.CheckCredentialName(v); err != nil {
+				p.errf(passCred, "%spassword-credential %q: want a credential name as given to LoadCredential= (a file name, without '/')", where, v)
+			}
+			s.Password.Credential = v
+		}
+	}
+	if countSet(passEnv, passFile, passCred) > 1 {
+		p.errf(lastOf(passFile, passCred), "%sgive one of password-env, password-file and password-credential", where)
 	}
 }
 
@@ -615,4 +625,23 @@ func (c *Config) Names() []string {
 		out = append(out, j.Name)
 	}
 	return out
+}
+
+// countSet counts the nodes that are there.
+func countSet(nodes ...*yaml.Node) int {
+	n := 0
+	for _, x := range nodes {
+		if x != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// lastOf is the last of the nodes that is there, to point a message at.
+func lastOf(a, b *yaml.Node) *yaml.Node {
+	if b != nil {
+		return b
+	}
+	return a
 }

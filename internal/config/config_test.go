@@ -44,7 +44,7 @@ func TestExampleParses(t *testing.T) {
 	if sj.Options.Mode != plan.Prune || len(sj.Targets) != 3 || sj.Sources[0].Spec.Kind != "system" {
 		t.Errorf("system-to-apps = %+v", sj)
 	}
-	if sj.Targets[1].Password.Env != "MYAPP_TRUSTSTORE_PASSWORD" || sj.Targets[2].Password.File != "/etc/rootsync/legacy-cacerts.password" {
+	if sj.Targets[1].Password.File != "/etc/rootsync/myapp-truststore.password" || sj.Targets[2].Password.File != "/etc/rootsync/legacy-cacerts.password" {
 		t.Errorf("passwords = %+v %+v", sj.Targets[1].Password, sj.Targets[2].Password)
 	}
 }
@@ -138,7 +138,7 @@ jobs:
     targets:
       - store: pem:/p
         hook: [[nginx, -t]]
-`, []string{`c.yaml:7: job "a": target: unknown key "hook" (want store, password-env, password-file, hooks or hook-timeout)`}},
+`, []string{`c.yaml:7: job "a": target: unknown key "hook" (want store, password-env, password-file, password-credential, hooks or hook-timeout)`}},
 		{"all mistakes at once", `
 state-dir: relative/state
 keep-backups: -1
@@ -196,7 +196,21 @@ jobs:
 `, []string{
 			`c.yaml:7: job "a": target "p12:/t.p12": password-env "not a name": want the name of an environment variable`,
 			`c.yaml:8: job "a": target "p12:/t.p12": password-file "rel.txt": give an absolute path`,
-			`c.yaml:8: job "a": target "p12:/t.p12": give password-env or password-file, not both`,
+			`c.yaml:8: job "a": target "p12:/t.p12": give one of password-env, password-file and password-credential`,
+		}},
+		{"password credential", `
+jobs:
+  a:
+    sources: [nss:/n]
+    targets:
+      - store: p12:/t.p12
+        password-credential: ../shadow
+      - store: jks:/t.jks
+        password-file: /etc/pw
+        password-credential: jks
+`, []string{
+			`c.yaml:7: job "a": target "p12:/t.p12": password-credential "../shadow": want a credential name as given to LoadCredential= (a file name, without '/')`,
+			`c.yaml:10: job "a": target "jks:/t.jks": give one of password-env, password-file and password-credential`,
 		}},
 		{"cross checks", `
 jobs:
@@ -247,7 +261,7 @@ jobs:
     sources: ["nss:/n?password-envv=X"]
     targets: ["capath:/d?bogus=1", "pem:/w/a?b.pem", "pem:/w/a%3Fb.pem"]
 `, []string{
-			`c.yaml:4: job "a": source "nss:/n?password-envv=X": unknown option "password-envv" (nss takes password-env or password-file)`,
+			`c.yaml:4: job "a": source "nss:/n?password-envv=X": unknown option "password-envv" (nss takes password-env, password-file or password-credential)`,
 			`c.yaml:5: job "a": target "capath:/d?bogus=1": unknown option "bogus" (capath takes no options)`,
 			`c.yaml:5: job "a": target "pem:/w/a?b.pem": unknown option "b.pem" (pem takes no options)`,
 		}},
@@ -340,4 +354,14 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestPasswordCredential(t *testing.T) {
+	cfg, err := Parse("c.yaml", []byte("jobs:\n  a:\n    sources: [nss:/n]\n    targets:\n      - store: p12:/t.p12\n        password-credential: truststore\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Jobs[0].Targets[0].Password; got != (stores.Secret{Credential: "truststore"}) {
+		t.Errorf("password = %+v, want the credential truststore", got)
+	}
 }

@@ -71,7 +71,7 @@ func TestParseSpec(t *testing.T) {
 		{in: "system:/srv/root?family=fedora", want: stores.Spec{Kind: "system", Location: "/srv/root", Options: map[string]string{"family": "fedora"}}},
 		{in: "pem:w/a%3Fb.pem", want: stores.Spec{Kind: "pem", Location: "w/a?b.pem"}},
 		{in: "pem:w/a?b.pem", err: `store "pem:w/a?b.pem": unknown option "b.pem" (pem takes no options)`},
-		{in: "nss:/db?password-envv=X", err: `store "nss:/db?password-envv=X": unknown option "password-envv" (nss takes password-env or password-file)`},
+		{in: "nss:/db?password-envv=X", err: `store "nss:/db?password-envv=X": unknown option "password-envv" (nss takes password-env, password-file or password-credential)`},
 		{in: "capath:/d?bogus=1", err: `store "capath:/d?bogus=1": unknown option "bogus" (capath takes no options)`},
 		{in: "system?password-env=X", err: `unknown option "password-env" (system takes family)`},
 		{in: "jks:", err: `store "jks:": missing location (want jks:FILE)`},

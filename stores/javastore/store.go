@@ -147,7 +147,7 @@ func (s *Store) password() (string, string, error) {
 	}
 	v, err := s.secret.Value()
 	if err != nil {
-		return "", "", s.errorf(stores.ErrBadPassword, "", "set the password in "+s.secret.String()+", or name another source with ?password-env=VAR or ?password-file=FILE", "%v", err)
+		return "", "", s.errorf(stores.ErrBadPassword, "", stores.PasswordHint(s.secret, err, "set the password in "+s.secret.String()+", or name another source with ?password-env=VAR or ?password-file=FILE"), "%v", err)
 	}
 	return string(v), "the password from " + s.secret.String(), nil
 }

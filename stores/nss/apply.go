@@ -750,7 +750,7 @@ func (s *Store) initialPassword(keyPath string) ([]byte, error) {
 	pw, err := s.secret.Value()
 	if err != nil {
 		return nil, &stores.Error{Path: keyPath, Err: fmt.Errorf("%w: %v", stores.ErrBadPassword, err),
-			Hint: "check the password source " + s.secret.String() + "; a new database gets that password"}
+			Hint: stores.PasswordHint(s.secret, err, "check the password source "+s.secret.String()+"; a new database gets that password")}
 	}
 	return pw, nil
 }

@@ -173,7 +173,7 @@ func (s *Store) Load(ctx context.Context) (*stores.Set, error) {
 			// that a plan (diff) already reports a missing password file.
 			if _, perr := s.secret.Value(); perr != nil {
 				return nil, &stores.Error{Path: s.dir, Err: fmt.Errorf("%w: %w", stores.ErrBadPassword, perr),
-					Hint: "set the password in " + s.secret.String() + ", or name another source with ?password-env=VAR or ?password-file=FILE"}
+					Hint: stores.PasswordHint(s.secret, perr, "set the password in "+s.secret.String()+", or name another source with ?password-env=VAR or ?password-file=FILE")}
 			}
 		}
 		return nil, err

@@ -264,7 +264,7 @@ func login(st *state, keyPath string, secret stores.Secret) (*auth, error) {
 	pw, err := secret.Value()
 	if err != nil {
 		return nil, &stores.Error{Path: keyPath, Err: fmt.Errorf("%w: %v", stores.ErrBadPassword, err),
-			Hint: "check the password source " + secret.String()}
+			Hint: stores.PasswordHint(secret, err, "check the password source "+secret.String())}
 	}
 	pk := passKey(st.globalSalt, pw)
 	if ok, _ := checkPassword(st.check, pk); !ok {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/rootsync/rootsync/internal/config"
+	"github.com/rootsync/rootsync/internal/testpki"
 )
 
 func packaging(name string) string { return filepath.Join(repoRoot, "packaging", name) }
@@ -42,6 +43,31 @@ func TestSystemdUnits(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if err != nil || len(bytes.TrimSpace(out)) > 0 {
 		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
+	}
+
+	// The credential drop-in packaging/README.md documents, written from the
+	// unit's own commented example line, verifies too.
+	var example string
+	for _, line := range strings.Split(string(svc), "\n") {
+		if l := strings.TrimSpace(strings.TrimPrefix(line, "#")); strings.HasPrefix(l, "LoadCredential=") {
+			example = l
+		} else if strings.HasPrefix(line, "LoadCredential") {
+			t.Errorf("rootsync.service has an active %q: a missing credential file stops the unit", line)
+		}
+	}
+	if example == "" {
+		t.Fatal("rootsync.service does not document LoadCredential=")
+	}
+	writeFile(t, filepath.Join(dir, "rootsync.service.d", "credentials.conf"), "[Service]\n"+example+"\n")
+	out, err = exec.Command(analyze, "verify", "--man=no", filepath.Join(dir, "rootsync.service")).CombinedOutput()
+	if err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Errorf("systemd-analyze verify with the drop-in %q: %v\n%s", example, err, out)
+	}
+	// A misspelt key in a drop-in must be noticed, or the check above
+	// proves nothing.
+	writeFile(t, filepath.Join(dir, "rootsync.service.d", "credentials.conf"), "[Service]\nLoadCredentiall=x:/y\n")
+	if out, _ := exec.Command(analyze, "verify", "--man=no", filepath.Join(dir, "rootsync.service")).CombinedOutput(); !bytes.Contains(out, []byte("LoadCredentiall")) {
+		t.Errorf("systemd-analyze verify does not read the drop-in (no complaint about a misspelt key):\n%s", out)
 	}
 }
 
@@ -238,5 +264,64 @@ func TestVersion(t *testing.T) {
 	want := "(revision " + strings.TrimSpace(string(head))[:12]
 	if !strings.HasPrefix(string(out), "rootsync ") || !strings.Contains(string(out), want) {
 		t.Errorf("rootsync --version = %q, want the revision %q", out, want)
+	}
+}
+
+// TestPasswordCredential: a store's password-credential is read from
+// $CREDENTIALS_DIRECTORY, set here by hand as systemd sets it for a unit with
+// LoadCredential= (this test machine's PID 1 is not systemd); openssl opens
+// the PKCS#12 file rootsync wrote with that password; hooks do not see the
+// variable. Without it, the run fails naming the credential and how to pass
+// it, and writes nothing.
+func TestPasswordCredential(t *testing.T) {
+	openssl := need(t, "openssl")
+	dir := t.TempDir()
+	root := testpki.Root("Credential Root")
+	src := writeFile(t, filepath.Join(dir, "src.pem"), string(root.PEM()))
+	creds := filepath.Join(dir, "credentials")
+	cred := writeFile(t, filepath.Join(creds, "truststore"), "from-a-credential\n")
+	if err := os.Chmod(cred, 0o400); err != nil {
+		t.Fatal(err)
+	}
+	p12 := filepath.Join(dir, "trust.p12")
+	envFile := filepath.Join(dir, "hook.env")
+	cfg := writeFile(t, filepath.Join(dir, "config.yaml"), fmt.Sprintf(`state-dir: %s
+jobs:
+  app:
+    sources: [pem:%s]
+    targets:
+      - store: p12:%s
+        password-credential: truststore
+        hooks:
+          - ["sh", "-c", "env > %s"]
+`, filepath.Join(dir, "state"), src, p12, envFile))
+
+	env := baseEnv(dir)
+	r := rootsync(t, env, "run", "--config", cfg)
+	if r.code != 1 || !strings.Contains(r.stderr, `password credential "truststore": $CREDENTIALS_DIRECTORY is not set`) ||
+		!strings.Contains(r.stderr, "hint: a systemd credential is passed by the unit that starts rootsync: add LoadCredential=truststore:") {
+		t.Fatalf("run without CREDENTIALS_DIRECTORY: want exit 1 naming the credential, with the LoadCredential= hint: %s", r)
+	}
+	if _, err := os.Stat(p12); !os.IsNotExist(err) {
+		t.Fatalf("%s was written without its password: %v", p12, err)
+	}
+
+	r = rootsync(t, append(env, "CREDENTIALS_DIRECTORY="+creds), "run", "--config", cfg)
+	if r.code != 0 {
+		t.Fatalf("run with CREDENTIALS_DIRECTORY: %s", r)
+	}
+	out, err := exec.Command(openssl, "pkcs12", "-in", p12, "-passin", "file:"+cred, "-nokeys").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Credential Root") {
+		t.Fatalf("openssl pkcs12 with the credential's password: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(openssl, "pkcs12", "-in", p12, "-passin", "pass:wrong", "-nokeys").CombinedOutput(); err == nil {
+		t.Fatalf("openssl opened the file with a wrong password, so the check above proves nothing:\n%s", out)
+	}
+	hookEnv, err := os.ReadFile(envFile)
+	if err != nil {
+		t.Fatalf("the hook did not run: %v", err)
+	}
+	if strings.Contains(string(hookEnv), "CREDENTIALS_DIRECTORY") {
+		t.Errorf("the hook saw CREDENTIALS_DIRECTORY")
 	}
 }
