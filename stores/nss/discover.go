@@ -39,7 +39,8 @@ type place struct {
 	profiles bool
 }
 
-// places lists where NSS databases live on Linux, in the order Discover
+// places lists where NSS databases live (on Linux, and Firefox's on
+// Windows), in the order Discover
 // reports them. Tests may replace it.
 var places = []place{
 	// Chromium and Google Chrome: the shared NSS database of the user.
@@ -54,6 +55,8 @@ var places = []place{
 	{name: "firefox", browser: "Firefox (XDG config folder)", path: ".config/mozilla/firefox", profiles: true},
 	{name: "firefox", browser: "Firefox (snap)", path: "snap/firefox/common/.mozilla/firefox", profiles: true},
 	{name: "firefox", browser: "Firefox (Flatpak)", path: ".var/app/org.mozilla.firefox/.mozilla/firefox", profiles: true},
+	// Firefox on Windows: %APPDATA%\Mozilla\Firefox.
+	{name: "firefox", browser: "Firefox (Windows)", path: "AppData/Roaming/Mozilla/Firefox", profiles: true},
 	// The system-wide database of Fedora-family systems.
 	{name: "system", browser: "system (NSS system database)", path: "/etc/pki/nssdb"},
 }

@@ -41,6 +41,10 @@ func fixtureHome(t *testing.T) string {
 	}, "\n"))
 	mk("snap/firefox/common/.mozilla/firefox/x1.snapprofile", "prefs.js")
 	mk(".var/app/org.mozilla.firefox/.mozilla/firefox")
+	mk("AppData/Roaming/Mozilla/Firefox/Profiles/wxyz.default-release", "cert9.db", "prefs.js")
+	writeFile(t, filepath.Join(home, "AppData/Roaming/Mozilla/Firefox/profiles.ini"), strings.Join([]string{
+		"[Profile0]", "Name=windows-release", "IsRelative=1", "Path=Profiles/wxyz.default-release", "Default=1", "",
+	}, "\n"))
 	return home
 }
 
@@ -59,6 +63,7 @@ func TestDiscover(t *testing.T) {
 		{"firefox/outside", "Firefox", filepath.Join(home, "elsewhere/absolute profile"), true, false},
 		{"firefox/zz.unlisted", "Firefox", filepath.Join(home, ".mozilla/firefox/zz.unlisted"), true, false},
 		{"firefox/x1.snapprofile", "Firefox (snap)", filepath.Join(home, "snap/firefox/common/.mozilla/firefox/x1.snapprofile"), false, false},
+		{"firefox/windows-release", "Firefox (Windows)", filepath.Join(home, "AppData/Roaming/Mozilla/Firefox/Profiles/wxyz.default-release"), true, true},
 		{"system", "system", filepath.Join(home, "etc/pki/nssdb"), false, false},
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -83,6 +88,7 @@ func TestResolveShorthand(t *testing.T) {
 			filepath.Join(ff, "My Work Profile"), filepath.Join(ff, "abcd.default-release"),
 			filepath.Join(home, "elsewhere/absolute profile"), filepath.Join(ff, "zz.unlisted"),
 			filepath.Join(home, "snap/firefox/common/.mozilla/firefox/x1.snapprofile"),
+			filepath.Join(home, "AppData/Roaming/Mozilla/Firefox/Profiles/wxyz.default-release"),
 		}},
 		{loc: "firefox/work stuff", want: []string{filepath.Join(ff, "My Work Profile")}},
 		{loc: "firefox/abcd.default-release", want: []string{filepath.Join(ff, "abcd.default-release")}},
