@@ -124,9 +124,9 @@ func readmeOutcomes() []*readmeOutcome {
 			"! exists $WORK/root/etc/apache2/ssl.crt",
 			"! exists $WORK/root/etc/ssl/certs/java/cacerts",
 		}},
-		// alice.pem was issued by a public root, which the client-CA file
-		// does not hold.
-		{match: regexp.MustCompile(`^rootsync check alice\.pem --store pem:\S+/etc/nginx/client-ca\.pem$`), checks: []string{
+		// alice.pem was issued by a public root, which neither the client-CA
+		// file nor nginx's trusted file holds.
+		{match: regexp.MustCompile(`^rootsync check alice\.pem --store pem:\S+/etc/nginx/client-ca\.pem( |$)`), status: 4, checks: []string{
 			"stdout 'reject'",
 		}},
 		{match: regexp.MustCompile(`^rootsync run --config \S+ --dry-run$`), status: 3, checks: []string{
@@ -170,6 +170,7 @@ exec certutil -A -n partner -t CT,, -i partner.pem -d sql:$WORK/root/home/alice/
 exec certutil -A -n intranet -t C,, -i intranet.pem -d sql:$WORK/root/home/alice/.pki/nssdb
 exec certutil -N --empty-password -d sql:$HOME/.pki/nssdb
 expandenv config.yaml root/etc/rootsync/config.yaml
+cp corp-root.crt root/etc/nginx/trusted.pem
 
 `
 
