@@ -62,6 +62,26 @@ const (
 	CodeUnparsed          = "unparsed"
 	CodeCAListSize        = "ca-list-size"
 	CodeChain             = "chain"
+	CodeVerifyDepth       = "verify-depth"
+)
+
+// ServerDefaultDepth is the verify depth nginx (ssl_verify_depth) and Apache
+// (SSLVerifyDepth) use when it is not configured.
+const ServerDefaultDepth = 1
+
+// DepthRule is how a server counts its verify depth.
+type DepthRule int
+
+const (
+	// DepthOpenSSL is OpenSSL's own limit, which nginx's ssl_verify_depth
+	// sets: the number of intermediate CAs between the client certificate
+	// and the trusted root (depth 1: one intermediate at most).
+	DepthOpenSSL DepthRule = iota
+	// DepthApache is mod_ssl's stricter check of SSLVerifyDepth: the
+	// position of the trusted root in the chain, the client certificate
+	// being 0 (depth 1: the client certificate must be issued by the root
+	// itself; Apache logs AH02040 "Certificate Chain too long").
+	DepthApache
 )
 
 // DefaultCAListWarn is the size of the advertised CA list (bytes on the wire)
@@ -89,6 +109,10 @@ type Store struct {
 	Name string // the store's spec, as the user gave it
 	Caps stores.Capabilities
 	Set  *stores.Set
+	// NotAdvertised: the server trusts the store's roots but does not send
+	// their names to clients (nginx's ssl_trusted_certificate, next to
+	// ssl_client_certificate whose names it sends).
+	NotAdvertised bool
 }
 
 // CRL is one certificate revocation list and where it came from.
@@ -118,6 +142,22 @@ type Input struct {
 	// CAListWarn is the advertised CA list size that triggers a warning;
 	// 0 means DefaultCAListWarn.
 	CAListWarn int
+	// VerifyDepth is the server's verify depth (nginx ssl_verify_depth,
+	// Apache SSLVerifyDepth), counted as DepthRule says. Nil: not given; a
+	// chain that either server rejects at its default (ServerDefaultDepth)
+	// then gets a warning.
+	VerifyDepth *int
+	DepthRule   DepthRule
+}
+
+// CAList is the list of CA names a server sends in its certificate request:
+// the subject names of the advertised stores' certificates, once each.
+type CAList struct {
+	Stores []string // the stores advertised
+	Names  []string // subjects, in the stores' order
+	// Size is the list's length on the wire: two bytes and the DER of each
+	// name.
+	Size int
 }
 
 // CertRef names a certificate in a result.
@@ -176,6 +216,8 @@ type Result struct {
 	Chain    []Link
 	Reasons  []Reason
 	Now      time.Time
+	// Advertised is the CA name list a server built from the stores sends.
+	Advertised CAList
 }
 
 // Rejections returns the reasons that reject the certificate.
@@ -267,7 +309,58 @@ func (c *checker) run() {
 		c.checkUsage(l.Cert, i)
 	}
 	c.checkRevocation()
+	c.checkDepth()
 	c.checkStores()
+}
+
+// checkDepth holds the chain against the server's verify depth.
+func (c *checker) checkDepth() {
+	chain := c.out.Chain
+	if len(chain) < 2 || !c.reachesStore() {
+		return
+	}
+	inters := len(chain) - 2 // between the client certificate and the root
+	top := len(chain) - 1    // the root's position, as Apache counts
+	if d := c.in.VerifyDepth; d != nil {
+		if c.in.DepthRule == DepthApache {
+			if top > *d {
+				c.add(Reason{Code: CodeVerifyDepth, Severity: Reject, Cert: refOf(chain[0].Cert),
+					Message: fmt.Sprintf("the trusted root is at depth %d of the chain, deeper than SSLVerifyDepth %d allows (Apache logs AH02040: Certificate Chain too long (chain has %d certificates, but maximum allowed are only %d))",
+						top, *d, top, *d),
+					Fix: &Fix{Why: fmt.Sprintf("raise the depth: SSLVerifyDepth %d", top)}})
+			}
+			return
+		}
+		if inters > *d {
+			c.add(Reason{Code: CodeVerifyDepth, Severity: Reject, Cert: refOf(chain[0].Cert),
+				Message: fmt.Sprintf("the chain has %s between the client certificate and the root, more than ssl_verify_depth %d allows: OpenSSL stops building the chain before the root",
+					plural(inters, "intermediate CA", "intermediate CAs"), *d),
+				Fix:     &Fix{Why: fmt.Sprintf("raise the depth: nginx ssl_verify_depth %d", inters)},
+				OpenSSL: &VerifyError{Code: 20, Name: verifyErrorNames[20]}})
+		}
+		return
+	}
+	// Not given: a warning where the server rejects the chain at its default.
+	who := ""
+	switch {
+	case inters > ServerDefaultDepth:
+		who = "nginx and Apache reject it with their default verify depth 1 (ssl_verify_depth, SSLVerifyDepth)"
+	case c.in.DepthRule == DepthApache && top > ServerDefaultDepth:
+		who = "Apache rejects it with its default SSLVerifyDepth 1"
+	}
+	if who != "" {
+		c.add(Reason{Code: CodeVerifyDepth, Severity: Warning, Cert: refOf(chain[0].Cert),
+			Message: fmt.Sprintf("the chain has %s between the client certificate and the root: %s; give the server's depth with --verify-depth",
+				plural(inters, "intermediate CA", "intermediate CAs"), who),
+			Fix: &Fix{Why: fmt.Sprintf("configure the server with nginx ssl_verify_depth %d or more, Apache SSLVerifyDepth %d or more", inters, top)}})
+	}
+}
+
+// reachesStore: the chain ends at a certificate of a server store.
+func (c *checker) reachesStore() bool {
+	top := c.out.Chain[len(c.out.Chain)-1].Cert
+	_, ok := c.storeOf(top)
+	return ok
 }
 
 // selfSigned: subject equals issuer and the certificate's own key verifies
@@ -714,12 +807,17 @@ func (c *checker) checkStores() {
 	anchor := c.out.Chain[len(c.out.Chain)-1].Cert
 	names := map[string]bool{}
 	size, count := 0, 0
+	adv := &c.out.Advertised
 	for _, st := range c.in.Stores {
+		if !st.NotAdvertised {
+			adv.Stores = append(adv.Stores, st.Name)
+		}
 		for _, e := range st.Set.Entries() {
-			if !names[string(e.Cert.RawSubject)] {
+			if !st.NotAdvertised && !names[string(e.Cert.RawSubject)] {
 				names[string(e.Cert.RawSubject)] = true
 				size += 2 + len(e.Cert.RawSubject)
 				count++
+				adv.Names = append(adv.Names, e.Cert.Subject)
 			}
 			if !looksSelfSigned(e.Cert) && !(c.out.Has(CodeAnchorNotSelfSign) && e.Cert == anchor) {
 				notSelf = append(notSelf, fmt.Sprintf("%s (%s, in %s)", e.Cert.Subject, e.Cert.Fingerprint.Short(), st.Name))
@@ -735,6 +833,7 @@ func (c *checker) checkStores() {
 			Message: fmt.Sprintf("%s among the roots %s not self-signed: OpenSSL uses such a certificate only on the way to its root, never as the end of a chain (that needs partial-chain verification): %s",
 				plural(len(notSelf), "certificate", "certificates"), isAre(len(notSelf)), strings.Join(list, "; "))})
 	}
+	adv.Size = size
 	limit := c.in.CAListWarn
 	if limit <= 0 {
 		limit = DefaultCAListWarn

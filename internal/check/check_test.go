@@ -265,3 +265,69 @@ func TestValidityFix(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifyDepthRules: nginx (OpenSSL) counts the intermediate CAs, Apache
+// (mod_ssl's AH02040 check) the root's position in the chain; without a
+// depth, a chain either server rejects at its default of 1 is a warning.
+// The nginx side is checked against the real nginx in internal/cli.
+func TestVerifyDepthRules(t *testing.T) {
+	inter2 := inter.Intermediate("check issuing ca 2")
+	chains := []struct {
+		name   string
+		leaf   *testpki.Cert
+		inters []*testpki.Cert
+		n      int // intermediates
+	}{
+		{"root-issued", root.Leaf("depth 0"), nil, 0},
+		{"one intermediate", inter.Leaf("depth 1"), []*testpki.Cert{inter}, 1},
+		{"two intermediates", inter2.Leaf("depth 2"), []*testpki.Cert{inter2, inter}, 2},
+	}
+	for _, ch := range chains {
+		for _, rule := range []check.DepthRule{check.DepthOpenSSL, check.DepthApache} {
+			for d := 0; d <= 3; d++ {
+				in := check.Input{Leaf: cert(ch.leaf), Now: now, Stores: []check.Store{pemStore(root)}, VerifyDepth: &d, DepthRule: rule}
+				for _, c := range ch.inters {
+					in.Intermediates = append(in.Intermediates, cert(c))
+				}
+				r := check.Evaluate(in)
+				want := ch.n <= d
+				if rule == check.DepthApache {
+					want = ch.n+1 <= d
+				}
+				if r.Accepted != want || r.Has(check.CodeVerifyDepth) == want {
+					t.Errorf("%s, rule %d, depth %d: accepted=%v, want %v: %+v", ch.name, rule, d, r.Accepted, want, r.Reasons)
+				}
+			}
+		}
+		in := check.Input{Leaf: cert(ch.leaf), Now: now, Stores: []check.Store{pemStore(root)}}
+		for _, c := range ch.inters {
+			in.Intermediates = append(in.Intermediates, cert(c))
+		}
+		r := check.Evaluate(in)
+		if !r.Accepted || r.Has(check.CodeVerifyDepth) != (ch.n >= 2) {
+			t.Errorf("%s without a depth: accepted=%v, reasons %+v; want accepted, a warning when nginx's default rejects it", ch.name, r.Accepted, r.Reasons)
+		}
+		in.DepthRule = check.DepthApache
+		r = check.Evaluate(in)
+		if !r.Accepted || r.Has(check.CodeVerifyDepth) != (ch.n >= 1) {
+			t.Errorf("%s without a depth, Apache: accepted=%v, reasons %+v; want accepted, a warning when Apache's default rejects it", ch.name, r.Accepted, r.Reasons)
+		}
+	}
+}
+
+// TestAdvertisedCAList: the names of stores marked NotAdvertised (nginx's
+// ssl_trusted_certificate) are not in the list, and its size counts the
+// others' names once each.
+func TestAdvertisedCAList(t *testing.T) {
+	trusted := pemStore(other)
+	trusted.Name, trusted.NotAdvertised = "pem:/etc/nginx/trusted.pem", true
+	r := check.Evaluate(check.Input{Leaf: cert(other.Leaf("client")), Now: now, Stores: []check.Store{pemStore(root, root), trusted}})
+	if !r.Accepted {
+		t.Fatalf("a root that is trusted but not advertised still verifies: %+v", r.Reasons)
+	}
+	a := r.Advertised
+	want := 2 + len(cert(root).RawSubject)
+	if len(a.Names) != 1 || a.Names[0] != cert(root).Subject || a.Size != want || len(a.Stores) != 1 || a.Stores[0] != "pem:/etc/nginx/client-ca.pem" {
+		t.Errorf("advertised %+v, want only %s (%d bytes) from the client CA file", a, cert(root).Subject, want)
+	}
+}

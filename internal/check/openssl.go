@@ -30,6 +30,7 @@ var verifyErrorNames = map[int]string{
 	19: "self-signed certificate in certificate chain",
 	20: "unable to get local issuer certificate",
 	21: "unable to verify the first certificate",
+	22: "certificate chain too long",
 	23: "certificate revoked",
 	26: "unsuitable certificate purpose",
 	28: "certificate rejected",

@@ -26,6 +26,7 @@ import (
 type checkOptions struct {
 	commonOptions
 	stores        []string
+	trusted       []string
 	also          []string
 	intermediates []string
 	crls          []string
@@ -33,11 +34,16 @@ type checkOptions struct {
 	at            string
 	noDiscover    bool
 	caListWarn    int
+	verifyDepth   int
+	server        string
 }
 
 func (o *checkOptions) AddFlags(fs *pflag.FlagSet) {
 	o.commonOptions.AddFlags(fs)
 	fs.StringArrayVar(&o.stores, "store", nil, "a store the server takes its client CAs from (repeatable; several may follow one --store)")
+	fs.StringArrayVar(&o.trusted, "trusted", nil, "a store the server trusts client CAs from without advertising their names (nginx ssl_trusted_certificate; repeatable)")
+	fs.IntVar(&o.verifyDepth, "verify-depth", -1, "the server's verify depth, nginx ssl_verify_depth or Apache SSLVerifyDepth (both default to 1; see --server)")
+	fs.StringVar(&o.server, "server", "nginx", "how --verify-depth counts: nginx (intermediate CAs below the root, as OpenSSL) or apache (the root's depth, the client certificate being 0)")
 	fs.StringArrayVar(&o.also, "also", nil, "another store to look in for a missing root (repeatable; several may follow one --also)")
 	fs.StringArrayVar(&o.intermediates, "intermediates", nil, "a PEM or DER file of intermediate certificates the client sends (repeatable)")
 	fs.StringArrayVar(&o.crls, "crl", nil, "a CRL file (PEM or DER) the server uses (repeatable); capath stores add their HASH.rN files")
@@ -88,12 +94,12 @@ func runCheck(ctx context.Context, e *env, args []string) error {
 	fs := pflag.NewFlagSet("check", pflag.ContinueOnError)
 	o.AddFlags(fs)
 	fs.Usage = func() {
-		e.stderr.Write([]byte("usage: rootsync check CERT --store STORE... [--intermediates FILE]... [--crl FILE]... [--at TIME] [flags]\n" +
+		e.stderr.Write([]byte("usage: rootsync check CERT --store STORE... [--trusted STORE]... [--verify-depth N] [--intermediates FILE]... [--crl FILE]... [--at TIME] [flags]\n" +
 			"CERT is PEM (the first certificate is the client's, the rest intermediates), DER or PKCS#12.\n" +
 			"exit status: 0 accepted, 4 rejected, 1 error, 2 usage\n"))
 		fs.PrintDefaults()
 	}
-	if err := parse(fs, splitMulti(args, "--store", "--also"), e.stderr); err != nil {
+	if err := parse(fs, splitMulti(args, "--store", "--trusted", "--also"), e.stderr); err != nil {
 		return err
 	}
 	if err := o.setup(e); err != nil {
@@ -105,11 +111,15 @@ func runCheck(ctx context.Context, e *env, args []string) error {
 	if len(o.stores) == 0 {
 		return usagef("check needs the server's CA store: rootsync check CERT --store pem:/etc/nginx/client-ca.pem")
 	}
-	in, err := o.checkInput(e)
+	in, err := o.checkInput(e, fs.Changed("verify-depth"))
 	if err != nil {
 		return err
 	}
 	serverSpecs, err := parseSpecs(o.stores)
+	if err != nil {
+		return err
+	}
+	trustedSpecs, err := parseSpecs(o.trusted)
 	if err != nil {
 		return err
 	}
@@ -120,7 +130,7 @@ func runCheck(ctx context.Context, e *env, args []string) error {
 	if err := o.readCheckFiles(&in, fs.Arg(0)); err != nil {
 		return err
 	}
-	notes, seen, err := loadServerStores(ctx, &in, serverSpecs, o.openOptions())
+	notes, seen, err := loadServerStores(ctx, &in, serverSpecs, trustedSpecs, o.openOptions())
 	if err != nil {
 		return err
 	}
@@ -146,9 +156,24 @@ func runCheck(ctx context.Context, e *env, args []string) error {
 }
 
 // checkInput is the check's input as far as the flags alone give it: the
-// time, the CRL mode and the CA list size to warn at.
-func (o *checkOptions) checkInput(e *env) (check.Input, error) {
+// time, the CRL mode, the CA list size to warn at and the verify depth
+// (depthGiven: --verify-depth was on the command line).
+func (o *checkOptions) checkInput(e *env, depthGiven bool) (check.Input, error) {
 	in := check.Input{Now: e.now(), CAListWarn: o.caListWarn}
+	if depthGiven {
+		if o.verifyDepth < 0 {
+			return in, usagef("--verify-depth %d: want 0 or more (nginx ssl_verify_depth, Apache SSLVerifyDepth)", o.verifyDepth)
+		}
+		in.VerifyDepth = &o.verifyDepth
+	}
+	switch o.server {
+	case "nginx":
+		in.DepthRule = check.DepthOpenSSL
+	case "apache":
+		in.DepthRule = check.DepthApache
+	default:
+		return in, usagef("--server %q: want nginx or apache", o.server)
+	}
 	switch o.crlCheck {
 	case "chain":
 		in.CRLCheck = check.CRLChain
@@ -196,24 +221,31 @@ func (o *checkOptions) readCheckFiles(in *check.Input, certFile string) error {
 	return nil
 }
 
-// loadServerStores loads the server's stores (--store) into in, with the CRLs
-// of a capath folder; a store that cannot be read is an error. It returns
-// notes and the specs it loaded.
-func loadServerStores(ctx context.Context, in *check.Input, specs []stores.Spec, opts stores.OpenOptions) ([]string, map[string]bool, error) {
+// loadServerStores loads the server's stores (--store, then --trusted, whose
+// names are not advertised) into in, with the CRLs of a capath folder; a
+// store that cannot be read is an error. It returns notes and the specs it
+// loaded.
+func loadServerStores(ctx context.Context, in *check.Input, specs, trusted []stores.Spec, opts stores.OpenOptions) ([]string, map[string]bool, error) {
 	var notes []string
 	sts, err := openAll(specs, opts)
 	if err != nil {
 		return nil, nil, err
 	}
+	advertised := len(sts)
+	trustedSts, err := openAll(trusted, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	sts = append(sts, trustedSts...)
 	seen := map[string]bool{}
-	for _, st := range sts {
+	for i, st := range sts {
 		set, err := st.Load(ctx)
 		if err != nil {
 			return nil, nil, fmt.Errorf("store %s: %w", st.Spec(), err)
 		}
 		name := st.Spec().String()
 		seen[name] = true
-		in.Stores = append(in.Stores, check.Store{Name: name, Caps: st.Capabilities(), Set: set})
+		in.Stores = append(in.Stores, check.Store{Name: name, Caps: st.Capabilities(), Set: set, NotAdvertised: i >= advertised})
 		if st.Spec().Kind == "capath" {
 			ls, n := capathCRLs(st.Spec().Location)
 			in.CRLs = append(in.CRLs, ls...)

@@ -37,6 +37,10 @@ func freePort(t *testing.T) int {
 type nginxSite struct {
 	CA  string // ssl_client_certificate, a file in the test folder
 	CRL string // ssl_crl, or ""
+	// Trusted is ssl_trusted_certificate, or "".
+	Trusted string
+	// Depth is ssl_verify_depth; 0 means 3.
+	Depth int
 }
 
 // nginxServer runs nginx as a child of the test with one TLS server per site.
@@ -64,16 +68,23 @@ func startNginx(t *testing.T, dir string, sites map[string]nginxSite) *nginxServ
 		if site.CRL != "" {
 			crl = "    ssl_crl " + filepath.Join(dir, site.CRL) + ";\n"
 		}
+		if site.Trusted != "" {
+			crl += "    ssl_trusted_certificate " + filepath.Join(dir, site.Trusted) + ";\n"
+		}
+		depth := site.Depth
+		if depth == 0 {
+			depth = 3
+		}
 		fmt.Fprintf(&servers, `  server {
     listen 127.0.0.1:%d ssl;
     ssl_certificate %[2]s/server.pem;
     ssl_certificate_key %[2]s/server.key;
     ssl_verify_client on;
     ssl_client_certificate %[2]s/%[3]s;
-    ssl_verify_depth 3;
+    ssl_verify_depth %[5]d;
 %[4]s    location / { return 200 "ok\n"; }
   }
-`, s.ports[name], dir, site.CA, crl)
+`, s.ports[name], dir, site.CA, crl, depth)
 	}
 	conf := fmt.Sprintf(`daemon off;
 master_process off;

@@ -35,6 +35,9 @@ func CheckText(w io.Writer, c Check, s Style) error {
 	}
 	fmt.Fprintf(&b, "%s: %s (%s)\n", s.paint(color, verdict(r)), r.Leaf.Subject, r.Leaf.Fingerprint.Short())
 	fmt.Fprintf(&b, "  checked against %s at %s\n", strings.Join(c.Stores, ", "), r.Now.UTC().Format(time.RFC3339))
+	if a := r.Advertised; len(a.Stores) > 0 {
+		fmt.Fprintf(&b, "  advertised CA names: %d (%d bytes) from %s\n", len(a.Names), a.Size, strings.Join(a.Stores, ", "))
+	}
 	b.WriteString("  chain:\n")
 	for i, l := range r.Chain {
 		fmt.Fprintf(&b, "    %d %s  %s  [%s]\n", i, l.Cert.Fingerprint.Short(), l.Cert.Subject, l.Source)
@@ -75,6 +78,7 @@ type jsonCheck struct {
 	Chain       []jsonCheckLink   `json:"chain"`
 	Reasons     []jsonCheckReason `json:"reasons"`
 	Notes       []string          `json:"notes"`
+	Advertised  jsonCAList        `json:"advertised_cas"`
 }
 
 type jsonCheckCert struct {
@@ -126,6 +130,12 @@ type jsonCheckFixes struct {
 	Note    string `json:"note,omitempty"`
 }
 
+type jsonCAList struct {
+	Stores []string `json:"stores"`
+	Names  []string `json:"names"`
+	Size   int      `json:"size"`
+}
+
 // CheckJSON writes the verdict as one JSON document (schema
 // rootsync.check/v1).
 func CheckJSON(w io.Writer, c Check) error {
@@ -135,6 +145,7 @@ func CheckJSON(w io.Writer, c Check) error {
 	if out.Notes == nil {
 		out.Notes = []string{}
 	}
+	out.Advertised = jsonCAList{Stores: append([]string{}, r.Advertised.Stores...), Names: append([]string{}, r.Advertised.Names...), Size: r.Advertised.Size}
 	leaf := r.Leaf
 	out.Certificate = jsonCheckCert{Fingerprint: leaf.Fingerprint.String(), Subject: leaf.Subject}
 	if p := leaf.Parsed(); p != nil {
