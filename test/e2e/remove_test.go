@@ -167,3 +167,49 @@ func TestRemoveRollsBackOnFailure(t *testing.T) {
 		t.Errorf("the packaged root left the Debian bundle")
 	}
 }
+
+// TestDistrustFedoraSystem: in a sandboxed Fedora system store (regenerated
+// by the host's p11-kit trust extract), distrust puts the root into the
+// blocklist folder; the bundles p11-kit extracts no longer hold it, so
+// openssl verify rejects a certificate it issued, and rootsync list shows it
+// distrusted.
+func TestDistrustFedoraSystem(t *testing.T) {
+	need(t, "trust")
+	if matches, _ := filepath.Glob("/usr/lib/*/pkcs11/p11-kit-trust.so"); len(matches) == 0 {
+		need(t, "p11-kit-trust.so (package p11-kit-modules)")
+	}
+	dir := t.TempDir()
+	root := filepath.Join(dir, "root")
+	writeFile(t, filepath.Join(root, "etc/os-release"), "NAME=\"Fedora Linux\"\nID=fedora\nVERSION_ID=40\n")
+	spec := "system:" + root
+	bad, good := testpki.Root("Compromised Fedora Root"), testpki.Root("Innocent Fedora Root")
+	src := writeFile(t, filepath.Join(dir, "src.pem"), string(bad.PEM())+string(good.PEM()))
+	leaf := writeFile(t, filepath.Join(dir, "leaf.pem"), string(bad.Leaf("bad.example").PEM()))
+	goodLeaf := writeFile(t, filepath.Join(dir, "good.pem"), string(good.Leaf("good.example").PEM()))
+	env := baseEnv(dir)
+	if r := rootsync(t, env, "sync", "--origin", "all", "pem:"+src, "--to", spec); r.code != 0 {
+		t.Fatalf("sync: %s", r)
+	}
+	bundle := filepath.Join(root, "etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem")
+	if !verifies(t, bundle, leaf) {
+		t.Fatal("openssl verify rejects the leaf before the distrust; the test proves nothing")
+	}
+	r := rootsync(t, env, "distrust", fpOf(bad)[:16], "--in", spec)
+	if r.code != 0 || !strings.Contains(r.stdout, "changed trust of 1") {
+		t.Fatalf("distrust: %s", r)
+	}
+	blocked, _ := filepath.Glob(filepath.Join(root, "etc/pki/ca-trust/source/blocklist", "*"))
+	if len(blocked) != 1 {
+		t.Errorf("blocklist folder holds %v, want one file", blocked)
+	}
+	if verifies(t, bundle, leaf) {
+		t.Error("openssl verify still accepts a leaf of the distrusted root")
+	}
+	if !verifies(t, bundle, goodLeaf) {
+		t.Error("openssl verify rejects a leaf of the other root")
+	}
+	l := rootsync(t, env, "list", "-o", "json", spec)
+	if !regexp.MustCompile(`(?s)"fingerprint": "` + fpOf(bad) + `".*?"server-auth": "distrusted"`).MatchString(l.stdout) {
+		t.Errorf("rootsync list does not show the root distrusted: %s", l)
+	}
+}
