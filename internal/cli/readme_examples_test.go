@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/rootsync/rootsync/stores/storetest"
 )
 
 // The README's sections whose command examples TestReadmeExamples runs.
@@ -148,10 +150,7 @@ func readmeOutcomes() []*readmeOutcome {
 // update-ca-certificates itself), the organisation's new root corp-root.crt,
 // Alice's NSS database, the user's own NSS database, client certificates,
 // and a configuration file for rootsync run.
-const readmeFixture = `[!exec:update-ca-certificates] skip 'needs update-ca-certificates'
-[!exec:certutil] skip 'needs certutil'
-[!exec:openssl] skip 'needs openssl'
-mkdir root/usr/share/ca-certificates/mozilla root/usr/local/share/ca-certificates root/etc/ssl/certs root/etc/ca-certificates/update.d root/etc/nginx root/etc/rootsync root/etc/apache2 root/etc/ssl/certs/java
+const readmeFixture = `mkdir root/usr/share/ca-certificates/mozilla root/usr/local/share/ca-certificates root/etc/ssl/certs root/etc/ca-certificates/update.d root/etc/nginx root/etc/rootsync root/etc/apache2 root/etc/ssl/certs/java
 mkdir root/home/alice/.pki/nssdb home/.pki/nssdb
 cp os-release root/etc/os-release
 cp ca-certificates.conf root/etc/ca-certificates.conf
@@ -291,6 +290,12 @@ func TestReadmeExamples(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The programs the examples and their checks run, found as CI needs
+	// them (skipped outside CI when missing, failed in it).
+	var toolDirs []string
+	for _, tool := range []string{"update-ca-certificates", "certutil", "openssl"} {
+		toolDirs = append(toolDirs, filepath.Dir(storetest.Tool(t, tool)))
+	}
 	examples := readmeExamples(string(b), readmeExampleSections)
 	if len(examples) == 0 {
 		t.Fatalf("README.md: no examples in the sections %q", readmeExampleSections)
@@ -368,6 +373,7 @@ func TestReadmeExamples(t *testing.T) {
 		Setup: func(e *testscript.Env) error {
 			e.Setenv("ROOTSYNC_STATE_DIR", filepath.Join(e.WorkDir, "state"))
 			e.Setenv("HOME", filepath.Join(e.WorkDir, "home"))
+			e.Setenv("PATH", strings.Join(append(toolDirs, e.Getenv("PATH")), string(os.PathListSeparator)))
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
