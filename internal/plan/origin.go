@@ -89,7 +89,7 @@ func (b *builder) outOfOrigin(want, have *stores.Entry, ref CertRef) {
 		return
 	}
 	if b.exact(have) && !b.defaulted {
-		b.removes = append(b.removes, change(stores.Remove, have, Reason{Code: CodeOrigin, Detail: b.origin.String()}))
+		b.removes = append(b.removes, b.change(stores.Remove, have, Reason{Code: CodeOrigin, Detail: b.origin.String()}))
 		b.originRemovals++
 		return
 	}

@@ -67,6 +67,8 @@ type builder struct {
 	dt      detail
 	// The changes by kind, in the order they are applied.
 	removes, trusts, adds []stores.Change
+	// texts holds each distinct reason text once (see change).
+	texts map[string]string
 	// origin is the target's origin (see Options.Origin), defaulted whether
 	// it is the default rather than asked for; originRemovals counts the
 	// removals it causes.
@@ -114,7 +116,7 @@ func (b *builder) toDesired() {
 			e := *want
 			e.Trust = rep
 			e.Owned = b.caps.Ownership
-			b.adds = append(b.adds, change(stores.Add, &e, why))
+			b.adds = append(b.adds, b.change(stores.Add, &e, why))
 		default:
 			b.retrust(have, rep, why, ref)
 		}
@@ -132,7 +134,7 @@ func (b *builder) openSSLCannotLoad(c *stores.Certificate) bool {
 // whole file): removed where the mode allows, else kept with a warning.
 func (b *builder) unloadable(have *stores.Entry, ref CertRef) {
 	if b.exact(have) {
-		b.removes = append(b.removes, change(stores.Remove, have, Reason{Code: CodeOpenSSLCannotLoad}))
+		b.removes = append(b.removes, b.change(stores.Remove, have, Reason{Code: CodeOpenSSLCannotLoad}))
 		return
 	}
 	dt := b.dt
@@ -149,7 +151,7 @@ func (b *builder) unloadable(have *stores.Entry, ref CertRef) {
 // cannot record distrust for: it is removed where the mode allows.
 func (b *builder) absent(have *stores.Entry, why Reason, ref CertRef) {
 	if b.exact(have) {
-		b.removes = append(b.removes, change(stores.Remove, have, why))
+		b.removes = append(b.removes, b.change(stores.Remove, have, why))
 		return
 	}
 	dt := b.dt
@@ -177,7 +179,7 @@ func (b *builder) retrust(have *stores.Entry, rep stores.Trust, why Reason, ref 
 	}
 	e := *have
 	e.Trust = next
-	c := change(stores.SetTrust, &e, why)
+	c := b.change(stores.SetTrust, &e, why)
 	c.From = have.Trust
 	b.trusts = append(b.trusts, c)
 }
@@ -204,9 +206,9 @@ func (b *builder) extras() {
 			// Left out of the desired state, but not known to be no CA.
 			b.p.Kept++
 		case b.opts.Mode == Mirror:
-			b.removes = append(b.removes, change(stores.Remove, have, b.d.absentReason(fp, ReasonNotInSources)))
+			b.removes = append(b.removes, b.change(stores.Remove, have, b.d.absentReason(fp, ReasonNotInSources)))
 		case b.opts.Mode == Prune && have.Owned:
-			b.removes = append(b.removes, change(stores.Remove, have, b.d.absentReason(fp, ReasonDropped)))
+			b.removes = append(b.removes, b.change(stores.Remove, have, b.d.absentReason(fp, ReasonDropped)))
 		default:
 			b.p.Kept++
 		}
@@ -223,8 +225,20 @@ func (b *builder) finish() *Plan {
 	return b.p
 }
 
-func change(a stores.Action, e *stores.Entry, why Reason) stores.Change {
-	return stores.Change{Action: a, Entry: e, Reason: why.String(), ReasonCode: string(why.Code)}
+// change is one step of the plan. The reason's words are kept once per
+// distinct text: a plan that adds 100,000 roots "trusted by" the same source
+// holds that text once, not 100,000 times.
+func (b *builder) change(a stores.Action, e *stores.Entry, why Reason) stores.Change {
+	text := why.String()
+	if t, ok := b.texts[text]; ok {
+		text = t
+	} else {
+		if b.texts == nil {
+			b.texts = map[string]string{}
+		}
+		b.texts[text] = text
+	}
+	return stores.Change{Action: a, Entry: e, Reason: text, ReasonCode: string(why.Code)}
 }
 
 // represent maps desired trust t onto what a store with caps can hold.

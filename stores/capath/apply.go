@@ -33,6 +33,9 @@ type work struct {
 type named struct {
 	name string
 	data []byte // file content, or the link target
+	// der is the certificate of a new file: its PEM is made only when the
+	// file is written, so that a large Apply holds the DER once.
+	der []byte
 }
 
 func (w *work) empty() bool {
@@ -191,7 +194,7 @@ func (s *Store) plan(f *folder, changes []stores.Change) (*work, error) {
 				Hint:  "remove or rename the file, then run again",
 			}
 		}
-		w.newFiles = append(w.newFiles, named{name, stores.EncodeCertificatePEM(c.DER)})
+		w.newFiles = append(w.newFiles, named{name: name, der: c.DER})
 		reused := false
 		for _, ln := range used[hash] {
 			if e := f.entries[ln]; e != nil && e.link && e.ref == name {
@@ -215,7 +218,7 @@ func (s *Store) plan(f *folder, changes []stores.Change) (*work, error) {
 		}
 		link := fmt.Sprintf("%s.%d", hash, n)
 		used[hash][n] = link
-		w.newLinks = append(w.newLinks, named{link, []byte(name)})
+		w.newLinks = append(w.newLinks, named{name: link, data: []byte(name)})
 	}
 
 	// Close the gaps the deletions left: move the highest link of a hash into
@@ -261,7 +264,7 @@ func (s *Store) plan(f *folder, changes []stores.Change) (*work, error) {
 		}
 		if rewritten[name] {
 			e := f.entries[name]
-			w.rewrites = append(w.rewrites, named{name, e.file.Bytes()})
+			w.rewrites = append(w.rewrites, named{name: name, data: e.file.Bytes()})
 			w.modes[name] = e.mode
 		}
 	}
@@ -344,8 +347,10 @@ func (s *Store) run(f *folder, w *work) (err error) {
 	}
 
 	// New files first, then the temporary copies of rewritten files.
+	var buf []byte
 	for _, nf := range w.newFiles {
-		if err := t.create(nf.name, nf.data, 0o644); err != nil {
+		buf = stores.AppendCertificatePEM(buf[:0], nf.der)
+		if err := t.create(nf.name, buf, 0o644); err != nil {
 			return fail(nf.name, err)
 		}
 	}
