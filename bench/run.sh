@@ -3,11 +3,17 @@
 # system bundle /etc/ssl/certs/ca-certificates.crt (about 140 roots). For each
 # operation it prints the median wall time (hyperfine), the CPU time and the
 # median peak resident memory (GNU time), and the ratio to rootsync measured
-# in the same run. Writes bench/out/results.md and bench/out/results.tsv.
+# in the same run. Two comparisons are interleaved run by run (so that a
+# change in the machine's load falls on both sides) and held against targets:
+# a sync into an empty CA directory against openssl rehash over the same
+# files (at most 0.5x), and a sync that finds the target in sync against one
+# `rootsync list SOURCE TARGET` (at most 1.2x). strace counts the write calls
+# of the CA directory sync. Writes bench/out/results.md and
+# bench/out/results.tsv.
 #
 # Usage (Debian 12, as root so that missing packages can be installed):
 #     bench/run.sh
-# Environment: RUNS (default 5) runs per fast command; WORK (default a new
+# Environment: RUNS (default 10) runs per fast command; WORK (default a new
 # temporary folder) where stores are written; KEEP=1 keeps it.
 # Takes about 5-10 minutes on a 2-core machine.
 set -euo pipefail
@@ -24,6 +30,7 @@ packages=(
   openjdk-17-jdk-headless # keytool
   p11-kit p11-kit-modules # trust extract
   util-linux           # runuser (p11-kit as an unprivileged user)
+  strace               # write calls of the CA directory sync
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -41,7 +48,7 @@ if ((${#missing[@]})); then
 fi
 command -v go >/dev/null || { echo "run.sh: needs Go 1.26 (https://go.dev/dl/)" >&2; exit 1; }
 
-RUNS=${RUNS:-5}
+RUNS=${RUNS:-10}
 W=${WORK:-$(mktemp -d /tmp/rootsync-bench.XXXXXX)}
 [ -n "${KEEP:-}" ] || trap 'rm -rf "$W"' EXIT
 mkdir -p "$W" bench/out
@@ -165,8 +172,53 @@ measure noop "openssl rehash" "rerun on the hashed directory" "$RUNS" "true" "op
 measure four "rootsync run" "one job: pem, capath, nss, p12 targets, all new" "$RUNS" "rm -rf $W/run && mkdir $W/run" "$RS run --config $W/config.yaml"
 measure four "rootsync run" "the same job, already in sync" "$RUNS" "true" "$RS run --config $W/config.yaml"
 
+# --- interleaved pairs: the targets ------------------------------------------------
+# pair NAME RUNS PREP_A CMD_A PREP_B CMD_B: RUNS rounds, each timing A and B
+# once with hyperfine (no shell, so no shell start-up in either figure),
+# alternating which goes first; prints the two medians and A/B.
+PAIRS=$W/pairs.tsv
+printf 'pair\ta_median_s\tb_median_s\tratio\n' >"$PAIRS"
+pair() {
+  local name=$1 runs=$2 prepa=$3 cmda=$4 prepb=$5 cmdb=$6 i
+  echo "== pair: $name" >&2
+  : >"$W/pa" && : >"$W/pb"
+  for ((i = 0; i < runs; i++)); do
+    local first=a
+    ((i % 2)) && first=b
+    for side in $first $([ $first = a ] && echo b || echo a); do
+      if [ $side = a ]; then
+        hyperfine -N --style none --runs 1 --prepare "$prepa" --export-csv "$W/h.csv" "$cmda" >/dev/null 2>&1 || { echo "run.sh: failed: $cmda" >&2; exit 1; }
+        awk -F, 'NR==2{print $2}' "$W/h.csv" >>"$W/pa"
+      else
+        hyperfine -N --style none --runs 1 --prepare "$prepb" --export-csv "$W/h.csv" "$cmdb" >/dev/null 2>&1 || { echo "run.sh: failed: $cmdb" >&2; exit 1; }
+        awk -F, 'NR==2{print $2}' "$W/h.csv" >>"$W/pb"
+      fi
+    done
+  done
+  local ma mb
+  ma=$(sort -g "$W/pa" | awk '{a[NR]=$1} END{print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}')
+  mb=$(sort -g "$W/pb" | awk '{a[NR]=$1} END{print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}')
+  printf '%s\t%s\t%s\t%s\n' "$name" "$ma" "$mb" "$(awk -v a="$ma" -v b="$mb" 'BEGIN{printf "%.2f", a/b}')" >>"$PAIRS"
+}
+SH="sh -c"
+pair "capath: rootsync sync into an empty CA directory / openssl rehash of the same $N PEM files" "$RUNS" \
+  "rm -rf $W/capath" "$SYNC capath:$W/capath" \
+  "$SH 'rm -rf $W/rehash && cp -r $W/pems $W/rehash'" "openssl rehash $W/rehash"
+pair "no-op: rootsync sync, CA directory already in sync / rootsync list SOURCE TARGET" "$RUNS" \
+  "true" "$SYNC capath:$W/capath" "true" "$RS list pem:$BUNDLE capath:$W/capath"
+pair "no-op: rootsync sync, pem bundle already in sync / rootsync list SOURCE TARGET" "$RUNS" \
+  "true" "$SYNC pem:$W/noop.pem" "true" "$RS list pem:$BUNDLE pem:$W/noop.pem"
+
+# Write calls of a sync into an empty CA directory, counted by strace.
+rm -rf "$W/capath"
+strace -f -qq -c -e trace=write,pwrite64,writev -o "$W/strace.txt" $SYNC "capath:$W/capath" >/dev/null
+WRITES=$(awk '$NF=="total"{print $4} END{}' "$W/strace.txt")
+[ -n "$WRITES" ] || WRITES=$(awk '$NF ~ /^(write|pwrite64|writev)$/{s+=$4} END{print s}' "$W/strace.txt")
+FILES=$(find "$W/capath" -maxdepth 1 -type f -name '*.pem' | wc -l)
+
 # --- report ------------------------------------------------------------------
 cp "$RESULTS" bench/out/results.tsv
+cp "$PAIRS" bench/out/pairs.tsv
 {
   echo "Machine: $(nproc) cores, $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo), $(awk '/MemTotal/{printf "%.1f GiB", $2/1048576}' /proc/meminfo); load before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "Versions: $(openssl version); certutil from libnss3 $(dpkg-query -W -f='${Version}' libnss3); $(java -version 2>&1 | head -n 1); p11-kit $(dpkg-query -W -f='${Version}' p11-kit); ca-certificates $(dpkg-query -W -f='${Version}' ca-certificates); hyperfine $(hyperfine --version | cut -d' ' -f2); $(go version | cut -d' ' -f3); rootsync $(git rev-parse --short HEAD)"
@@ -183,5 +235,15 @@ cp "$RESULTS" bench/out/results.tsv
     function row(g, t, o, w, c, m, r) {
       printf "| %s | %s | %s | %.3f s | %.3f s | %.1f MiB | %s | %.1fx |\n", g, t, o, w, c, m, r, w/base[g]
     }' "$RESULTS"
+  echo
+  echo "Interleaved pairs (medians of $RUNS rounds, hyperfine without a shell; target: capath at most 0.50x, no-op at most 1.20x):"
+  echo
+  echo "| pair | median A | median B | A / B | target |"
+  echo "|---|---:|---:|---:|---|"
+  awk -F'\t' 'NR>1{t = ($1 ~ /^capath/) ? 0.5 : 1.2
+      printf "| %s | %.4f s | %.4f s | %.2fx | %s |\n", $1, $2, $3, $4, ($4 <= t ? "PASS" : "FAIL") }' "$PAIRS"
+  echo
+  echo "Write calls (strace -f -c -e trace=write,pwrite64,writev) of a sync into an empty CA directory: $WRITES for $FILES certificate files ($(awk -v w="$WRITES" -v f="$FILES" 'BEGIN{printf "%.2f", w/f}') per file)."
+  echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 } >bench/out/results.md
 cat bench/out/results.md

@@ -2,8 +2,14 @@
 # Scale runs: synthetic stores of 1,000, 10,000 and 100,000 certificates
 # (bench/gencerts: one fixed ECDSA key, distinct subjects and serials). For
 # list, diff, and sync into a new pem bundle, CA directory and NSS database
-# (NSS up to 10,000), it records wall time, CPU time and peak memory, and the
-# cost per certificate, so that growth that is not linear shows at a glance.
+# (NSS up to 10,000), it records wall time, CPU time and maximum resident
+# memory (GNU time %M), and the cost per certificate, so that growth that is
+# not linear shows at a glance. It holds the figures against the memory and
+# CPU targets and prints PASS or FAIL for each (a benchmark, not a test):
+#   - a sync into an empty target: max RSS at most 3 x DER + 64 MiB,
+#   - a sync that finds the target already in sync: at most 4 x DER + 64 MiB,
+#   - CPU per certificate at 100,000 at most 1.25 x the figure at 10,000,
+# where DER is the size of the certificates' DER encodings added up.
 # Writes bench/out/scale.md and bench/out/scale.tsv.
 #
 # Usage: bench/scale.sh            (SIZES="1000 10000 100000" by default)
@@ -31,10 +37,10 @@ RS=$W/rootsync
 export ROOTSYNC_STATE_DIR=$W/state
 
 OUT=$W/scale.tsv
-printf 'n\toperation\twall_s\tcpu_s\tpeak_kib\n' >"$OUT"
+printf 'n\toperation\twall_s\tcpu_s\tpeak_kib\tder_bytes\n' >"$OUT"
 
-# run N OPERATION RUNS PREPARE COMMAND...: median of RUNS runs (wall, CPU,
-# peak RSS measured together by GNU time), PREPARE run before each.
+# run N OPERATION RUNS PREPARE COMMAND...: RUNS runs (wall, CPU and maximum
+# RSS measured together by GNU time), PREPARE run before each.
 run() {
   local n=$1 op=$2 runs=$3 prep=$4
   shift 4
@@ -49,14 +55,18 @@ run() {
     }
     tail -n 1 "$W/t.out" >>"$W/runs"
   done
-  sort -n "$W/runs" | awk -v n="$n" -v op="$op" '{w[NR]=$1; c[NR]=$2+$3; m[NR]=$4}
-    END{k=int((NR+1)/2); printf "%s\t%s\t%s\t%.2f\t%s\n", n, op, w[k], c[k], m[k]}' >>"$OUT"
+  # Wall and CPU of the median run (by wall time); the largest maximum RSS
+  # of the runs.
+  sort -n "$W/runs" | awk -v n="$n" -v op="$op" -v der="$DER" '{w[NR]=$1; c[NR]=$2+$3; if ($4 > m) m = $4}
+    END{k=int((NR+1)/2); printf "%s\t%s\t%s\t%.2f\t%s\t%s\n", n, op, w[k], c[k], m, der}' >>"$OUT"
   echo "$n $op: $(tail -n 1 "$OUT" | cut -f3-)" >&2
 }
 
 for n in $SIZES; do
   B=$W/b$n.pem
   "$W/gencerts" -n "$n" -o "$B"
+  # The DER of every certificate added up: each block's base64 less padding.
+  DER=$(awk '/^-----BEGIN/{b=1; next} /^-----END/{b=0; next} b{gsub(/[ \r]/, ""); n+=length($0); p+=gsub(/=/, "")} END{print n*3/4 - p}' "$B")
   runs=3
   [ "$n" -ge 100000 ] && runs=1
   run "$n" list $runs true "$RS" list "pem:$B"
@@ -74,10 +84,24 @@ done
 
 cp "$OUT" bench/out/scale.tsv
 {
-  echo "Machine: $(nproc) cores, $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo), $(awk '/MemTotal/{printf "%.1f GiB", $2/1048576}' /proc/meminfo); rootsync $(git rev-parse --short HEAD)"
+  echo "Machine: $(nproc) cores, $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo), $(awk '/MemTotal/{printf "%.1f GiB", $2/1048576}' /proc/meminfo); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg); rootsync $(git rev-parse --short HEAD)"
   echo
-  echo "| operation | certificates | wall | CPU (user+sys) | CPU per certificate | peak RSS |"
-  echo "|---|---:|---:|---:|---:|---:|"
-  awk -F'\t' 'NR>1{printf "| %s | %d | %.2f s | %.2f s | %.0f µs | %.0f MiB |\n", $2, $1, $3, $4, $4/$1*1e6, $5/1024}' "$OUT" | sort -t'|' -k2,2 -k3,3n
+  echo "| operation | certificates | DER | wall | CPU (user+sys) | CPU per certificate | max RSS | RSS target | RSS |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---|"
+  awk -F'\t' 'NR>1{
+      lim = ""; res = ""
+      if ($2 ~ /^sync into a new/) lim = 3*$6 + 64*1048576
+      if ($2 ~ /already in sync$/) lim = 4*$6 + 64*1048576
+      if (lim != "") { res = ($5*1024 <= lim) ? "PASS" : "FAIL"; lim = sprintf("%.0f MiB", lim/1048576) }
+      printf "| %s | %d | %.1f MiB | %.2f s | %.2f s | %.0f µs | %.0f MiB | %s | %s |\n", $2, $1, $6/1048576, $3, $4, $4/$1*1e6, $5/1024, lim, res
+    }' "$OUT" | sort -t'|' -k2,2 -k3,3n
+  echo
+  echo "CPU per certificate, 100,000 against 10,000 (target: at most 1.25x):"
+  echo
+  awk -F'\t' 'NR>1{c[$2 SUBSEP $1] = $4/$1; ops[$2] = 1}
+    END{for (op in ops) if ((op SUBSEP 10000) in c && (op SUBSEP 100000) in c) {
+        r = c[op SUBSEP 100000] / c[op SUBSEP 10000]
+        printf "- %s: %.0f µs / %.0f µs = %.2fx %s\n", op, c[op SUBSEP 100000]*1e6, c[op SUBSEP 10000]*1e6, r, (r <= 1.25 ? "PASS" : "FAIL")
+      }}' "$OUT" | sort
 } >bench/out/scale.md
 cat bench/out/scale.md
