@@ -55,7 +55,7 @@ func (s *Store) Apply(ctx context.Context, changes []stores.Change) error {
 	if len(changes) == 0 {
 		return nil
 	}
-	f, err := s.scan()
+	f, err := s.scan(true)
 	if err != nil {
 		return err
 	}

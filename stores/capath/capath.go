@@ -103,8 +103,10 @@ type entry struct {
 	// ref is the folder entry a link points to, by name ("" if it points
 	// outside the folder or nowhere).
 	ref string
-	// file is the PEM content read for this name (for a link, only when it
-	// points outside the folder); nil if it holds none.
+	// certs are the certificate blocks read for this name (for a link,
+	// only when it points outside the folder); none if it holds none.
+	certs []*pem.Block
+	// file is the whole PEM file of certs, kept only for Apply.
 	file  *pem.File
 	label string
 	mode  fs.FileMode
@@ -118,7 +120,10 @@ type folder struct {
 	names   []string // sorted
 }
 
-func (s *Store) scan() (*folder, error) {
+// keepFiles keeps each file's text for Apply's rewrites; Load needs only
+// the certificates, so that reading a folder of 100,000 files holds their
+// certificates, not their text.
+func (s *Store) scan(keepFiles bool) (*folder, error) {
 	f := &folder{dir: s.dir, entries: map[string]*entry{}}
 	des, err := stores.ReadDir(s.dir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -185,8 +190,11 @@ func (s *Store) scan() (*folder, error) {
 		if err != nil {
 			return nil, err
 		}
-		if len(pf.Certificates()) > 0 {
-			e.file = pf
+		if certs := pf.Certificates(); len(certs) > 0 {
+			e.certs = certs
+			if keepFiles {
+				e.file = pf
+			}
 		}
 	}
 	return f, nil
@@ -229,7 +237,7 @@ var nssFiles = map[string]bool{"cert9.db": true, "key4.db": true, "cert8.db": tr
 // folder holding an NSS database, is stores.ErrWrongKind. An empty folder is
 // an empty store.
 func (s *Store) Load(ctx context.Context) (*stores.Set, error) {
-	f, err := s.scan()
+	f, err := s.scan(false)
 	if err != nil {
 		return nil, err
 	}
@@ -240,10 +248,7 @@ func (s *Store) Load(ctx context.Context) (*stores.Set, error) {
 	set := stores.NewSet()
 	for _, name := range f.names {
 		e := f.entries[name]
-		if e.file == nil {
-			continue
-		}
-		for _, b := range e.file.Certificates() {
+		for _, b := range e.certs {
 			en := &stores.Entry{Cert: b.Cert, Trust: b.Trust, Owned: ownedRE.MatchString(e.label), Label: e.label}
 			if h, err := HashName(b.Cert.RawSubject); err != nil {
 				en.Notes = append(en.Notes, fmt.Sprintf("%s: OpenSSL cannot use this certificate: %v", e.label, err))
