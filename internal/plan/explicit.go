@@ -121,13 +121,13 @@ func explicit(target string, current *stores.Set, caps stores.Capabilities, cert
 			b.w.add(CodeUserCert, b.dt, ref)
 			b.p.Kept++
 		case distrust && caps.Distrust && have == nil:
-			b.adds = append(b.adds, change(stores.Add, &stores.Entry{Cert: c, Trust: stores.DistrustAll(), Owned: caps.Ownership}, why))
+			b.adds = append(b.adds, b.change(stores.Add, &stores.Entry{Cert: c, Trust: stores.DistrustAll(), Owned: caps.Ownership}, why))
 		case distrust && caps.Distrust && have.Trust == stores.DistrustAll():
 			b.p.Unchanged++
 		case distrust && caps.Distrust:
 			e := *have
 			e.Trust = stores.DistrustAll()
-			ch := change(stores.SetTrust, &e, why)
+			ch := b.change(stores.SetTrust, &e, why)
 			ch.From = have.Trust
 			b.trusts = append(b.trusts, ch)
 		case have == nil:
@@ -136,7 +136,7 @@ func explicit(target string, current *stores.Set, caps stores.Capabilities, cert
 			if distrust {
 				b.w.add(CodeLossyDistrust, b.dt, ref)
 			}
-			b.removes = append(b.removes, change(stores.Remove, have, why))
+			b.removes = append(b.removes, b.change(stores.Remove, have, why))
 		}
 	}
 	return b.finish()
