@@ -62,30 +62,8 @@ func runRun(ctx context.Context, e *env, args []string) error {
 		return usagef("give --cron or --output json, not both")
 	}
 
-	path := o.config
-	if path == "" {
-		home, _ := os.UserHomeDir()
-		path = config.DefaultPath(os.Geteuid(), os.Getenv, home)
-	}
-	cfg, err := config.Load(path)
-	var ce *config.Error
-	switch {
-	case errors.As(err, &ce):
-		ps := &problems{status: ExitUsage}
-		for _, p := range ce.Problems {
-			ps.add(p.String())
-		}
-		ps.hint(fmt.Sprintf("nothing was changed; fix %s (the format is in docs/config.md)", path))
-		return ps
-	case err != nil && isDir(path):
-		ps := &problems{status: ExitUsage}
-		ps.add(err.Error(), fmt.Sprintf("nothing was changed; give the configuration file itself, such as --config %s", filepath.Join(path, "config.yaml")))
-		return ps
-	case config.IsNotExist(err):
-		ps := &problems{status: ExitUsage}
-		ps.add(err.Error(), "create it (the format, with a commented example, is in docs/config.md), or give --config FILE")
-		return ps
-	case err != nil:
+	path, cfg, err := loadConfig(o.config)
+	if err != nil {
 		return err
 	}
 	if !fs.Changed("state-dir") && os.Getenv("ROOTSYNC_STATE_DIR") == "" && cfg.StateDir != "" {
@@ -157,6 +135,37 @@ func runRun(ctx context.Context, e *env, args []string) error {
 		return errDrift
 	}
 	return nil
+}
+
+// loadConfig reads the configuration file (the default one for this user
+// when path is ""), turning its mistakes into a usage error that names them.
+func loadConfig(path string) (string, *config.Config, error) {
+	if path == "" {
+		home, _ := os.UserHomeDir()
+		path = config.DefaultPath(os.Geteuid(), os.Getenv, home)
+	}
+	cfg, err := config.Load(path)
+	var ce *config.Error
+	switch {
+	case errors.As(err, &ce):
+		ps := &problems{status: ExitUsage}
+		for _, p := range ce.Problems {
+			ps.add(p.String())
+		}
+		ps.hint(fmt.Sprintf("nothing was changed; fix %s (the format is in docs/config.md)", path))
+		return path, nil, ps
+	case err != nil && isDir(path):
+		ps := &problems{status: ExitUsage}
+		ps.add(err.Error(), fmt.Sprintf("nothing was changed; give the configuration file itself, such as --config %s", filepath.Join(path, "config.yaml")))
+		return path, nil, ps
+	case config.IsNotExist(err):
+		ps := &problems{status: ExitUsage}
+		ps.add(err.Error(), "create it (the format, with a commented example, is in docs/config.md), or give --config FILE")
+		return path, nil, ps
+	case err != nil:
+		return path, nil, err
+	}
+	return path, cfg, nil
 }
 
 func isDir(path string) bool {

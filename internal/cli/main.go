@@ -87,6 +87,7 @@ func commands() []command {
 		{"restore", "[BACKUP]", "list backups, or put a store back as a backup saved it", runRestore, func(fs *pflag.FlagSet) { new(restoreOptions).AddFlags(fs) }},
 		{"run", "[--config FILE] [--job NAME]... [--dry-run] [--cron]", "run the jobs of the configuration file (for cron and systemd timers)", runRun, func(fs *pflag.FlagSet) { new(runOptions).AddFlags(fs) }},
 		{"discover", "", "list the trust stores of this user and host (browsers' NSS databases, system, Java)", runDiscover, func(fs *pflag.FlagSet) { new(discoverOptions).AddFlags(fs) }},
+		{"status", "[--config FILE] [--no-discover]", "the drift view: local roots against every store, and whether each job is in sync (exit 3: a job is not)", runStatus, func(fs *pflag.FlagSet) { new(statusOptions).AddFlags(fs) }},
 		{"check", "CERT --store STORE... [--intermediates FILE]... [--crl FILE]... [--at TIME]", "explain why a server would accept or reject a client certificate (exit 4: rejected)", runCheck, func(fs *pflag.FlagSet) { new(checkOptions).AddFlags(fs) }},
 	}
 }
