@@ -38,7 +38,7 @@ const (
 
 	certificateContextFlag = 1 << 1 // CERT_STORE_CERTIFICATE_CONTEXT_FLAG
 
-	errNotFound = syscall.Errno(0x80092004) // CRYPT_E_NOT_FOUND
+	errNotFound = syscall.Errno(windows.CRYPT_E_NOT_FOUND)
 )
 
 // placeFlag is the CERT_SYSTEM_STORE_* flag of a place.
@@ -120,12 +120,6 @@ func (s *certStore) commit() error {
 
 func (s *certStore) close() { _ = windows.CertCloseStore(s.h, 0) }
 
-// cert is one certificate context of a store, with what rootsync reads of it.
-type cert struct {
-	ctx *windows.CertContext
-	der []byte
-}
-
 // each calls f for every certificate in s. The context passed to f is
 // valid until f returns unless f duplicates it.
 func (s *certStore) each(f func(c *windows.CertContext) error) error {
@@ -133,7 +127,7 @@ func (s *certStore) each(f func(c *windows.CertContext) error) error {
 	for {
 		c, err := windows.CertEnumCertificatesInStore(s.h, prev)
 		if c == nil {
-			if err != nil && !errors.Is(err, errNotFound) && !errors.Is(err, windows.Errno(windows.CRYPT_E_NOT_FOUND)) {
+			if err != nil && !isNotFound(err) {
 				return fmt.Errorf("read %s: %w", s.name, err)
 			}
 			return nil
@@ -146,8 +140,8 @@ func (s *certStore) each(f func(c *windows.CertContext) error) error {
 	}
 }
 
-// der copies a context's certificate encoding.
-func der(c *windows.CertContext) []byte {
+// certDER copies a context's certificate encoding.
+func certDER(c *windows.CertContext) []byte {
 	return append([]byte(nil), unsafe.Slice(c.EncodedCert, c.Length)...)
 }
 
@@ -174,7 +168,7 @@ func property(c *windows.CertContext, id uint32) ([]byte, bool, error) {
 
 func isNotFound(err error) bool {
 	var e syscall.Errno
-	return errors.As(err, &e) && (e == errNotFound || e == syscall.Errno(windows.CRYPT_E_NOT_FOUND))
+	return errors.As(err, &e) && e == errNotFound
 }
 
 // setProperty sets a context property to data, or removes it when data is

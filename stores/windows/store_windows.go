@@ -62,7 +62,7 @@ func read(place, name string, view bool) (contents, error) {
 	defer cs.close()
 	out := contents{}
 	err = cs.each(func(c *windows.CertContext) error {
-		it := item{der: der(c)}
+		it := item{der: certDER(c)}
 		var err error
 		if it.name, err = friendlyName(c); err != nil {
 			return fmt.Errorf("read %s: friendly name: %w", cs.name, err)
@@ -239,10 +239,9 @@ func (s *Store) names() []string {
 
 // writer holds the open registry stores of one Apply.
 type writer struct {
-	s      *Store
-	open   map[string]*certStore
-	own    map[string]contents
-	commit []*certStore
+	s    *Store
+	open map[string]*certStore
+	own  map[string]contents
 }
 
 func (w *writer) store(name string) (*certStore, error) {
@@ -390,7 +389,7 @@ func (w *writer) find(name string, der []byte) (*certStore, *windows.CertContext
 	}
 	var found *windows.CertContext
 	err = cs.each(func(c *windows.CertContext) error {
-		if bytes.Equal(derOf(c), der) {
+		if bytes.Equal(certDER(c), der) {
 			found = windows.CertDuplicateCertificateContext(c)
 			return errStop
 		}
@@ -407,8 +406,6 @@ func (w *writer) find(name string, der []byte) (*certStore, *windows.CertContext
 }
 
 var errStop = errors.New("stop")
-
-func derOf(c *windows.CertContext) []byte { return der(c) }
 
 func (w *writer) add(name string, der []byte, friendly string, eku []byte) error {
 	cs, err := w.store(name)
@@ -524,7 +521,6 @@ func restoreOne(place, name string, elems [][]byte) error {
 		return err
 	}
 	defer cs.close()
-	keep := map[[sha1.Size]byte]bool{}
 	for _, e := range elems {
 		if err := cs.addSerialized(e); err != nil {
 			return err
@@ -542,7 +538,6 @@ func restoreOne(place, name string, elems [][]byte) error {
 		}
 		return nil
 	})
-	_ = keep
 	if err != nil {
 		for _, c := range del {
 			windows.CertFreeCertificateContext(c)
@@ -572,7 +567,7 @@ func containsElem(elems [][]byte, b []byte) bool {
 // holdsCert reports whether a saved element is c's certificate (its
 // encoding appears in the element).
 func holdsCert(elems [][]byte, c *windows.CertContext) bool {
-	d := der(c)
+	d := certDER(c)
 	for _, e := range elems {
 		if bytes.Contains(e, d) {
 			return true
