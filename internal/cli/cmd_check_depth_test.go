@@ -36,6 +36,7 @@ func TestCheckVerifyDepthAgreesWithNginx(t *testing.T) {
 	for _, d := range depths {
 		sites[fmt.Sprintf("depth%d", d)] = nginxSite{CA: "ca.pem", Depth: d}
 	}
+	sites["default"] = nginxSite{CA: "ca.pem", Depth: -1}
 	s := startNginx(t, dir, sites)
 
 	chains := []struct {
@@ -95,7 +96,12 @@ func TestCheckVerifyDepthAgreesWithNginx(t *testing.T) {
 				}
 			})
 		}
-		// Not given: accepted, with a warning past nginx's default depth.
+		// Not given: accepted, with a warning where nginx without an
+		// ssl_verify_depth directive (its default, 1) rejects the chain.
+		status := s.present(t, curl, s.ports["default"], certFile, keyFile)
+		if want := above-1 <= check.ServerDefaultDepth; (status == "200") != want {
+			t.Errorf("%s: nginx without ssl_verify_depth: HTTP %s %s, the test expected accepted=%v (default depth %d)", ch.name, status, s.lastVerifyError(), want, check.ServerDefaultDepth)
+		}
 		code, out, _ := runMain("check", certFile, "--store", "pem:"+filepath.Join(dir, "ca.pem"), "--no-discover")
 		warned := strings.Contains(out, "warning: "+check.CodeVerifyDepth)
 		if code != ExitOK || warned != (above-1 > check.ServerDefaultDepth) {

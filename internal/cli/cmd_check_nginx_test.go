@@ -39,7 +39,8 @@ type nginxSite struct {
 	CRL string // ssl_crl, or ""
 	// Trusted is ssl_trusted_certificate, or "".
 	Trusted string
-	// Depth is ssl_verify_depth; 0 means 3.
+	// Depth is ssl_verify_depth; 0 means 3, -1 no directive (nginx's
+	// default).
 	Depth int
 }
 
@@ -71,9 +72,12 @@ func startNginx(t *testing.T, dir string, sites map[string]nginxSite) *nginxServ
 		if site.Trusted != "" {
 			crl += "    ssl_trusted_certificate " + filepath.Join(dir, site.Trusted) + ";\n"
 		}
-		depth := site.Depth
-		if depth == 0 {
-			depth = 3
+		depth := fmt.Sprintf("    ssl_verify_depth %d;\n", site.Depth)
+		switch site.Depth {
+		case 0:
+			depth = "    ssl_verify_depth 3;\n"
+		case -1:
+			depth = ""
 		}
 		fmt.Fprintf(&servers, `  server {
     listen 127.0.0.1:%d ssl;
@@ -81,8 +85,7 @@ func startNginx(t *testing.T, dir string, sites map[string]nginxSite) *nginxServ
     ssl_certificate_key %[2]s/server.key;
     ssl_verify_client on;
     ssl_client_certificate %[2]s/%[3]s;
-    ssl_verify_depth %[5]d;
-%[4]s    location / { return 200 "ok\n"; }
+%[5]s%[4]s    location / { return 200 "ok\n"; }
   }
 `, s.ports[name], dir, site.CA, crl, depth)
 	}
