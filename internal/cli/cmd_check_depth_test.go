@@ -5,10 +5,13 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -227,4 +230,155 @@ func commonName(s string) string {
 		}
 	}
 	return strings.TrimSpace(s)
+}
+
+// startApache runs Apache httpd (mod_ssl) in the foreground with one TLS
+// virtual host per depth, each requiring a client certificate from ca;
+// depth -1 leaves SSLVerifyDepth out (Apache's default). It returns the
+// port of each depth.
+func startApache(t *testing.T, dir, ca string, depths []int) map[int]int {
+	t.Helper()
+	bin := storetest.Tool(t, "apache2")
+	mods := "/usr/lib/apache2/modules"
+	server := testpki.Root("apache check server root").Leaf("localhost")
+	writeFile(t, filepath.Join(dir, "server.pem"), server.PEM())
+	writeFile(t, filepath.Join(dir, "server.key"), server.KeyPEM())
+	ports := map[int]int{}
+	var b strings.Builder
+	fmt.Fprintf(&b, "ServerRoot %[1]s\nServerName localhost\nPidFile %[1]s/httpd.pid\nDefaultRuntimeDir %[1]s\nErrorLog %[1]s/error.log\nLogLevel info\nUser nobody\nGroup nogroup\n", dir)
+	for _, m := range []string{"mpm_prefork", "authz_core", "socache_shmcb", "ssl"} {
+		fmt.Fprintf(&b, "LoadModule %s_module %s/mod_%s.so\n", m, mods, m)
+	}
+	fmt.Fprintf(&b, "SSLSessionCache none\n")
+	for _, d := range depths {
+		ports[d] = freePort(t)
+		depth := fmt.Sprintf("  SSLVerifyDepth %d\n", d)
+		if d < 0 {
+			depth = ""
+		}
+		fmt.Fprintf(&b, "Listen 127.0.0.1:%[1]d\n<VirtualHost 127.0.0.1:%[1]d>\n  SSLEngine on\n  SSLCertificateFile %[2]s/server.pem\n  SSLCertificateKeyFile %[2]s/server.key\n  SSLCACertificateFile %[3]s\n  SSLVerifyClient require\n%[4]s</VirtualHost>\n",
+			ports[d], dir, ca, depth)
+	}
+	writeFile(t, filepath.Join(dir, "httpd.conf"), []byte(b.String()))
+	cmd := exec.Command(bin, "-X", "-f", filepath.Join(dir, "httpd.conf"))
+	var stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stderr, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for _, port := range ports {
+		for {
+			c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+			if err == nil {
+				c.Close()
+				break
+			}
+			select {
+			case err := <-done:
+				log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+				t.Fatalf("apache2 exited: %v\n%s%s", err, stderr.String(), log)
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("apache2 does not listen on %d: %v\n%s", port, err, stderr.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return ports
+}
+
+// TestCheckVerifyDepthAgreesWithApache: the same chains against a real
+// Apache httpd with SSLVerifyDepth 0 to 3 and without it (its default, 1);
+// rootsync check --server apache --verify-depth N gives Apache's verdict.
+// Apache counts the root's position: depth 1 takes only a certificate the
+// root issued itself.
+func TestCheckVerifyDepthAgreesWithApache(t *testing.T) {
+	curl := storetest.Tool(t, "curl")
+	dir := t.TempDir()
+	root := testpki.Root("apache depth root")
+	inter1 := root.Intermediate("apache depth issuing ca 1")
+	inter2 := inter1.Intermediate("apache depth issuing ca 2")
+	ca := filepath.Join(dir, "ca.pem")
+	writeFile(t, ca, root.PEM())
+	depths := []int{-1, 0, 1, 2, 3}
+	ports := startApache(t, dir, ca, depths)
+	chains := []struct {
+		name  string
+		leaf  *testpki.Cert
+		inter []*testpki.Cert
+	}{
+		{"root-issued", root.Leaf("apache client 0"), nil},
+		{"one intermediate", inter1.Leaf("apache client 1"), []*testpki.Cert{inter1}},
+		{"two intermediates", inter2.Leaf("apache client 2"), []*testpki.Cert{inter2, inter1}},
+	}
+	for i, ch := range chains {
+		certFile := filepath.Join(dir, fmt.Sprintf("client%d.pem", i))
+		keyFile := filepath.Join(dir, fmt.Sprintf("client%d.key", i))
+		pem := ch.leaf.PEM()
+		for _, c := range ch.inter {
+			pem = append(pem, c.PEM()...)
+		}
+		writeFile(t, certFile, pem)
+		writeFile(t, keyFile, ch.leaf.KeyPEM())
+		top := len(ch.inter) + 1 // the root's position
+		for _, d := range depths {
+			t.Run(fmt.Sprintf("%s/depth %d", ch.name, d), func(t *testing.T) {
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				defer cancel()
+				out, _ := exec.CommandContext(ctx, curl, "-sS", "-k", "--cert", certFile, "--key", keyFile,
+					"-o", "/dev/null", "-w", "%{http_code}", fmt.Sprintf("https://127.0.0.1:%d/", ports[d])).CombinedOutput()
+				status := strings.TrimSpace(string(out))
+				apacheAccepted := strings.HasSuffix(status, "404") || strings.HasSuffix(status, "200") || strings.HasSuffix(status, "403")
+				t.Logf("apache SSLVerifyDepth %d: curl %s", d, status)
+				effective := d
+				if d < 0 {
+					effective = check.ServerDefaultDepth
+				}
+				if want := top <= effective; apacheAccepted != want {
+					t.Errorf("apache accepted=%v (curl: %s) with the root at depth %d and SSLVerifyDepth %d, the test expected %v", apacheAccepted, status, top, effective, want)
+				}
+				args := []string{"check", certFile, "--store", "pem:" + ca, "--no-discover", "--server", "apache", "-o", "json"}
+				if d >= 0 {
+					args = append(args, "--verify-depth", fmt.Sprint(d))
+				}
+				code, js, errs := runMain(args...)
+				var res struct {
+					Accepted bool `json:"accepted"`
+					Reasons  []struct {
+						Code     string `json:"code"`
+						Severity string `json:"severity"`
+					} `json:"reasons"`
+				}
+				if err := json.Unmarshal([]byte(js), &res); err != nil {
+					t.Fatalf("exit %d: %v\n%s%s", code, err, js, errs)
+				}
+				if d >= 0 && res.Accepted != apacheAccepted {
+					t.Errorf("rootsync check --server apache --verify-depth %d accepted=%v, apache accepted=%v (curl: %s)\n%s", d, res.Accepted, apacheAccepted, status, js)
+				}
+				if d < 0 {
+					warned := len(res.Reasons) > 0 && res.Reasons[0].Code == check.CodeVerifyDepth && res.Reasons[0].Severity == "warning"
+					if !res.Accepted || warned == apacheAccepted {
+						t.Errorf("without --verify-depth: accepted=%v, warned=%v; apache's default accepted=%v: want accepted, warned exactly when apache rejects\n%s", res.Accepted, warned, apacheAccepted, js)
+					}
+				}
+			})
+		}
+	}
+	// The rejections are mod_ssl's own depth check, not OpenSSL's.
+	if log, _ := os.ReadFile(filepath.Join(dir, "error.log")); !strings.Contains(string(log), "AH02040") {
+		t.Errorf("apache's error log has no AH02040 (Certificate Chain too long):\n%s", log)
+	}
 }
