@@ -72,26 +72,75 @@ func (s *Store) Apply(ctx context.Context, changes []stores.Change) error {
 	return s.run(f, w)
 }
 
+// plan turns changes into the work run carries out, in phases: the changes
+// themselves (files that lose a certificate are deleted or rewritten, adds
+// collected), links that no longer serve a certificate, the HASH.N names
+// still taken, the new files and their links, and the renames that close the
+// gaps in every HASH.N sequence.
 func (s *Store) plan(f *folder, changes []stores.Change) (*work, error) {
-	w := &work{modes: map[string]fs.FileMode{}}
-	deleted := map[string]bool{}
-	rewritten := map[string]bool{}
-	holders := func(fp stores.Fingerprint) []*entry {
-		var out []*entry
-		for _, name := range f.names {
-			e := f.entries[name]
-			if deleted[name] || e.file == nil {
-				continue
-			}
-			for _, b := range e.file.Certificates() {
-				if b.Cert.Fingerprint == fp {
-					out = append(out, e)
-					break
-				}
+	p := &planner{s: s, f: f, w: &work{modes: map[string]fs.FileMode{}},
+		deleted: map[string]bool{}, rewritten: map[string]bool{}}
+	adds, err := p.changes(changes)
+	if err != nil {
+		return nil, err
+	}
+	p.dropStaleLinks()
+	p.takenNames()
+	// Adds in fingerprint order, so that the links come out numbered as
+	// openssl rehash numbers them (it takes files in name order).
+	sort.Slice(adds, func(i, j int) bool {
+		return string(adds[i].Cert.Fingerprint[:]) < string(adds[j].Cert.Fingerprint[:])
+	})
+	added := map[stores.Fingerprint]bool{}
+	for _, a := range adds {
+		c := a.Cert
+		if added[c.Fingerprint] || len(p.holders(c.Fingerprint)) > 0 {
+			continue
+		}
+		added[c.Fingerprint] = true
+		if err := p.add(c); err != nil {
+			return nil, err
+		}
+	}
+	p.closeGaps()
+	p.collect()
+	return p.w, nil
+}
+
+// planner holds what plan's phases share: the folder as scanned, the work
+// so far, which names go or are rewritten, and which HASH.N names are taken.
+type planner struct {
+	s         *Store
+	f         *folder
+	w         *work
+	deleted   map[string]bool
+	rewritten map[string]bool
+	used      map[string]map[int]string // hash -> N -> name
+}
+
+// holders lists the files still in the folder that hold a certificate with
+// fingerprint fp.
+func (p *planner) holders(fp stores.Fingerprint) []*entry {
+	var out []*entry
+	for _, name := range p.f.names {
+		e := p.f.entries[name]
+		if p.deleted[name] || e.file == nil {
+			continue
+		}
+		for _, b := range e.file.Certificates() {
+			if b.Cert.Fingerprint == fp {
+				out = append(out, e)
+				break
 			}
 		}
-		return out
 	}
+	return out
+}
+
+// changes carries out Remove and SetTrust on the files that hold the
+// certificate, and returns the entries to add.
+func (p *planner) changes(changes []stores.Change) ([]*stores.Entry, error) {
+	s := p.s
 	var adds []*stores.Entry
 	for _, ch := range changes {
 		if ch.Entry == nil || ch.Entry.Cert == nil {
@@ -105,127 +154,125 @@ func (s *Store) plan(f *folder, changes []stores.Change) (*work, error) {
 			}
 			adds = append(adds, ch.Entry)
 		case stores.Remove:
-			for _, h := range holders(c.Fingerprint) {
+			for _, h := range p.holders(c.Fingerprint) {
 				h.file.Remove(c.Fingerprint)
 				switch {
 				case len(h.file.Blocks()) == 0:
-					deleted[h.name] = true
-					delete(rewritten, h.name)
+					p.deleted[h.name] = true
+					delete(p.rewritten, h.name)
 				case h.symlink:
 					return nil, s.linkedBundle(h, c)
 				default:
-					rewritten[h.name] = true
+					p.rewritten[h.name] = true
 				}
 			}
 		case stores.SetTrust:
 			if err := pemstore.CheckWritable(s.dir, ch.Entry); err != nil {
 				return nil, err
 			}
-			for _, h := range holders(c.Fingerprint) {
+			for _, h := range p.holders(c.Fingerprint) {
 				if h.file.MakePlain(c.Fingerprint) {
 					if h.symlink {
 						return nil, s.linkedBundle(h, c)
 					}
-					rewritten[h.name] = true
+					p.rewritten[h.name] = true
 				}
 			}
 		default:
 			return nil, fmt.Errorf("%s: unknown change %v", s.dir, ch.Action)
 		}
 	}
+	return adds, nil
+}
 
-	// Links whose file is gone, or no longer holds a certificate with the
-	// link's hash, go too.
-	for _, name := range f.names {
-		e := f.entries[name]
-		if !e.link || deleted[name] {
+// dropStaleLinks deletes links whose file is gone, or no longer holds a
+// certificate with the link's hash.
+func (p *planner) dropStaleLinks() {
+	for _, name := range p.f.names {
+		e := p.f.entries[name]
+		if !e.link || p.deleted[name] {
 			continue
 		}
-		h := f.holder(e)
-		if deleted[h.name] {
-			deleted[name] = true
+		h := p.f.holder(e)
+		if p.deleted[h.name] {
+			p.deleted[name] = true
 			continue
 		}
-		if rewritten[h.name] && !holdsHash(h, e.hash) {
-			deleted[name] = true
+		if p.rewritten[h.name] && !holdsHash(h, e.hash) {
+			p.deleted[name] = true
 		}
 	}
+}
 
-	// Which HASH.N names are taken once the deletions are done.
-	used := map[string]map[int]string{}
-	for _, name := range f.names {
-		e := f.entries[name]
-		if e.hash == "" || deleted[name] {
+// takenNames records which HASH.N names are taken once the deletions are
+// done.
+func (p *planner) takenNames() {
+	p.used = map[string]map[int]string{}
+	for _, name := range p.f.names {
+		e := p.f.entries[name]
+		if e.hash == "" || p.deleted[name] {
 			continue
 		}
-		if used[e.hash] == nil {
-			used[e.hash] = map[int]string{}
+		if p.used[e.hash] == nil {
+			p.used[e.hash] = map[int]string{}
 		}
-		used[e.hash][e.n] = name
+		p.used[e.hash][e.n] = name
 	}
+}
 
-	// Adds in fingerprint order, so that the links come out numbered as
-	// openssl rehash numbers them (it takes files in name order).
-	sort.Slice(adds, func(i, j int) bool {
-		return string(adds[i].Cert.Fingerprint[:]) < string(adds[j].Cert.Fingerprint[:])
-	})
-	added := map[stores.Fingerprint]bool{}
-	for _, a := range adds {
-		c := a.Cert
-		if added[c.Fingerprint] || len(holders(c.Fingerprint)) > 0 {
-			continue
+// add plans the file rootsync-<fingerprint>.pem for c and, unless a link
+// already names it, its HASH.N link under the lowest free N.
+func (p *planner) add(c *stores.Certificate) error {
+	s, f, w := p.s, p.f, p.w
+	hash, err := HashName(c.RawSubject)
+	if err != nil {
+		return &stores.Error{
+			Path:  s.dir,
+			Entry: c.Subject,
+			Err:   fmt.Errorf("%w: OpenSSL could not use this certificate (%v), so it is not added", stores.ErrUnsupported, err),
+			Hint:  "leave this certificate out of the capath target (exclude it); OpenSSL refuses to load it anyway",
 		}
-		added[c.Fingerprint] = true
-		hash, err := HashName(c.RawSubject)
-		if err != nil {
-			return nil, &stores.Error{
-				Path:  s.dir,
-				Entry: c.Subject,
-				Err:   fmt.Errorf("%w: OpenSSL could not use this certificate (%v), so it is not added", stores.ErrUnsupported, err),
-				Hint:  "leave this certificate out of the capath target (exclude it); OpenSSL refuses to load it anyway",
-			}
-		}
-		name := OwnedName(c.Fingerprint)
-		if e, ok := f.entries[name]; ok && !deleted[name] {
-			return nil, &stores.Error{
-				Path:  filepath.Join(s.dir, e.name),
-				Entry: c.Subject,
-				Err:   errors.New("the file exists but does not hold this certificate"),
-				Hint:  "remove or rename the file, then run again",
-			}
-		}
-		w.newFiles = append(w.newFiles, named{name: name, der: c.DER})
-		reused := false
-		for _, ln := range used[hash] {
-			if e := f.entries[ln]; e != nil && e.link && e.ref == name {
-				reused = true
-			}
-		}
-		if reused {
-			continue
-		}
-		if used[hash] == nil {
-			used[hash] = map[int]string{}
-		}
-		n := 0
-		for ; n < maxLinks; n++ {
-			if _, taken := used[hash][n]; !taken {
-				break
-			}
-		}
-		if n == maxLinks {
-			return nil, &stores.Error{Path: s.dir, Entry: c.Subject, Err: fmt.Errorf("all %d links for hash %s are taken", maxLinks, hash), Hint: "remove unused certificates with this subject"}
-		}
-		link := fmt.Sprintf("%s.%d", hash, n)
-		used[hash][n] = link
-		w.newLinks = append(w.newLinks, named{name: link, data: []byte(name)})
 	}
+	name := OwnedName(c.Fingerprint)
+	if e, ok := f.entries[name]; ok && !p.deleted[name] {
+		return &stores.Error{
+			Path:  filepath.Join(s.dir, e.name),
+			Entry: c.Subject,
+			Err:   errors.New("the file exists but does not hold this certificate"),
+			Hint:  "remove or rename the file, then run again",
+		}
+	}
+	w.newFiles = append(w.newFiles, named{name: name, der: c.DER})
+	for _, ln := range p.used[hash] {
+		if e := f.entries[ln]; e != nil && e.link && e.ref == name {
+			return nil // a link already names the file
+		}
+	}
+	if p.used[hash] == nil {
+		p.used[hash] = map[int]string{}
+	}
+	n := 0
+	for ; n < maxLinks; n++ {
+		if _, taken := p.used[hash][n]; !taken {
+			break
+		}
+	}
+	if n == maxLinks {
+		return &stores.Error{Path: s.dir, Entry: c.Subject, Err: fmt.Errorf("all %d links for hash %s are taken", maxLinks, hash), Hint: "remove unused certificates with this subject"}
+	}
+	link := fmt.Sprintf("%s.%d", hash, n)
+	p.used[hash][n] = link
+	w.newLinks = append(w.newLinks, named{name: link, data: []byte(name)})
+	return nil
+}
 
-	// Close the gaps the deletions left: move the highest link of a hash into
-	// its lowest hole until none is left, renaming as few links as possible.
+// closeGaps closes the gaps the deletions left: it moves the highest link of
+// a hash into its lowest hole until none is left, renaming as few links as
+// possible.
+func (p *planner) closeGaps() {
 	affected := map[string]bool{}
-	for name := range deleted {
-		if e := f.entries[name]; e.hash != "" {
+	for name := range p.deleted {
+		if e := p.f.entries[name]; e.hash != "" {
 			affected[e.hash] = true
 		}
 	}
@@ -235,7 +282,7 @@ func (s *Store) plan(f *folder, changes []stores.Change) (*work, error) {
 	}
 	sort.Strings(hashes)
 	for _, h := range hashes {
-		u := used[h]
+		u := p.used[h]
 		for {
 			hole, top := -1, -1
 			for n := range u {
@@ -252,23 +299,25 @@ func (s *Store) plan(f *folder, changes []stores.Change) (*work, error) {
 			}
 			from := u[top]
 			to := fmt.Sprintf("%s.%d", h, hole)
-			w.renames = append(w.renames, [2]string{from, to})
+			p.w.renames = append(p.w.renames, [2]string{from, to})
 			delete(u, top)
 			u[hole] = to
 		}
 	}
+}
 
-	for _, name := range f.names {
-		if deleted[name] {
-			w.deletes = append(w.deletes, name)
+// collect adds the deletions and rewrites, in folder order, to the work.
+func (p *planner) collect() {
+	for _, name := range p.f.names {
+		if p.deleted[name] {
+			p.w.deletes = append(p.w.deletes, name)
 		}
-		if rewritten[name] {
-			e := f.entries[name]
-			w.rewrites = append(w.rewrites, named{name: name, data: e.file.Bytes()})
-			w.modes[name] = e.mode
+		if p.rewritten[name] {
+			e := p.f.entries[name]
+			p.w.rewrites = append(p.w.rewrites, named{name: name, data: e.file.Bytes()})
+			p.w.modes[name] = e.mode
 		}
 	}
-	return w, nil
 }
 
 func holdsHash(e *entry, hash string) bool {
