@@ -217,11 +217,14 @@ func (o *runOptions) prepare(ctx context.Context, e *env, cfg *config.Config, jo
 		for _, s := range cj.Sources {
 			j.Sources = append(j.Sources, open(cj, "source", s)...)
 		}
-		var jobSpecs []stores.Spec
+		var jobSpecs, targetSpecs []stores.Spec
 		for _, s := range append(append([]*config.Store(nil), cj.Sources...), cj.Targets...) {
 			jobSpecs = append(jobSpecs, s.Spec)
 		}
-		if err := loadPublic(ctx, &j.Options, jobSpecs); err != nil {
+		for _, s := range cj.Targets {
+			targetSpecs = append(targetSpecs, s.Spec)
+		}
+		if err := loadPublic(ctx, &j.Options, jobSpecs, targetSpecs); err != nil {
 			ps.add(fmt.Sprintf("%s:%d: job %q: the public root set: %v", cfg.Path, cj.Line, cj.Name, err), hintOf(err, o.stateDir))
 		}
 		for _, s := range cj.Targets {

@@ -130,7 +130,7 @@ func runPlan(ctx context.Context, e *env, name string, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := loadPublic(ctx, &popts, append(srcSpecs, tgtSpecs...)); err != nil {
+	if err := loadPublic(ctx, &popts, append(srcSpecs, tgtSpecs...), tgtSpecs); err != nil {
 		return err
 	}
 	srcs, err := openAll(srcSpecs, o.openOptions())

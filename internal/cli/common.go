@@ -164,10 +164,14 @@ func inStateDir(err error, stateDir string) bool {
 }
 
 // loadPublic reads the packaged public root set that opts.Origin is judged
-// against, unless the origin is all: under the root of the first system:ROOT
-// among specs, else on the running system.
-func loadPublic(ctx context.Context, opts *plan.Options, specs []stores.Spec) error {
-	if opts.Origin == plan.OriginAll {
+// against, unless no target takes an origin other than all: under the root
+// of the first system:ROOT among specs, else on the running system.
+func loadPublic(ctx context.Context, opts *plan.Options, specs, targets []stores.Spec) error {
+	var kinds []string
+	for _, t := range targets {
+		kinds = append(kinds, t.Kind)
+	}
+	if !opts.NeedsPublic(kinds) {
 		return nil
 	}
 	root := "/"

@@ -59,6 +59,18 @@ func (o Origin) admits(public bool) bool {
 	return true
 }
 
+// NeedsPublic reports whether the public root set (Options.Public) matters
+// to a plan for targets of these kinds: whether any of them takes an origin
+// other than all. A caller that learns it does not skips reading the set.
+func (o Options) NeedsPublic(targetKinds []string) bool {
+	for _, k := range targetKinds {
+		if origin, _ := o.originFor(k); origin != OriginAll {
+			return true
+		}
+	}
+	return false
+}
+
 // originFor is the origin that applies to a target of the given kind, and
 // whether it is the default rather than asked for.
 func (o Options) originFor(kind string) (Origin, bool) {
