@@ -368,100 +368,128 @@ func tempName(what string) string {
 	return tempPrefix + what + "-" + hex.EncodeToString(b[:])
 }
 
+// run carries out the work all-or-nothing: on any error every step taken is
+// undone. New files are written and flushed before any name points at them;
+// then the names change (removals, renumbering, new links, rewritten files
+// swapped in) and the folder is flushed.
 func (s *Store) run(f *folder, w *work) (err error) {
 	t := &txn{dir: s.dir, hadDir: f.exists}
-	fail := func(name string, e error) error {
-		p := s.dir
-		if name != "" {
-			p = t.path(name)
-		}
-		return &stores.Error{Path: p, Err: e, Hint: "check that the folder is writable and the disk has room; the folder was left as it was"}
-	}
 	defer func() {
 		if err != nil {
 			t.rollback()
 		}
 	}()
-	if f.exists {
-		fi, err := os.Stat(s.dir)
+	if err := t.begin(); err != nil {
+		return err
+	}
+	temps, err := t.writeFiles(w)
+	if err != nil {
+		return err
+	}
+	// One flush for every file written, before any name points at them
+	// (cheaper than a sync per file, and just as durable).
+	if err := syncFS(s.dir); err != nil {
+		return t.fail("", err)
+	}
+	if err := t.changeNames(w, temps); err != nil {
+		return err
+	}
+	if err := atomicfile.SyncDir(s.dir); err != nil {
+		return t.fail("", err)
+	}
+	for _, name := range t.cleanup {
+		_ = os.Remove(t.path(name))
+	}
+	return nil
+}
+
+// fail is the error of a step on name (the folder itself when name is "").
+func (t *txn) fail(name string, e error) error {
+	p := t.dir
+	if name != "" {
+		p = t.path(name)
+	}
+	return &stores.Error{Path: p, Err: e, Hint: "check that the folder is writable and the disk has room; the folder was left as it was"}
+}
+
+// begin notes the folder's times, to put them back on rollback, or creates
+// the folder.
+func (t *txn) begin() error {
+	if t.hadDir {
+		fi, err := os.Stat(t.dir)
 		if err != nil {
-			return fail("", err)
+			return t.fail("", err)
 		}
 		t.mod, t.atime = fi.ModTime(), accessTime(fi)
-	} else {
-		if err := os.Mkdir(s.dir, 0o755); err != nil {
-			return fail("", err)
-		}
-		t.undo = append(t.undo, func() error { return os.Remove(s.dir) })
+		return nil
 	}
+	if err := os.Mkdir(t.dir, 0o755); err != nil {
+		return t.fail("", err)
+	}
+	t.undo = append(t.undo, func() error { return os.Remove(t.dir) })
+	return nil
+}
 
-	// New files first, then the temporary copies of rewritten files.
+// writeFiles writes the new files, then the temporary copies of rewritten
+// files (with the owner, group, ACLs and attributes of the file each
+// replaces), and returns the temporary name of each rewritten file.
+func (t *txn) writeFiles(w *work) (map[string]string, error) {
 	var buf []byte
 	for _, nf := range w.newFiles {
 		buf = stores.AppendCertificatePEM(buf[:0], nf.der)
 		if err := t.create(nf.name, buf, 0o644); err != nil {
-			return fail(nf.name, err)
+			return nil, t.fail(nf.name, err)
 		}
 	}
 	temps := map[string]string{}
 	for _, rw := range w.rewrites {
 		tmp := tempName("new")
 		if err := t.create(tmp, rw.data, w.modes[rw.name]); err != nil {
-			return fail(rw.name, err)
+			return nil, t.fail(rw.name, err)
 		}
-		// The rewritten file keeps its owner, group, ACLs and attributes.
 		if err := atomicfile.CopyMeta(t.path(rw.name), t.path(tmp)); err != nil {
-			return fail(rw.name, err)
+			return nil, t.fail(rw.name, err)
 		}
 		temps[rw.name] = tmp
 	}
+	return temps, nil
+}
 
-	// One flush for every file written above, before any name points at them
-	// (cheaper than a sync per file, and just as durable).
-	if err := syncFS(s.dir); err != nil {
-		return fail("", err)
-	}
-
-	// Then the names: removals (kept aside until the end), renumbering, new
-	// links, and the rewritten files swapped in.
+// changeNames makes the name changes: removals (kept aside until the end),
+// renumbering, new links, and the rewritten files swapped in.
+func (t *txn) changeNames(w *work, temps map[string]string) error {
 	for _, name := range w.deletes {
 		aside := tempName("old")
 		if err := t.rename(name, aside); err != nil {
-			return fail(name, err)
+			return t.fail(name, err)
 		}
 		t.cleanup = append(t.cleanup, aside)
 	}
 	for _, r := range w.renames {
 		if err := t.rename(r[0], r[1]); err != nil {
-			return fail(r[0], err)
+			return t.fail(r[0], err)
 		}
 	}
 	for _, l := range w.newLinks {
 		name, target := l.name, string(l.data)
 		if err := os.Symlink(target, t.path(name)); err != nil {
-			return fail(name, err)
+			return t.fail(name, err)
 		}
 		t.undo = append(t.undo, func() error { return os.Remove(t.path(name)) })
 	}
 	for _, rw := range w.rewrites {
 		name, old := rw.name, tempName("old")
 		if err := os.Link(t.path(name), t.path(old)); err != nil {
-			return fail(name, err)
+			return t.fail(name, err)
 		}
 		t.undo = append(t.undo, func() error { return os.Remove(t.path(old)) })
 		// Unlike t.rename, this replaces name: the old file stays as old
 		// until the end, and the undo puts it back.
 		if err := os.Rename(t.path(temps[name]), t.path(name)); err != nil {
-			return fail(name, err)
+			return t.fail(name, err)
 		}
 		t.undo = append(t.undo, func() error { return os.Rename(t.path(old), t.path(name)) })
 		t.cleanup = append(t.cleanup, old)
-	}
-	if err := atomicfile.SyncDir(s.dir); err != nil {
-		return fail("", err)
-	}
-	for _, name := range t.cleanup {
-		_ = os.Remove(t.path(name))
 	}
 	return nil
 }
