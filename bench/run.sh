@@ -103,6 +103,7 @@ state-dir: $W/state
 jobs:
   four:
     include-expired: true
+    origin: all
     sources: [pem:$BUNDLE]
     targets:
       - pem:$W/run/bundle.pem
@@ -136,7 +137,7 @@ measure() {
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$group" "$tool" "$op" "$med" "$cpu" "$m" "$runs" >>"$RESULTS"
 }
 
-SYNC="$RS sync --include-expired pem:$BUNDLE --to" # every root, as the other tools write them
+SYNC="$RS sync --include-expired --origin all pem:$BUNDLE --to" # every root, public ones too, as the other tools write them
 
 # --- CA directory ------------------------------------------------------------
 measure capath rootsync "sync $N roots into an empty CA directory" "$RUNS" "rm -rf $W/capath" "$SYNC capath:$W/capath"

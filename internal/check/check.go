@@ -660,7 +660,7 @@ func (c *checker) findFix(rawSubject []byte, x *stores.Certificate, distrusted b
 			if lvl != stores.Trusted {
 				found = append(found, fmt.Sprintf("%s has it, %s for client authentication", st.Name, lvl))
 				if f := grantFix(st, e); f != nil && grant == nil && !distrusted {
-					f.Note += fmt.Sprintf("; then copy it: rootsync sync %s --to %s --purpose client-auth --only %s",
+					f.Note += fmt.Sprintf("; then copy it: rootsync sync %s --to %s --purpose client-auth --origin all --only %s",
 						shellQuote(st.Name), shellQuote(c.target()), e.Cert.Fingerprint.Short())
 					grant = f
 				}
@@ -670,7 +670,7 @@ func (c *checker) findFix(rawSubject []byte, x *stores.Certificate, distrusted b
 				return &Fix{Store: st.Name, Note: fmt.Sprintf("%s trusts it for client authentication, but distrust in %s wins: remove the distrust there if the root is good", st.Name, c.target())}
 			}
 			return &Fix{Store: st.Name,
-				Command: fmt.Sprintf("rootsync sync %s --to %s --purpose client-auth --only %s",
+				Command: fmt.Sprintf("rootsync sync %s --to %s --purpose client-auth --origin all --only %s",
 					shellQuote(st.Name), shellQuote(c.target()), e.Cert.Fingerprint.Short())}
 		}
 	}

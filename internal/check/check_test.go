@@ -111,7 +111,7 @@ func TestEvaluate(t *testing.T) {
 			codes: []string{check.CodeMissingIssuer}, contains: []string{"CN=check other root,O=rootsync tests (key id " + hexKeyID(other.Cert.SubjectKeyId) + ")", "no intermediates were given"}},
 		{name: "unknown issuer, root trusted in another store", in: check.Input{Leaf: cert(stranger), Stores: []check.Store{pemStore(root)}, Others: []check.Store{nssOther}},
 			codes: []string{check.CodeRootNotInStore}, contains: []string{"it is in nss:/root/.pki/nssdb"},
-			fix: "rootsync sync nss:/root/.pki/nssdb --to pem:/etc/nginx/client-ca.pem --purpose client-auth --only " + stores.FingerprintOf(other.DER).Short()},
+			fix: "rootsync sync nss:/root/.pki/nssdb --to pem:/etc/nginx/client-ca.pem --purpose client-auth --origin all --only " + stores.FingerprintOf(other.DER).Short()},
 		{name: "missing intermediate", in: check.Input{Leaf: cert(viaInter), Stores: []check.Store{pemStore(root)}},
 			codes: []string{check.CodeMissingIssuer}, contains: []string{"CN=check issuing ca,O=rootsync tests"}},
 		{name: "missing intermediate found elsewhere", in: check.Input{Leaf: cert(viaInter), Stores: []check.Store{pemStore(root)}, Others: []check.Store{store("system", stores.Capabilities{}, stores.TrustAll(), inter)}},
