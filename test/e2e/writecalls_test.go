@@ -12,7 +12,8 @@ import (
 // TestCapathWriteCalls counts, with strace, the write system calls of a sync
 // into a new CA directory: one per certificate file, plus a few that do not
 // grow with the number of certificates (the journal, the lock's pid, the
-// buffered plan on standard output). Two sizes tell the two apart.
+// buffered plan on standard output, the Go runtime's wake-ups). Two sizes
+// tell the two apart.
 func TestCapathWriteCalls(t *testing.T) {
 	strace := need(t, "strace")
 	count := func(n int) int {
@@ -43,8 +44,10 @@ func TestCapathWriteCalls(t *testing.T) {
 	}
 	small, large := count(40), count(120)
 	t.Logf("write calls: %d for 40 certificates, %d for 120", small, large)
-	if perFile := float64(large-small) / 80; perFile != 1 {
-		t.Errorf("%.2f write calls per certificate file, want 1 (%d for 40 certificates, %d for 120)", perFile, small, large)
+	// Exactly one more call per file, give or take the Go runtime's own
+	// wake-ups (an 8-byte write to its eventfd now and then).
+	if extra := large - small; extra < 80 || extra > 84 {
+		t.Errorf("%.2f write calls per certificate file, want 1 (%d for 40 certificates, %d for 120)", float64(extra)/80, small, large)
 	}
 	if fixed := small - 40; fixed < 0 || fixed > 16 {
 		t.Errorf("%d write calls besides the certificate files, want at most 16", fixed)
