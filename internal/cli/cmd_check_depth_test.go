@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -261,42 +260,11 @@ func startApache(t *testing.T, dir, ca string, depths []int) map[int]int {
 	}
 	writeFile(t, filepath.Join(dir, "httpd.conf"), []byte(b.String()))
 	cmd := exec.Command(bin, "-X", "-f", filepath.Join(dir, "httpd.conf"))
-	var stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stderr, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	var listen []int
+	for _, p := range ports {
+		listen = append(listen, p)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for _, port := range ports {
-		for {
-			c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
-			if err == nil {
-				c.Close()
-				break
-			}
-			select {
-			case err := <-done:
-				log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-				t.Fatalf("apache2 exited: %v\n%s%s", err, stderr.String(), log)
-			default:
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("apache2 does not listen on %d: %v\n%s", port, err, stderr.String())
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
+	storetest.Serve(t, cmd, syscall.SIGTERM, listen, filepath.Join(dir, "error.log"))
 	return ports
 }
 

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"crypto/x509"
 	"fmt"
@@ -100,41 +99,11 @@ http {
 `, dir, temps.String(), servers.String())
 	writeFile(t, filepath.Join(dir, "nginx.conf"), []byte(conf))
 	cmd := exec.Command(bin, "-p", dir, "-c", filepath.Join(dir, "nginx.conf"), "-e", "stderr")
-	var stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stderr, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	var ports []int
+	for _, p := range s.ports {
+		ports = append(ports, p)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGQUIT)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for _, port := range s.ports {
-		for {
-			c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
-			if err == nil {
-				c.Close()
-				break
-			}
-			select {
-			case err := <-done:
-				t.Fatalf("nginx exited: %v\n%s", err, stderr.String())
-			default:
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("nginx does not listen on %d: %v\n%s", port, err, stderr.String())
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
+	storetest.Serve(t, cmd, syscall.SIGQUIT, ports)
 	return s
 }
 
