@@ -53,14 +53,17 @@ want=(
   TestTLSClientTrustsRoot
   TestInheritedEntry
   TestIiscaStory
+  TestFromNSSDatabase
   TestEKURoundTrip
   TestParseLocation
   TestDiscover
 )
-# The hook timeout's Job Object, from the transaction's package (its other
-# tests use t.TempDir, whose clean-up fails under Wine 8).
-want+=(TestHookTimeoutEndsTree)
+# The hook timeout's Job Object and the NSS adapter's SQLite URI for Windows
+# paths, from their packages (whose other tests use t.TempDir, whose clean-up
+# fails under Wine 8, or Linux programs).
+want+=(TestHookTimeoutEndsTree TestDSNWindowsPath)
 {
   GOOS=windows GOARCH=amd64 go test -exec wine -json -count=1 -timeout 5m ./stores/windows/ 2>&1
   GOOS=windows GOARCH=amd64 go test -exec wine -json -count=1 -timeout 5m -run '^(TestHookTimeoutEndsTree|TestHookHelper)$' ./internal/job/ 2>&1
+  GOOS=windows GOARCH=amd64 go test -exec wine -json -count=1 -timeout 5m -run '^TestDSNWindowsPath$' ./stores/nss/ 2>&1
 } | go run ./scripts/wine/checkjson "${want[@]}"

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -35,10 +36,15 @@ type conn struct {
 	c    *sql.Conn
 }
 
-// dsn builds a SQLite URI for path: mode=ro for reading, mode=rw for writing
-// (neither creates the file).
+// dsn builds a SQLite URI for path (a Windows path too): mode=ro for
+// reading, mode=rw for writing (neither creates the file).
 func dsn(path string, write bool) string {
-	u := url.URL{Scheme: "file", Path: path}
+	p := filepath.ToSlash(path)
+	if filepath.VolumeName(path) != "" {
+		// A Windows path: file:///C:/dir/cert9.db.
+		p = "/" + p
+	}
+	u := url.URL{Scheme: "file", Path: p}
 	mode := "ro"
 	if write {
 		mode = "rw"

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/sys/windows/registry"
+
 	"github.com/rootsync/rootsync/internal/cli"
 	"github.com/rootsync/rootsync/internal/testpki"
 	"github.com/rootsync/rootsync/stores"
@@ -98,4 +100,52 @@ func tempDir(t *testing.T) string {
 		}
 	})
 	return dir
+}
+
+// TestFromNSSDatabase: a root goes from a PEM file into a new NSS database
+// (as Firefox keeps one per profile) and from there into a Windows store of
+// the test's own: the NSS adapter's SQLite files open by Windows paths.
+func TestFromNSSDatabase(t *testing.T) {
+	dir := tempDir(t)
+	t.Setenv("ROOTSYNC_STATE_DIR", filepath.Join(dir, "state"))
+	root := testpki.Root("rootsync NSS to Windows Root")
+	pemFile := filepath.Join(dir, "root.pem")
+	if err := os.WriteFile(pemFile, root.PEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(dir, "profile")
+	if err := os.Mkdir(db, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	rootsync(t, 0, "sync", "pem:"+pemFile, "--to", "nss:"+db, "--origin", "all")
+	name := "rootsync-test-nss-" + strings.ToLower(stores.FingerprintOf(root.DER).Short())
+	t.Cleanup(func() { deleteStoreKey(t, name); deleteStoreKey(t, name+"-D") })
+	target := "windows:CurrentUser/" + name + "?disallowed=" + name + "-D"
+	rootsync(t, 0, "sync", "nss:"+db, "--to", target, "--origin", "all")
+	if out := rootsync(t, 0, "list", target); !strings.Contains(out, "rootsync - rootsync NSS to Windows Root") {
+		t.Fatalf("%s after the sync:\n%s", target, out)
+	}
+}
+
+// deleteStoreKey removes CurrentUser\NAME's registry key and its subkeys.
+func deleteStoreKey(t *testing.T, name string) {
+	path := `Software\Microsoft\SystemCertificates\` + name
+	var del func(p string) error
+	del = func(p string) error {
+		k, err := registry.OpenKey(registry.CURRENT_USER, p, registry.ENUMERATE_SUB_KEYS)
+		if err != nil {
+			return err
+		}
+		subs, _ := k.ReadSubKeyNames(-1)
+		k.Close()
+		for _, s := range subs {
+			if err := del(p + `\` + s); err != nil {
+				return err
+			}
+		}
+		return registry.DeleteKey(registry.CURRENT_USER, p)
+	}
+	if err := del(path); err != nil && err != registry.ErrNotExist {
+		t.Errorf("delete store %s: %v", name, err)
+	}
 }
