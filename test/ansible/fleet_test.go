@@ -142,6 +142,63 @@ func TestFleet(t *testing.T) {
 	// Scheduling without systemd: the cron file's command runs in the host;
 	// the timer can be enabled in the root file system and verifies.
 	f.checkSchedule()
+
+	// The compromised-CA morning on host A: distrust the corporate root in
+	// every store there (check mode first), and a prefix that matches
+	// nothing fails with rootsync's hint.
+	f.checkCompromised(playbook, certutil)
+}
+
+func (f *fleet) checkCompromised(playbook, certutil string) {
+	t := f.t
+	a := f.hosts[0]
+	write := func(name, fingerprint string) {
+		play := fmt.Sprintf(`- name: compromised
+  hosts: A
+  gather_facts: false
+  tasks:
+    - name: distrust the root in every store of the host
+      rootsync.trust.remove:
+        fingerprints: ["%s"]
+        action: distrust
+        stores: ["nss:/root/.pki/nssdb", "pem:/etc/nginx/client-ca.pem"]
+`, fingerprint)
+		if err := os.WriteFile(filepath.Join(f.dir, name), []byte(play), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("compromised.yml", fp(corp)[:16])
+	before := treeLines(t, a.root)
+	rec := f.play(playbook, "compromised.yml", "--check", "--diff")
+	if d := diffLines(before, treeLines(t, a.root)); len(d) > 0 {
+		t.Errorf("remove in check mode changed host A:\n%s", strings.Join(d, "\n"))
+	}
+	if changed, _ := rec.result("A")["changed"].(bool); !changed {
+		t.Errorf("remove in check mode: changed = false, want true: %v", rec.result("A"))
+	}
+	rec = f.play(playbook, "compromised.yml")
+	if failed, _ := rec.result("A")["failed"].(bool); failed {
+		t.Fatalf("distrust on host A failed: %v", rec.result("A"))
+	}
+	if !hasWarning(rec.result("A"), "lossy-distrust") {
+		t.Errorf("distrust into a PEM bundle: no lossy-distrust warning in %v", rec.result("A")["warnings_rootsync"])
+	}
+	out := run(t, certutil, "-L", "-d", "sql:"+filepath.Join(a.root, "root/.pki/nssdb"))
+	if !strings.Contains(out, "p,p,p") {
+		t.Errorf("host A: certutil -L after distrust:\n%s", out)
+	}
+	nginx, err := debroot.ChrootErr(a.root, "rootsync", "list", "--output", "json", "pem:/etc/nginx/client-ca.pem")
+	if err != nil || listed(t, nginx)[fp(corp)] != nil {
+		t.Errorf("host A: the distrusted root is still in the nginx file (%v)", err)
+	}
+
+	write("compromised-typo.yml", "deadbeefdeadbeef")
+	rec = f.play(playbook, "compromised-typo.yml")
+	res := rec.result("A")
+	msg, _ := res["msg"].(string)
+	if failed, _ := res["failed"].(bool); !failed || !strings.Contains(msg, "deadbeef") {
+		t.Errorf("a prefix that matches nothing: %v, want a failure naming it", res)
+	}
 }
 
 func newFleet(t *testing.T, galaxy string) *fleet {

@@ -147,6 +147,10 @@ def target_diff(target, before_entries):
         fp = line[:16]
         if action == "add":
             after.append(line + "  (added)")
+        elif action == "trust" and c.get("trust") and set(c["trust"].values()) == {"distrusted"}:
+            if by_fp.get(fp) in after:
+                after.remove(by_fp[fp])
+            after.append(line + "  (distrusted)")
         elif action == "remove":
             if by_fp.get(fp) in after:
                 after.remove(by_fp[fp])
