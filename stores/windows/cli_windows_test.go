@@ -104,7 +104,8 @@ func tempDir(t *testing.T) string {
 
 // TestFromNSSDatabase: a root goes from a PEM file into a new NSS database
 // (as Firefox keeps one per profile) and from there into a Windows store of
-// the test's own: the NSS adapter's SQLite files open by Windows paths.
+// the test's own (the NSS adapter's SQLite files open by Windows paths);
+// then rootsync distrust and rootsync remove act on it there.
 func TestFromNSSDatabase(t *testing.T) {
 	dir := tempDir(t)
 	t.Setenv("ROOTSYNC_STATE_DIR", filepath.Join(dir, "state"))
@@ -124,6 +125,17 @@ func TestFromNSSDatabase(t *testing.T) {
 	rootsync(t, 0, "sync", "nss:"+db, "--to", target, "--origin", "all")
 	if out := rootsync(t, 0, "list", target); !strings.Contains(out, "rootsync - rootsync NSS to Windows Root") {
 		t.Fatalf("%s after the sync:\n%s", target, out)
+	}
+	// distrust moves it into the store's Disallowed store; remove takes it
+	// out of both.
+	fp := stores.FingerprintOf(root.DER).String()[:16]
+	rootsync(t, 0, "distrust", fp, "--in", target)
+	if out := rootsync(t, 0, "list", target, "-o", "json"); !strings.Contains(out, `"server-auth": "distrusted"`) {
+		t.Fatalf("%s after distrust:\n%s", target, out)
+	}
+	rootsync(t, 0, "remove", fp, "--from", target)
+	if out := rootsync(t, 0, "list", target); strings.Contains(out, "NSS to Windows Root") {
+		t.Fatalf("%s after remove:\n%s", target, out)
 	}
 }
 
