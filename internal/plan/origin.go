@@ -148,7 +148,7 @@ func purposeText(c Code, d detail) string {
 	}
 	purposes := strings.Join(ps, ", ")
 	if c == CodeNoPurposes {
-		return fmt.Sprintf("selected for %s only because %s cannot record purposes: every root it trusts counts as trusted for %s (narrow it with --origin local, --only or --exclude)",
+		return fmt.Sprintf("selected for %s only because %s cannot record purposes: every root it trusts counts as trusted for %s (--origin local, the default for client-auth into pem, capath and nss targets, keeps only the organisation's own; --only and --exclude narrow further)",
 			purposes, d.source, purposes)
 	}
 	kind, loc, _ := strings.Cut(d.source, ":")
