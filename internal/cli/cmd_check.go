@@ -91,18 +91,10 @@ func specOfKnownKind(err error) bool {
 
 func runCheck(ctx context.Context, e *env, args []string) error {
 	var o checkOptions
-	fs := pflag.NewFlagSet("check", pflag.ContinueOnError)
-	o.AddFlags(fs)
-	fs.Usage = func() {
-		e.stderr.Write([]byte("usage: rootsync check CERT --store STORE... [--trusted STORE]... [--verify-depth N] [--intermediates FILE]... [--crl FILE]... [--at TIME] [flags]\n" +
-			"CERT is PEM (the first certificate is the client's, the rest intermediates), DER or PKCS#12.\n" +
-			"exit status: 0 accepted, 4 rejected, 1 error, 2 usage\n"))
-		fs.PrintDefaults()
-	}
-	if err := parse(fs, splitMulti(args, "--store", "--trusted", "--also"), e.stderr); err != nil {
-		return err
-	}
-	if err := o.setup(e); err != nil {
+	fs, err := parseCommand(e, "check", "rootsync check CERT --store STORE... [--trusted STORE]... [--verify-depth N] [--intermediates FILE]... [--crl FILE]... [--at TIME] [flags]\n"+
+		"CERT is PEM (the first certificate is the client's, the rest intermediates), DER or PKCS#12.\n"+
+		"exit status: 0 accepted, 4 rejected, 1 error, 2 usage", false, o.AddFlags, &o.commonOptions, splitMulti(args, "--store", "--trusted", "--also"))
+	if err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {

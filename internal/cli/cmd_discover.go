@@ -31,16 +31,8 @@ func (o *discoverOptions) AddFlags(fs *pflag.FlagSet) {
 // roots and how many of them are local (not in the packaged root set).
 func runDiscover(ctx context.Context, e *env, args []string) error {
 	var o discoverOptions
-	fs := pflag.NewFlagSet("discover", pflag.ContinueOnError)
-	o.AddFlags(fs)
-	fs.Usage = func() {
-		e.stderr.Write([]byte("usage: rootsync discover [flags]\n"))
-		fs.PrintDefaults()
-	}
-	if err := parse(fs, args, e.stderr); err != nil {
-		return err
-	}
-	if err := o.setup(e); err != nil {
+	fs, err := parseCommand(e, "discover", "rootsync discover [flags]", false, o.AddFlags, &o.commonOptions, args)
+	if err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

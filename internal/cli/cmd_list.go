@@ -17,18 +17,8 @@ func (o *listOptions) AddFlags(fs *pflag.FlagSet) { o.commonOptions.AddFlags(fs)
 
 func runList(ctx context.Context, e *env, args []string) error {
 	var o listOptions
-	fs := pflag.NewFlagSet("list", pflag.ContinueOnError)
-	o.AddFlags(fs)
-	fs.Usage = func() {
-		e.stderr.Write([]byte("usage: rootsync list STORE... [flags]\n"))
-		fs.PrintDefaults()
-		fmt.Fprintln(e.stderr)
-		storeHelp(e.stderr)
-	}
-	if err := parse(fs, args, e.stderr); err != nil {
-		return err
-	}
-	if err := o.setup(e); err != nil {
+	fs, err := parseCommand(e, "list", "rootsync list STORE... [flags]", true, o.AddFlags, &o.commonOptions, args)
+	if err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {

@@ -62,19 +62,10 @@ func runEdit(ctx context.Context, e *env, name string, args []string) error {
 		storeFlag = "in"
 	}
 	var o editOptions
-	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
-	o.AddFlags(fs, storeFlag)
-	fs.Usage = func() {
-		e.stderr.Write([]byte("usage: rootsync " + name + " FINGERPRINT... --" + storeFlag + " STORE... | --all-stores [--all-users] [flags]\n"))
-		fs.PrintDefaults()
-		fmt.Fprintln(e.stderr)
-		storeHelp(e.stderr)
-	}
 	rest, named := splitFlag(args, storeFlag)
-	if err := parse(fs, rest, e.stderr); err != nil {
-		return err
-	}
-	if err := o.setup(e); err != nil {
+	fs, err := parseCommand(e, name, "rootsync "+name+" FINGERPRINT... --"+storeFlag+" STORE... | --all-stores [--all-users] [flags]", true,
+		func(fs *pflag.FlagSet) { o.AddFlags(fs, storeFlag) }, &o.commonOptions, rest)
+	if err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {

@@ -26,16 +26,8 @@ func (o *restoreOptions) AddFlags(fs *pflag.FlagSet) {
 // current state, so a restore can itself be undone.
 func runRestore(ctx context.Context, e *env, args []string) error {
 	var o restoreOptions
-	fs := pflag.NewFlagSet("restore", pflag.ContinueOnError)
-	o.AddFlags(fs)
-	fs.Usage = func() {
-		e.stderr.Write([]byte("usage: rootsync restore [BACKUP] [flags]\n  without BACKUP: list backups, newest first\n"))
-		fs.PrintDefaults()
-	}
-	if err := parse(fs, args, e.stderr); err != nil {
-		return err
-	}
-	if err := o.setup(e); err != nil {
+	fs, err := parseCommand(e, "restore", "rootsync restore [BACKUP] [flags]\n  without BACKUP: list backups, newest first", false, o.AddFlags, &o.commonOptions, args)
+	if err != nil {
 		return err
 	}
 	switch fs.NArg() {

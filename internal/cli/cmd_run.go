@@ -43,20 +43,12 @@ func (o *runOptions) AddFlags(fs *pflag.FlagSet) {
 // does not stop the jobs after it, but the run then exits 1.
 func runRun(ctx context.Context, e *env, args []string) error {
 	var o runOptions
-	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
-	o.AddFlags(fs)
-	fs.Usage = func() {
-		e.stderr.Write([]byte("usage: rootsync run [--config FILE] [--job NAME]... [--dry-run] [--cron] [flags]\n"))
-		fs.PrintDefaults()
-	}
-	if err := parse(fs, args, e.stderr); err != nil {
+	fs, err := parseCommand(e, "run", "rootsync run [--config FILE] [--job NAME]... [--dry-run] [--cron] [flags]", false, o.AddFlags, &o.commonOptions, args)
+	if err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef("run takes no arguments (the jobs come from the configuration file; pick some with --job NAME)")
-	}
-	if err := o.setup(e); err != nil {
-		return err
 	}
 	if o.cron && o.output == "json" {
 		return usagef("give --cron or --output json, not both")

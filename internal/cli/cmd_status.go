@@ -38,16 +38,8 @@ func (o *statusOptions) AddFlags(fs *pflag.FlagSet) {
 // when one disagrees, 1 when one cannot be checked.
 func runStatus(ctx context.Context, e *env, args []string) error {
 	var o statusOptions
-	fs := pflag.NewFlagSet("status", pflag.ContinueOnError)
-	o.AddFlags(fs)
-	fs.Usage = func() {
-		e.stderr.Write([]byte("usage: rootsync status [--config FILE] [flags]\n"))
-		fs.PrintDefaults()
-	}
-	if err := parse(fs, args, e.stderr); err != nil {
-		return err
-	}
-	if err := o.setup(e); err != nil {
+	fs, err := parseCommand(e, "status", "rootsync status [--config FILE] [flags]", false, o.AddFlags, &o.commonOptions, args)
+	if err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

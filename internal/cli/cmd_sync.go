@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -97,19 +96,10 @@ func runSync(ctx context.Context, e *env, args []string) error {
 
 func runPlan(ctx context.Context, e *env, name string, args []string) error {
 	var o syncOptions
-	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
-	o.AddFlags(fs, name == "sync")
-	fs.Usage = func() {
-		e.stderr.Write([]byte("usage: rootsync " + name + " SOURCE... --to TARGET... [flags]\n"))
-		fs.PrintDefaults()
-		fmt.Fprintln(e.stderr)
-		storeHelp(e.stderr)
-	}
 	rest, targets := splitTo(args)
-	if err := parse(fs, rest, e.stderr); err != nil {
-		return err
-	}
-	if err := o.setup(e); err != nil {
+	fs, err := parseCommand(e, name, "rootsync "+name+" SOURCE... --to TARGET... [flags]", true,
+		func(fs *pflag.FlagSet) { o.AddFlags(fs, name == "sync") }, &o.commonOptions, rest)
+	if err != nil {
 		return err
 	}
 	if name == "diff" {

@@ -80,6 +80,30 @@ func (o *commonOptions) openOptions() stores.OpenOptions {
 	return stores.OpenOptions{Password: stores.Secret{Env: o.passwordEnv, File: o.passwordFile}}
 }
 
+// parseCommand is what every command does first: a flag set with the
+// command's flags, its usage text (with the store kinds after it when
+// withStores), parsing, and the common options' setup. args are the
+// arguments after the command's name, multi-value flags already taken out.
+func parseCommand(e *env, name, usageText string, withStores bool, addFlags func(*pflag.FlagSet), common *commonOptions, args []string) (*pflag.FlagSet, error) {
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	addFlags(fs)
+	fs.Usage = func() {
+		io.WriteString(e.stderr, "usage: "+usageText+"\n")
+		fs.PrintDefaults()
+		if withStores {
+			fmt.Fprintln(e.stderr)
+			storeHelp(e.stderr)
+		}
+	}
+	if err := parse(fs, args, e.stderr); err != nil {
+		return nil, err
+	}
+	if err := common.setup(e); err != nil {
+		return nil, err
+	}
+	return fs, nil
+}
+
 // parse parses args with fs, turning pflag's errors into usage errors.
 func parse(fs *pflag.FlagSet, args []string, stderr io.Writer) error {
 	fs.SetOutput(stderr)
