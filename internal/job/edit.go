@@ -28,21 +28,10 @@ type Edit struct {
 
 func (u *Edit) unitName() string { return u.Name }
 
-func (u *Edit) folders(*Tx) []string {
-	var out []string
-	for _, t := range u.Targets {
-		out = append(out, lockFolders(t.Store, nil)...)
-	}
-	return out
-}
+func (u *Edit) folders(*Tx) []string { return targetFolders(u.Targets) }
 
 func (u *Edit) prepare(ctx context.Context, t *Tx, res *Result) ([]*step, error) {
-	r, err := u.plan(ctx, t.DryRun, t.log().With(zap.String("job", u.Name)))
-	res.Run = r
-	if err != nil || t.DryRun {
-		return nil, err
-	}
-	return targetSteps(u.Targets, r), nil
+	return prepareTargets(ctx, t, res, u.Name, u.Targets, u.plan)
 }
 
 // plan reads every target (one that does not exist is an error: a typo

@@ -54,21 +54,32 @@ type Job struct {
 
 func (j *Job) unitName() string { return j.Name }
 
-func (j *Job) folders(*Tx) []string {
+func (j *Job) folders(*Tx) []string { return targetFolders(j.Targets) }
+
+func (j *Job) prepare(ctx context.Context, t *Tx, res *Result) ([]*step, error) {
+	return prepareTargets(ctx, t, res, j.Name, j.Targets, j.plan)
+}
+
+// targetFolders is the folders a unit that writes targets locks.
+func targetFolders(targets []Target) []string {
 	var out []string
-	for _, t := range j.Targets {
+	for _, t := range targets {
 		out = append(out, lockFolders(t.Store, nil)...)
 	}
 	return out
 }
 
-func (j *Job) prepare(ctx context.Context, t *Tx, res *Result) ([]*step, error) {
-	r, err := j.plan(ctx, t.DryRun, t.log().With(zap.String("job", j.Name)))
+// prepareTargets plans a unit that writes targets (plan is its own phase:
+// Job's merges sources, Edit's resolves fingerprints) and, unless this is a
+// dry run, returns a step per target with changes.
+func prepareTargets(ctx context.Context, t *Tx, res *Result, name string, targets []Target,
+	plan func(context.Context, bool, *zap.Logger) (*report.Run, error)) ([]*step, error) {
+	r, err := plan(ctx, t.DryRun, t.log().With(zap.String("job", name)))
 	res.Run = r
 	if err != nil || t.DryRun {
 		return nil, err
 	}
-	return targetSteps(j.Targets, r), nil
+	return targetSteps(targets, r), nil
 }
 
 // plan loads every store and plans every target.
