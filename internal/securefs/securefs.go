@@ -33,7 +33,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"os/user"
 	"strconv"
 	"strings"
@@ -55,8 +54,9 @@ func (e *Error) Error() string    { return e.Msg }
 func (e *Error) Unwrap() error    { return ErrUnsafe }
 func (e *Error) HintText() string { return e.Hint }
 
-// Enforced reports whether the checks are made: the process runs as root.
-func Enforced() bool { return os.Geteuid() == 0 }
+// Enforced reports whether the checks are made: the process runs as root
+// (on Windows: elevated, with the Administrators group's rights).
+func Enforced() bool { return elevated() }
 
 // MaxStateFile is the largest journal or manifest ReadFile accepts.
 const MaxStateFile = 256 << 20

@@ -16,6 +16,8 @@ import (
 
 const maxLinks = 40
 
+func elevated() bool { return os.Geteuid() == 0 }
+
 // walker resolves a path one component at a time from "/", never letting the
 // kernel follow a symbolic link: each link is judged, read, and spliced into
 // the rest of the path, and every folder is opened with O_NOFOLLOW relative

@@ -2,13 +2,13 @@
 
 package securefs
 
-// On systems other than Linux rootsync does not enforce these rules:
-// CheckStateDir, MkdirState (beyond creating the folder), CheckFile and
-// CheckLinks check nothing, symbolic links on the way to a store are
-// followed, and OpenFile, ReadFile and ReadFileIn refuse a link or special
-// file only by looking before opening, which another process can race.
-// Ownership is not checked. Where a platform offers O_NOFOLLOW the final
-// component of a state file is still never followed.
+// On systems other than Linux, OpenFile, ReadFile and ReadFileIn refuse a
+// link or special file only by looking before opening, which another process
+// can race, and symbolic links on the way to a store are followed. Where a
+// platform offers O_NOFOLLOW the final component of a state file is still
+// never followed. Windows checks the owner and ACL of the state folder and of
+// the files rootsync takes instructions from (securefs_windows.go); other
+// systems check nothing (checks_other.go).
 
 import (
 	"fmt"
@@ -17,23 +17,6 @@ import (
 	"os"
 	"path/filepath"
 )
-
-// CheckStateDir does nothing on this system.
-func CheckStateDir(dir string) error { return nil }
-
-// MkdirState creates the state folder dir (mode 0700) if it is missing.
-func MkdirState(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("state folder: %w", err)
-	}
-	return nil
-}
-
-// CheckFile does nothing on this system.
-func CheckFile(path, what string) error { return nil }
-
-// CheckLinks does nothing on this system.
-func CheckLinks(path string) error { return nil }
 
 // OpenFile opens a file in the state folder, refusing a symbolic link or a
 // file that is not regular.
