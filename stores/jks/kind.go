@@ -2,15 +2,18 @@ package jks
 
 import (
 	"os"
+	"runtime"
 
 	"github.com/rootsync/rootsync/stores"
+	"github.com/rootsync/rootsync/stores/javastore"
 )
 
 // debianCacerts is the JDK truststore Debian's ca-certificates-java keeps.
 const debianCacerts = "/etc/ssl/certs/java/cacerts"
 
 // Kind describes the jks: store kind for a stores.Registry. Discover
-// reports Debian's Java truststore.
+// reports Debian's Java truststore (not on Windows) and the JKS truststores
+// of installed JDKs (javastore.Cacerts: on Windows).
 func Kind() stores.Kind {
 	return stores.Kind{
 		Name:         "jks",
@@ -22,8 +25,12 @@ func Kind() stores.Kind {
 		Options:      stores.PasswordOptions,
 		Open:         Open,
 		Discover: func(string) []stores.Found {
-			_, err := os.Stat(debianCacerts)
-			return []stores.Found{{Spec: "jks:" + debianCacerts, UsedBy: "Java (Debian)", Path: debianCacerts, Exists: err == nil}}
+			var out []stores.Found
+			if runtime.GOOS != "windows" {
+				_, err := os.Stat(debianCacerts)
+				out = append(out, stores.Found{Spec: "jks:" + debianCacerts, UsedBy: "Java (Debian)", Path: debianCacerts, Exists: err == nil})
+			}
+			return append(out, javastore.Found("jks", javastore.JKS)...)
 		},
 	}
 }

@@ -1,8 +1,13 @@
 package p12
 
-import "github.com/rootsync/rootsync/stores"
+import (
+	"github.com/rootsync/rootsync/stores"
+	"github.com/rootsync/rootsync/stores/javastore"
+)
 
-// Kind describes the p12: store kind for a stores.Registry.
+// Kind describes the p12: store kind for a stores.Registry. Discover
+// reports the PKCS#12 truststores of installed JDKs (javastore.Cacerts: on
+// Windows; JDK 18 and later ship cacerts as PKCS#12).
 func Kind() stores.Kind {
 	return stores.Kind{
 		Name:         "p12",
@@ -13,5 +18,8 @@ func Kind() stores.Kind {
 		Capabilities: stores.Capabilities{Ownership: true},
 		Options:      stores.PasswordOptions,
 		Open:         Open,
+		Discover: func(string) []stores.Found {
+			return javastore.Found("p12", javastore.PKCS12)
+		},
 	}
 }
