@@ -62,11 +62,15 @@ want=(
 # paths, from their packages (whose other tests use t.TempDir, whose clean-up
 # fails under Wine 8, or Linux programs).
 want+=(TestHookTimeoutEndsTree TestDSNWindowsPath)
-# The state folder's ACL check judges constructed security descriptors.
-want+=(TestJudgeACL TestJudgeACL/everyone_may_add_a_file TestJudgeACL/system_and_administrators TestJudgeNullDACL TestJudgeSelf TestProtectedStateDirSDDL)
+# The state folder's ACL check judges constructed security descriptors, and
+# (Wine runs programs elevated) real folders and files whose ACL it changes.
+# The Java truststores discover finds under the Program Files folders.
+want+=(TestCacertsWindows)
+want+=(TestStateDirACL TestJudgeACL TestJudgeACL/everyone_may_add_a_file TestJudgeACL/system_and_administrators TestJudgeNullDACL TestJudgeSelf TestProtectedStateDirSDDL)
 {
   GOOS=windows GOARCH=amd64 go test -exec wine -json -count=1 -timeout 5m ./stores/windows/ 2>&1
   GOOS=windows GOARCH=amd64 go test -exec wine -json -count=1 -timeout 5m -run '^(TestHookTimeoutEndsTree|TestHookHelper)$' ./internal/job/ 2>&1
   GOOS=windows GOARCH=amd64 go test -exec wine -json -count=1 -timeout 5m -run '^TestDSNWindowsPath$' ./stores/nss/ 2>&1
   GOOS=windows GOARCH=amd64 go test -exec wine -json -count=1 -timeout 5m ./internal/securefs/ 2>&1
+  GOOS=windows GOARCH=amd64 go test -exec wine -json -count=1 -timeout 5m -run '^TestCacertsWindows$' ./stores/javastore/ 2>&1
 } | go run ./scripts/wine/checkjson "${want[@]}"

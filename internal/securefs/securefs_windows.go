@@ -198,7 +198,7 @@ func CheckStateDir(dir string) error {
 	if !fi.IsDir() {
 		return &Error{Path: dir, Msg: subject + ": is not a folder", Hint: "give --state-dir (or ROOTSYNC_STATE_DIR) a folder"}
 	}
-	return checkACL(dir, subject, fmt.Sprintf("check what is in it, then remove the other accounts' rights (icacls %q /inheritance:r /grant:r SYSTEM:(OI)(CI)F Administrators:(OI)(CI)F) or choose another --state-dir", dir))
+	return checkACL(dir, subject, fmt.Sprintf("check what is in it, then remove the other accounts' rights (icacls \"%s\" /inheritance:r /grant:r SYSTEM:(OI)(CI)F Administrators:(OI)(CI)F) or choose another --state-dir", dir))
 }
 
 // stateDirSDDL gives SYSTEM and Administrators full access to the folder and
@@ -266,7 +266,7 @@ func CheckFile(path, what string) error {
 	if !fi.Mode().IsRegular() {
 		return &Error{Path: path, Msg: subject + ": is not a regular file", Hint: "name the file itself"}
 	}
-	return checkACL(path, subject, fmt.Sprintf("remove the other accounts' rights (icacls %q /inheritance:r /grant:r SYSTEM:F Administrators:F) or keep it somewhere only administrators can change", path))
+	return checkACL(path, subject, fmt.Sprintf("remove the other accounts' rights (icacls \"%s\" /inheritance:r /grant:r SYSTEM:F Administrators:F) or keep it somewhere only administrators can change", path))
 }
 
 // CheckLinks does nothing on Windows.
