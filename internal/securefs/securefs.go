@@ -23,8 +23,11 @@
 //     openat2 is missing).
 //
 // For any other user the checks are not made: nobody else's files are trusted
-// more than the user's own. On systems other than Linux the ownership and
-// link checks are not made either (see securefs_other.go). A refusal is an
+// more than the user's own. On Windows an elevated process checks the owner
+// and ACL of the state folder and of the files it takes instructions from,
+// not the folders on the way nor links (see securefs_windows.go); on other
+// systems the ownership and link checks are not made (see checks_other.go
+// and securefs_other.go). A refusal is an
 // *Error naming the path at fault. The package never logs and changes
 // nothing on disk except where a function says it creates a folder.
 package securefs
