@@ -147,3 +147,60 @@ func TestTable(t *testing.T) {
 		t.Errorf("found %q, problems %v", specs(uses), problems)
 	}
 }
+
+// TestApacheReadsWhatFindNames: Apache (apache2 -t) accepts a configuration
+// whose client CA file Find names, and refuses it, naming that file, once it
+// is gone.
+func TestApacheReadsWhatFindNames(t *testing.T) {
+	apache := storetest.Tool(t, "apache2")
+	root := t.TempDir()
+	conf := filepath.Join(root, "etc/apache2")
+	server := testpki.Root("servers test apache server root").Leaf("localhost")
+	ca := testpki.Root("servers test apache client root")
+	write(t, filepath.Join(conf, "server.pem"), string(server.PEM()))
+	write(t, filepath.Join(conf, "server.key"), string(server.KeyPEM()))
+	write(t, filepath.Join(conf, "ca/client ca.pem"), string(ca.PEM()))
+	// No ServerRoot line, as in Debian's file: apache2 -d gives the test
+	// tree's, and Find takes Debian's /etc/apache2 under the root prefix.
+	write(t, filepath.Join(conf, "apache2.conf"), `# a Debian-style main file
+PidFile "`+filepath.Join(root, "apache2.pid")+`"
+ErrorLog "`+filepath.Join(root, "error.log")+`"
+LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
+LoadModule ssl_module /usr/lib/apache2/modules/mod_ssl.so
+Include ports.conf
+IncludeOptional sites-enabled/*.conf
+`)
+	write(t, filepath.Join(conf, "ports.conf"), "Listen 127.0.0.1:8444\n")
+	write(t, filepath.Join(conf, "sites-enabled/ssl.conf"), `<VirtualHost 127.0.0.1:8444>
+    SSLEngine on
+    SSLCertificateFile server.pem
+    SSLCertificateKeyFile server.key
+    SSLCACertificateFile "ca/client ca.pem"
+    SSLVerifyClient require
+</VirtualHost>
+`)
+	test := func() (bool, string) {
+		out, err := exec.Command(apache, "-t", "-d", conf, "-f", filepath.Join(conf, "apache2.conf")).CombinedOutput()
+		return err == nil, string(out)
+	}
+	if ok, out := test(); !ok {
+		t.Fatalf("apache2 -t refuses the test configuration:\n%s", out)
+	}
+	uses, problems := Find(root)
+	if len(problems) > 0 {
+		t.Errorf("problems: %v", problems)
+	}
+	if len(uses) != 1 || uses[0].Directive != "SSLCACertificateFile" {
+		t.Fatalf("found:\n%s\nwant the one SSLCACertificateFile", specs(uses))
+	}
+	if _, err := os.Stat(uses[0].Path); err != nil {
+		t.Fatalf("Find named %s, which is not the file: %v", uses[0].Path, err)
+	}
+	// Apache reads the file Find names.
+	if err := os.Remove(uses[0].Path); err != nil {
+		t.Fatal(err)
+	}
+	if ok, out := test(); ok || !strings.Contains(out, "client ca.pem") {
+		t.Errorf("without %s apache2 -t still passes or names another file:\n%s", uses[0].Path, out)
+	}
+}
