@@ -164,3 +164,56 @@ def target_diff(target, before_entries):
         before="\n".join(before) + ("\n" if before else ""),
         after="\n".join(sorted(after)) + ("\n" if after else ""),
     )
+
+
+def password_args(params):
+    """The rootsync flags that say where the stores' password is: a file on
+    the host, or the module's no_log password in rootsync's environment."""
+    if params.get("password_file"):
+        return ["--password-file", params["password_file"]]
+    if params.get("password") is not None:
+        return ["--password-env", PASSWORD_ENV]
+    return []
+
+
+def entries_before(module, specs):
+    """What each store holds now, for diff mode (a store that cannot be read
+    counts as empty); reading changes nothing."""
+    p = module.params
+    out = []
+    for spec in specs:
+        rc, doc, _ = run(module, ["list", "--output", "json", spec] + password_args(p),
+                         password=p.get("password"), ok=(EXIT_OK, EXIT_ERROR))
+        out.append(list_entries(doc) if rc == EXIT_OK else [])
+    return out
+
+
+def plan_warnings(module, plan):
+    """rootsync's warnings of a plan (of the sources and of each target, the
+    latter with its store), each also given to Ansible as a warning."""
+    warnings = list(plan.get("warnings") or [])
+    for t in plan.get("targets") or []:
+        for w in t.get("warnings") or []:
+            w = dict(w)
+            w["store"] = t.get("store")
+            warnings.append(w)
+    for w in warnings:
+        module.warn("%s: %s%s" % (w.get("code", "warning"), w.get("message", ""),
+                                  " (%s)" % w["store"] if w.get("store") else ""))
+    return warnings
+
+
+def plan_diffs(plan, before, specs):
+    """The before/after texts of the targets that change, matching each plan
+    target to what was listed by its spec, else by position."""
+    targets = plan.get("targets") or []
+    by_spec = dict(zip(specs, before))
+    diffs = []
+    for i, t in enumerate(targets):
+        if not t.get("changes"):
+            continue
+        entries = by_spec.get(t.get("store"))
+        if entries is None and len(before) == len(targets):
+            entries = before[i]
+        diffs.append(target_diff(t, entries or []))
+    return diffs

@@ -105,39 +105,16 @@ def main():
     args += ["--output", "json"]
     if p.get("state_dir"):
         args += ["--state-dir", p["state_dir"]]
-    if p.get("password_file"):
-        args += ["--password-file", p["password_file"]]
-    if p.get("password") is not None:
-        args += ["--password-env", rs.PASSWORD_ENV]
+    args += rs.password_args(p)
     if module.check_mode:
         args.append("--dry-run")
 
-    before = {}
-    if module._diff:
-        for spec in specs:
-            largs = ["list", "--output", "json", spec]
-            if p.get("password_file"):
-                largs += ["--password-file", p["password_file"]]
-            if p.get("password") is not None:
-                largs += ["--password-env", rs.PASSWORD_ENV]
-            rc, doc, _ = rs.run(module, largs, password=p.get("password"), ok=(rs.EXIT_OK, rs.EXIT_ERROR))
-            before[spec] = rs.list_entries(doc) if rc == rs.EXIT_OK else []
-
+    before = rs.entries_before(module, specs) if module._diff else []
     _, plan, _ = rs.run(module, args, password=p.get("password"), ok=(rs.EXIT_OK, rs.EXIT_DRIFT))
     plan = plan or {}
-    warnings = list(plan.get("warnings") or [])
-    for t in plan.get("targets") or []:
-        for w in t.get("warnings") or []:
-            w = dict(w)
-            w["store"] = t.get("store")
-            warnings.append(w)
-    for w in warnings:
-        module.warn("%s: %s%s" % (w.get("code", "warning"), w.get("message", ""),
-                                  " (%s)" % w["store"] if w.get("store") else ""))
-    result = dict(changed=bool(plan.get("changed")), plan=plan, warnings_rootsync=warnings)
+    result = dict(changed=bool(plan.get("changed")), plan=plan, warnings_rootsync=rs.plan_warnings(module, plan))
     if module._diff:
-        result["diff"] = [rs.target_diff(t, before.get(t.get("store"), []))
-                          for t in plan.get("targets") or [] if t.get("changes")]
+        result["diff"] = rs.plan_diffs(plan, before, specs)
     module.exit_json(**result)
 
 

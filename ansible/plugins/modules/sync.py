@@ -176,27 +176,12 @@ def main():
     except ValueError as e:
         module.fail_json(msg=str(e))
 
-    args = ["run", "--output", "json", "--job", p["name"]]
-    if p.get("password_file"):
-        args += ["--password-file", p["password_file"]]
-    if p.get("password") is not None:
-        args += ["--password-env", rs.PASSWORD_ENV]
+    args = ["run", "--output", "json", "--job", p["name"]] + rs.password_args(p)
     if module.check_mode:
         args.append("--dry-run")
 
-    # The targets as they are now, for diff mode (reading changes nothing).
-    before, before_in_order = {}, []
-    if module._diff:
-        for t in p["targets"]:
-            spec = t if isinstance(t, str) else t.get("store")
-            largs = ["list", "--output", "json", spec]
-            if p.get("password_file"):
-                largs += ["--password-file", p["password_file"]]
-            if p.get("password") is not None:
-                largs += ["--password-env", rs.PASSWORD_ENV]
-            rc, doc, _ = rs.run(module, largs, password=p.get("password"), ok=(rs.EXIT_OK, rs.EXIT_ERROR))
-            before[spec] = rs.list_entries(doc) if rc == rs.EXIT_OK else []
-            before_in_order.append(before[spec])
+    specs = [t if isinstance(t, str) else t.get("store") for t in p["targets"]]
+    before = rs.entries_before(module, specs) if module._diff else []
 
     with rs.TempConfig(cfg) as path:
         rc, doc, err = rs.run(module, args[:1] + ["--config", path] + args[1:],
@@ -205,28 +190,9 @@ def main():
     jobs = (doc or {}).get("jobs") or []
     job = jobs[0] if jobs else {}
     plan = job.get("plan") or {}
-    warnings = list(plan.get("warnings") or [])
-    for t in plan.get("targets") or []:
-        for w in t.get("warnings") or []:
-            w = dict(w)
-            w["store"] = t.get("store")
-            warnings.append(w)
-    for w in warnings:
-        module.warn("%s: %s%s" % (
-            w.get("code", "warning"), w.get("message", ""),
-            " (%s)" % w["store"] if w.get("store") else ""))
-
-    result = dict(changed=bool(plan.get("changed")), plan=plan, warnings_rootsync=warnings)
+    result = dict(changed=bool(plan.get("changed")), plan=plan, warnings_rootsync=rs.plan_warnings(module, plan))
     if module._diff:
-        diffs = []
-        for i, t in enumerate(plan.get("targets") or []):
-            if not t.get("changes"):
-                continue
-            entries = before.get(t.get("store"))
-            if entries is None and len(before_in_order) == len(plan.get("targets") or []):
-                entries = before_in_order[i]
-            diffs.append(rs.target_diff(t, entries or []))
-        result["diff"] = diffs
+        result["diff"] = rs.plan_diffs(plan, before, specs)
     if not job.get("ok", True):
         msg, hint = rs.error_of(err)
         result.update(msg=job.get("error") or msg, rc=rc)
