@@ -3,7 +3,6 @@ package report
 import (
 	"fmt"
 	"io"
-	"text/tabwriter"
 )
 
 // Found is one store rootsync discover found: the spec that names it, its
@@ -38,33 +37,37 @@ type Discover struct {
 // DiscoverText writes the stores found as a table.
 func DiscoverText(w io.Writer, d Discover) error {
 	ew := &errWriter{w: w}
-	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SPEC\tUSED BY\tSTATE\tROOTS\tLOCAL\tPATH")
-	for _, f := range d.Stores {
-		state := "exists"
-		switch {
-		case !f.Exists:
-			state = "not created yet"
-			if f.Server != "" {
-				state = "missing"
+	table{
+		rows: len(d.Stores) + 1,
+		cells: func(i int, row []string) []string {
+			if i == 0 {
+				return append(row, "SPEC", "USED BY", "STATE", "ROOTS", "LOCAL", "PATH")
 			}
-		case f.Error != "":
-			state = "unreadable"
-		}
-		used := f.UsedBy
-		if f.Default {
-			used += " (default profile)"
-		}
-		if f.Config != "" {
-			used += " (" + f.Config + ")"
-		}
-		roots, local := "-", "-"
-		if f.Roots != nil {
-			roots, local = fmt.Sprint(*f.Roots), fmt.Sprint(*f.Local)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", f.Spec, used, state, roots, local, f.Path)
-	}
-	tw.Flush()
+			f := d.Stores[i-1]
+			state := "exists"
+			switch {
+			case !f.Exists:
+				state = "not created yet"
+				if f.Server != "" {
+					state = "missing"
+				}
+			case f.Error != "":
+				state = "unreadable"
+			}
+			used := f.UsedBy
+			if f.Default {
+				used += " (default profile)"
+			}
+			if f.Config != "" {
+				used += " (" + f.Config + ")"
+			}
+			roots, local := "-", "-"
+			if f.Roots != nil {
+				roots, local = fmt.Sprint(*f.Roots), fmt.Sprint(*f.Local)
+			}
+			return append(row, f.Spec, used, state, roots, local, f.Path)
+		},
+	}.write(ew)
 	for _, f := range d.Stores {
 		if f.Error != "" {
 			ew.printf("%s: cannot be read: %s\n", f.Spec, f.Error)

@@ -1,10 +1,7 @@
 package report
 
 import (
-	"fmt"
 	"io"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/rootsync/rootsync/stores"
@@ -41,32 +38,35 @@ func listText(ew *errWriter, l Listing) {
 	if len(es) == 0 {
 		return
 	}
-	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
-	hdr := "FINGERPRINT\tTRUST\tOWNER\tEXPIRES\tSUBJECT\tLABEL"
-	if l.Flags != nil {
-		hdr = "FINGERPRINT\tTRUST\tFLAGS\tOWNER\tEXPIRES\tSUBJECT\tLABEL"
-	}
-	fmt.Fprintln(tw, hdr)
-	for _, e := range es {
-		owner := "-"
-		if e.Owned {
-			owner = "rootsync"
-		}
-		exp := "-"
-		if !e.Cert.NotAfter.IsZero() {
-			exp = e.Cert.NotAfter.UTC().Format("2006-01-02")
-			if !l.Now.IsZero() && e.Cert.Expired(l.Now) {
-				exp += " (expired)"
+	table{
+		rows: len(es) + 1,
+		cells: func(i int, cols []string) []string {
+			if i == 0 {
+				cols = append(cols, "FINGERPRINT", "TRUST")
+				if l.Flags != nil {
+					cols = append(cols, "FLAGS")
+				}
+				return append(cols, "OWNER", "EXPIRES", "SUBJECT", "LABEL")
 			}
-		}
-		cols := []string{e.Cert.Fingerprint.Short(), e.Trust.String()}
-		if l.Flags != nil {
-			cols = append(cols, l.Flags(e))
-		}
-		cols = append(cols, owner, exp, e.Cert.CommonName(), e.Label)
-		fmt.Fprintln(tw, strings.Join(cols, "\t"))
-	}
-	tw.Flush()
+			e := es[i-1]
+			owner := "-"
+			if e.Owned {
+				owner = "rootsync"
+			}
+			exp := "-"
+			if !e.Cert.NotAfter.IsZero() {
+				exp = e.Cert.NotAfter.UTC().Format("2006-01-02")
+				if !l.Now.IsZero() && e.Cert.Expired(l.Now) {
+					exp += " (expired)"
+				}
+			}
+			cols = append(cols, e.Cert.Fingerprint.Short(), e.Trust.String())
+			if l.Flags != nil {
+				cols = append(cols, l.Flags(e))
+			}
+			return append(cols, owner, exp, e.Cert.CommonName(), e.Label)
+		},
+	}.write(ew)
 	for _, e := range es {
 		if e.Cert.ParseError != nil {
 			ew.printf("warning: %s %s: kept as bytes, the parser refuses it: %v\n", e.Cert.Fingerprint.Short(), e.Label, e.Cert.ParseError)

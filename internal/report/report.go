@@ -7,12 +7,9 @@
 package report
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
-	"strings"
-	"text/tabwriter"
 
 	"github.com/rootsync/rootsync/internal/plan"
 	"github.com/rootsync/rootsync/stores"
@@ -139,31 +136,7 @@ func Text(w io.Writer, r *Run, style Style) error {
 		} else {
 			ew.printf("%s (%s mode): %s\n", p.Target, p.Mode, summaryLine(r, t))
 		}
-		var table bytes.Buffer
-		tw := tabwriter.NewWriter(&table, 0, 0, 2, ' ', 0)
-		for _, c := range p.Changes {
-			trust := c.Entry.Trust.String()
-			if c.Action == stores.SetTrust {
-				trust = c.From.String() + " -> " + trust
-			}
-			if c.Action == stores.Remove {
-				trust = ""
-			}
-			fmt.Fprintf(tw, "  %s %s\t%s\t%s\t%s\t%s\n", sign(c.Action), c.Action, c.Entry.Cert.CommonName(), c.Entry.Cert.Fingerprint.Short(), trust, c.Reason)
-		}
-		tw.Flush()
-		// Colour whole lines once the columns are aligned: escape codes
-		// would count as width in the table.
-		for _, line := range strings.SplitAfter(table.String(), "\n") {
-			switch {
-			case strings.HasPrefix(line, "  + "):
-				ew.printf("%s\n", style.paint(green, strings.TrimSuffix(line, "\n")))
-			case strings.HasPrefix(line, "  - "):
-				ew.printf("%s\n", style.paint(red, strings.TrimSuffix(line, "\n")))
-			default:
-				ew.printf("%s", line)
-			}
-		}
+		changeTable(p.Changes, style).write(ew)
 		writeWarnings(ew, "  ", p.Warnings)
 		if p.Refused != nil {
 			ew.printf("  refused: %s\n", p.Refused.Message)
@@ -182,6 +155,34 @@ func Text(w io.Writer, r *Run, style Style) error {
 		}
 	}
 	return ew.err
+}
+
+// changeTable is one line per change: sign and action, name, short
+// fingerprint, trust and reason; additions green, removals red.
+func changeTable(changes []stores.Change, style Style) table {
+	return table{
+		rows: len(changes),
+		cells: func(i int, buf []string) []string {
+			c := changes[i]
+			trust := c.Entry.Trust.String()
+			switch c.Action {
+			case stores.SetTrust:
+				trust = c.From.String() + " -> " + trust
+			case stores.Remove:
+				trust = ""
+			}
+			return append(buf, "  "+sign(c.Action)+" "+c.Action.String(), c.Entry.Cert.CommonName(), c.Entry.Cert.Fingerprint.Short(), trust, c.Reason)
+		},
+		paint: func(i int, line string) string {
+			switch changes[i].Action {
+			case stores.Add:
+				return style.paint(green, line)
+			case stores.Remove:
+				return style.paint(red, line)
+			}
+			return line
+		},
+	}
 }
 
 func summaryLine(r *Run, t Target) string {
@@ -220,7 +221,7 @@ func writeWarnings(ew *errWriter, indent string, ws []plan.Warning) {
 				ew.printf("%s    ... and %d more (see --output json)\n", indent, n-maxListed)
 				break
 			}
-			ew.printf("%s    %s  %s\n", indent, c.Fingerprint.Short(), c.Subject)
+			ew.printf("%s    %s  %s\n", indent, c.Fingerprint.Short(), printable(c.Subject))
 		}
 	}
 }

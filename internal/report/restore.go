@@ -3,7 +3,6 @@ package report
 import (
 	"fmt"
 	"io"
-	"text/tabwriter"
 	"time"
 )
 
@@ -28,12 +27,16 @@ func BackupsText(w io.Writer, b Backups) error {
 		ew.printf("no backups under %s\n", b.StateDir)
 		return ew.err
 	}
-	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "BACKUP\tCREATED\tSTORE")
-	for _, x := range b.Backups {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", x.ID, x.Created.Local().Format(time.DateTime), x.Store)
-	}
-	tw.Flush()
+	table{
+		rows: len(b.Backups) + 1,
+		cells: func(i int, row []string) []string {
+			if i == 0 {
+				return append(row, "BACKUP", "CREATED", "STORE")
+			}
+			x := b.Backups[i-1]
+			return append(row, x.ID, x.Created.Local().Format(time.DateTime), x.Store)
+		},
+	}.write(ew)
 	return ew.err
 }
 

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 )
 
 // StatusSchema is the JSON schema of rootsync status.
@@ -71,24 +70,28 @@ func StatusText(w io.Writer, s Status) error {
 	if len(s.Roots) == 0 {
 		ew.printf("no local roots (every root the stores hold is in the packaged root set)\n")
 	} else {
-		tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
-		head := []string{"LOCAL ROOT"}
-		for i := range s.Stores {
-			head = append(head, fmt.Sprint(i+1))
-		}
-		fmt.Fprintln(tw, strings.Join(head, "\t"))
-		for _, r := range s.Roots {
-			row := []string{r.Fingerprint[:16] + "  " + r.Subject}
-			for _, st := range s.Stores {
-				c := r.Cells[st.Spec]
-				if c == "" {
-					c = "-" // the store could not be read
+		table{
+			rows: len(s.Roots) + 1,
+			cells: func(i int, row []string) []string {
+				if i == 0 {
+					row = append(row, "LOCAL ROOT")
+					for k := range s.Stores {
+						row = append(row, fmt.Sprint(k+1))
+					}
+					return row
 				}
-				row = append(row, c)
-			}
-			fmt.Fprintln(tw, strings.Join(row, "\t"))
-		}
-		tw.Flush()
+				r := s.Roots[i-1]
+				row = append(row, r.Fingerprint[:16]+"  "+r.Subject)
+				for _, st := range s.Stores {
+					c := r.Cells[st.Spec]
+					if c == "" {
+						c = "-" // the store could not be read
+					}
+					row = append(row, c)
+				}
+				return row
+			},
+		}.write(ew)
 	}
 	for _, j := range s.Jobs {
 		switch {
