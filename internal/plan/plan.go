@@ -15,6 +15,7 @@ package plan
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -163,9 +164,16 @@ type Desired struct {
 	Filtered map[stores.Fingerprint]Reason
 	// Warnings about the sources, in a stable order.
 	Warnings []Warning
-	from     map[stores.Fingerprint][]string
+	// held says, per certificate of Set, which sources hold, trust and
+	// distrust it (lists of names kept once in names).
+	held     map[stores.Fingerprint]holders
+	names    nameLists
 	purposes []stores.Purpose
 }
+
+// holders are the sources that hold a certificate, that trust it and that
+// distrust it, as lists of nameLists.
+type holders struct{ from, trusted, distrusted listID }
 
 // Merge computes the desired state of sources in two phases: collect takes
 // every selected entry with its trust restricted to the chosen purposes, and
@@ -174,7 +182,7 @@ func Merge(sources []Source, opts Options) *Desired {
 	d := &Desired{
 		Set:      stores.NewSet(),
 		Filtered: map[stores.Fingerprint]Reason{},
-		from:     map[stores.Fingerprint][]string{},
+		held:     map[stores.Fingerprint]holders{},
 		purposes: opts.purposes(),
 	}
 	sides := d.collect(sources, opts)
@@ -182,9 +190,8 @@ func Merge(sources []Source, opts Options) *Desired {
 	return d
 }
 
-// sides records which sources trust and which distrust each certificate.
+// sides records what collect found beside the desired state.
 type sides struct {
-	trusted, distrusted map[stores.Fingerprint][]string
 	// userCerts are certificates a source holds with their private key and
 	// trust: left out of the desired state.
 	userCerts []CertRef
@@ -210,7 +217,7 @@ type unspecified struct {
 // collect adds every selected entry of the sources that trusts or distrusts
 // one of the chosen purposes to d.Set (merging trust, distrust winning).
 func (d *Desired) collect(sources []Source, opts Options) sides {
-	s := sides{trusted: map[stores.Fingerprint][]string{}, distrusted: map[stores.Fingerprint][]string{}}
+	var s sides
 	for _, src := range sources {
 		var unrecorded []CertRef
 		for _, e := range src.Set.Entries() {
@@ -232,14 +239,16 @@ func (d *Desired) collect(sources []Source, opts Options) sides {
 				continue
 			}
 			fp := e.Cert.Fingerprint
+			h := d.held[fp]
 			if t.Any(stores.Trusted) {
-				s.trusted[fp] = append(s.trusted[fp], src.Name)
+				h.trusted = d.names.with(h.trusted, src.Name)
 			}
 			if t.Any(stores.Distrusted) {
-				s.distrusted[fp] = append(s.distrusted[fp], src.Name)
+				h.distrusted = d.names.with(h.distrusted, src.Name)
 			}
+			h.from = d.names.with(h.from, src.Name)
+			d.held[fp] = h
 			d.Set.Add(&stores.Entry{Cert: e.Cert, Trust: t, Label: e.Label, Notes: notesFrom(src.Name, e)})
-			d.from[fp] = append(d.from[fp], src.Name)
 		}
 		if len(unrecorded) > 0 {
 			s.unrecorded = append(s.unrecorded, unrecordedSource{src.Name, unrecorded})
@@ -261,8 +270,8 @@ func (d *Desired) judge(s sides, opts Options) []Warning {
 			w.add(CodeNote, detail{text: n}, ref)
 		}
 		e.Notes = nil
-		if len(s.trusted[fp]) > 0 && len(s.distrusted[fp]) > 0 {
-			w.add(CodeConflict, detail{trusted: s.trusted[fp], distrusted: s.distrusted[fp]}, ref)
+		if h := d.held[fp]; h.trusted != noSources && h.distrusted != noSources {
+			w.add(CodeConflict, detail{trusted: d.names.list(h.trusted), distrusted: d.names.list(h.distrusted)}, ref)
 		}
 		if r, ok := filterReason(e, opts); ok {
 			d.Filtered[fp] = r
@@ -338,7 +347,53 @@ func without(entries []*stores.Entry, drop map[stores.Fingerprint]Reason) *store
 }
 
 // Sources lists the sources that hold a certificate of the desired state.
-func (d *Desired) Sources(fp stores.Fingerprint) []string { return d.from[fp] }
+func (d *Desired) Sources(fp stores.Fingerprint) []string { return d.names.list(d.held[fp].from) }
+
+// nameLists keeps lists of source names once each: the certificates of a
+// job come from a handful of combinations of sources, so that 100,000
+// certificates share a few lists rather than holding 100,000 of them.
+type nameLists struct {
+	lists [][]string        // by listID; lists[0] is empty
+	next  map[extend]listID // the list that adds a name to a list
+}
+
+// listID names a list of nameLists; noSources is the empty list.
+type listID int32
+
+const noSources listID = 0
+
+type extend struct {
+	list listID
+	name string
+}
+
+// with returns the list of id's names with name added at the end (id
+// itself when name is in it already).
+func (n *nameLists) with(id listID, name string) listID {
+	if n.lists == nil {
+		n.lists, n.next = [][]string{nil}, map[extend]listID{}
+	}
+	if slices.Contains(n.lists[id], name) {
+		return id
+	}
+	k := extend{id, name}
+	if x, ok := n.next[k]; ok {
+		return x
+	}
+	l := append(slices.Clip(n.lists[id]), name)
+	x := listID(len(n.lists))
+	n.lists = append(n.lists, l)
+	n.next[k] = x
+	return x
+}
+
+// list returns id's names (nil for noSources); callers must not change it.
+func (n *nameLists) list(id listID) []string {
+	if id == noSources {
+		return nil
+	}
+	return n.lists[id]
+}
 
 // warnings groups certificates under one warning per code and message.
 type warnings struct {

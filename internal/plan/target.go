@@ -217,9 +217,27 @@ func (b *builder) extras() {
 
 // finish orders the changes and the warnings.
 func (b *builder) finish() *Plan {
-	for _, g := range [][]stores.Change{b.removes, b.trusts, b.adds} {
+	groups := [][]stores.Change{b.removes, b.trusts, b.adds}
+	n, nonEmpty := 0, 0
+	for _, g := range groups {
 		sortChanges(g)
-		b.p.Changes = append(b.p.Changes, g...)
+		n += len(g)
+		if len(g) > 0 {
+			nonEmpty++
+		}
+	}
+	// One kind of change (every add of a sync into an empty target) is
+	// taken as it is: a copy would hold the changes twice at the peak.
+	for _, g := range groups {
+		switch {
+		case nonEmpty == 1 && len(g) > 0:
+			b.p.Changes = g
+		case nonEmpty > 1:
+			if b.p.Changes == nil {
+				b.p.Changes = make([]stores.Change, 0, n)
+			}
+			b.p.Changes = append(b.p.Changes, g...)
+		}
 	}
 	b.p.Warnings = b.w.list()
 	return b.p
@@ -326,7 +344,7 @@ func (d *Desired) reason(fp stores.Fingerprint, t stores.Trust) Reason {
 	if t.Any(stores.Distrusted) {
 		code = ReasonDistrusted
 	}
-	return Reason{Code: code, Sources: dedupe(d.from[fp])}
+	return Reason{Code: code, Sources: d.Sources(fp)}
 }
 
 // absentReason is why a target entry outside the desired state is removed:
@@ -336,18 +354,6 @@ func (d *Desired) absentReason(fp stores.Fingerprint, mode Code) Reason {
 		return r
 	}
 	return Reason{Code: mode}
-}
-
-func dedupe(xs []string) []string {
-	var out []string
-	seen := map[string]bool{}
-	for _, x := range xs {
-		if !seen[x] {
-			seen[x] = true
-			out = append(out, x)
-		}
-	}
-	return out
 }
 
 func sortChanges(cs []stores.Change) {
