@@ -91,6 +91,9 @@ func SubjectHash(rawName []byte) (uint32, error) {
 // while it decodes a certificate and refuses the certificate when either
 // fails; the error wraps ErrRefused and says which name.
 func CheckNames(rawSubject, rawIssuer []byte) error {
+	if plainName(rawSubject) && plainName(rawIssuer) {
+		return nil
+	}
 	if _, err := Canonical(rawSubject); err != nil {
 		return fmt.Errorf("subject: %w", err)
 	}
@@ -98,6 +101,60 @@ func CheckNames(rawSubject, rawIssuer []byte) error {
 		return fmt.Errorf("issuer: %w", err)
 	}
 	return nil
+}
+
+// plainName reports, without building anything, whether a Name is of the
+// kind nearly every certificate has and Canonical always accepts: well-formed
+// RDN SETs of attribute SEQUENCEs whose types are well-formed OIDs and whose
+// values are primitive PrintableStrings, IA5Strings or UTF8Strings of ASCII
+// characters. Any other name is left to Canonical to judge; plain is a fast
+// path for CheckNames, never a verdict of its own.
+func plainName(rawName []byte) bool {
+	name, rest, err := readTLV(rawName)
+	if err != nil || len(rest) > 0 || name.tag != tagSequence || !name.constructed || name.class != 0 {
+		return false
+	}
+	for body := name.content; len(body) > 0; {
+		rdn, r, err := readTLV(body)
+		if err != nil || rdn.tag != tagSet || !rdn.constructed || rdn.class != 0 {
+			return false
+		}
+		body = r
+		for atvs := rdn.content; len(atvs) > 0; {
+			atv, r, err := readTLV(atvs)
+			if err != nil || !plainATV(atv) {
+				return false
+			}
+			atvs = r
+		}
+	}
+	return true
+}
+
+// plainATV is plainName's test of one AttributeTypeAndValue.
+func plainATV(atv tlv) bool {
+	if atv.tag != tagSequence || !atv.constructed || atv.class != 0 {
+		return false
+	}
+	oid, rest, err := readTLV(atv.content)
+	if err != nil || oid.tag != tagOID || oid.constructed || oid.class != 0 || checkOID(oid.content) != nil {
+		return false
+	}
+	val, rest, err := readTLV(rest)
+	if err != nil || len(rest) > 0 || val.class != 0 || val.constructed {
+		return false
+	}
+	switch val.tag {
+	case tagPrintableString, tagIA5String, tagUTF8String:
+	default:
+		return false
+	}
+	for _, c := range val.content {
+		if c >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // SubjectHashOld is the hash OpenSSL used before 1.0 (X509_NAME_hash_old):

@@ -306,6 +306,9 @@ func FuzzCanonical(f *testing.F) {
 			t.Fatal("hash not deterministic")
 		}
 		_ = SubjectHashOld(raw)
+		if plainName(raw) && err1 != nil {
+			t.Fatalf("plainName passes a name Canonical refuses: %v", err1)
+		}
 		if err1 != nil {
 			if !errors.Is(err1, ErrRefused) {
 				t.Fatalf("error does not wrap ErrRefused: %v", err1)
@@ -320,6 +323,35 @@ func FuzzCanonical(f *testing.F) {
 			t.Fatalf("canonical form not stable:\n first %x\nsecond %x", c1, again)
 		}
 	})
+}
+
+// TestCheckNamesFastPath: the fast path takes the names of real roots and
+// never a name Canonical refuses, so CheckNames says what Canonical says.
+func TestCheckNamesFastPath(t *testing.T) {
+	plain := name(rdn(atv(oidC, 0x13, []byte("DE"))), rdn(atv(oidCN, 0x0c, []byte("Some Root  CA"))))
+	if !plainName(plain) {
+		t.Error("a PrintableString/UTF8String name is not taken by the fast path")
+	}
+	for _, tc := range awkwardNames() {
+		_, err := Canonical(tc.raw)
+		if plainName(tc.raw) && err != nil {
+			t.Errorf("%s: the fast path takes a name Canonical refuses: %v", tc.name, err)
+		}
+		if cerr := CheckNames(tc.raw, plain); (cerr == nil) != (err == nil) {
+			t.Errorf("%s: CheckNames %v, Canonical %v", tc.name, cerr, err)
+		}
+	}
+}
+
+func BenchmarkCheckNames(b *testing.B) {
+	raw := name(rdn(atv(oidC, 0x13, []byte("DE"))), rdn(atv(oidO, 0x0c, []byte("Some Trust Center GmbH"))),
+		rdn(atv(oidCN, 0x0c, []byte("Some Trust Center  Root CA 2"))))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := CheckNames(raw, raw); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 func BenchmarkSubjectHash(b *testing.B) {
