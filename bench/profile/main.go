@@ -9,6 +9,9 @@
 // sample says what allocated the most over the run. -peakprofile watches
 // the live heap every 20 ms and keeps the heap profile taken at its highest
 // point: its inuse_space sample says what was held when memory peaked.
+// -rssclasses prints, on standard error, how the Go runtime's memory was made
+// up (runtime/metrics /memory/classes/...) when the resident set size was
+// largest: live objects against free heap kept from earlier collections.
 // Then: go tool pprof -top cpu.out, go tool pprof -sample_index=alloc_space
 // -top mem.out, go tool pprof -sample_index=inuse_space -top peak.out.
 package main
@@ -21,6 +24,7 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"runtime/pprof"
+	"strings"
 	"time"
 
 	"github.com/rootsync/rootsync/internal/cli"
@@ -30,6 +34,7 @@ func main() {
 	cpu := flag.String("cpuprofile", "", "write a CPU profile to this file")
 	mem := flag.String("memprofile", "", "write a heap profile (after the command) to this file")
 	peak := flag.String("peakprofile", "", "write the heap profile taken when the live heap was largest to this file")
+	classes := flag.Bool("rssclasses", false, "print the runtime's memory classes at the largest resident set size")
 	flag.Parse()
 	cli.TuneMemory()
 	if *cpu != "" {
@@ -46,7 +51,14 @@ func main() {
 		runtime.MemProfileRate = 64 << 10
 		w = watch()
 	}
+	var rc *rssWatcher
+	if *classes {
+		rc = watchRSS()
+	}
 	code := cli.Main(flag.Args(), os.Stdout, os.Stderr)
+	if rc != nil {
+		fmt.Fprint(os.Stderr, rc.stop())
+	}
 	if *cpu != "" {
 		pprof.StopCPUProfile()
 	}
@@ -118,4 +130,66 @@ func (w *watcher) stop() ([]byte, uint64) {
 	close(w.done)
 	r := <-w.out
 	return r.profile, r.live
+}
+
+// rssWatcher samples the resident set size every 10 ms and keeps the
+// runtime's memory classes read at the largest sample.
+type rssWatcher struct {
+	done chan struct{}
+	out  chan string
+}
+
+func watchRSS() *rssWatcher {
+	w := &rssWatcher{done: make(chan struct{}), out: make(chan string, 1)}
+	var samples []metrics.Sample
+	for _, d := range metrics.All() {
+		if strings.HasPrefix(d.Name, "/memory/classes/") || d.Name == "/gc/heap/live:bytes" {
+			samples = append(samples, metrics.Sample{Name: d.Name})
+		}
+	}
+	go func() {
+		var best string
+		var most int64
+		t := time.NewTicker(10 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-w.done:
+				w.out <- best
+				return
+			case <-t.C:
+			}
+			if r := rss(); r > most {
+				most = r
+				metrics.Read(samples)
+				var b strings.Builder
+				fmt.Fprintf(&b, "profile: largest resident set %.1f MiB; then:\n", float64(r)/(1<<20))
+				for _, s := range samples {
+					if v := s.Value.Uint64(); v >= 1<<20 {
+						fmt.Fprintf(&b, "  %-45s %7.1f MiB\n", s.Name, float64(v)/(1<<20))
+					}
+				}
+				best = b.String()
+			}
+		}
+	}()
+	return w
+}
+
+func (w *rssWatcher) stop() string {
+	close(w.done)
+	return <-w.out
+}
+
+// rss is the resident set size in bytes (Linux: /proc/self/statm).
+func rss() int64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	var size, resident int64
+	if _, err := fmt.Sscan(string(b), &size, &resident); err != nil {
+		return 0
+	}
+	return resident * int64(os.Getpagesize())
 }
