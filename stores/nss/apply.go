@@ -1,13 +1,17 @@
 package nss
 
 import (
+	"bytes"
 	"context"
+	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/asn1"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io/fs"
 	"math/big"
 	"math/rand/v2"
@@ -17,6 +21,9 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode"
+
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
 	"github.com/rootsync/rootsync/stores"
 )
@@ -29,24 +36,132 @@ var (
 		attrTrustServer, attrTrustClient, attrTrustEmail, attrTrustCode, attrTrustStepUp, attrCertSHA1Hash, attrCertMD5Hash}
 )
 
-// rowWrite is one INSERT or UPDATE of nssPublic.
+// writeKind says what a rowWrite writes.
+type writeKind uint8
+
+const (
+	insertCert  writeKind = iota // a new certificate object
+	insertTrust                  // a new classic trust object
+	updateTrust                  // new trust values on an existing trust object
+)
+
+// rowWrite is one INSERT or UPDATE of nssPublic. It holds no attribute
+// values: they are made from its rows and certificate as the row is written
+// (see values), so that a plan of n certificates holds little more than n
+// small records, and the signatures are made then too.
 type rowWrite struct {
-	id     uint32
-	insert bool
-	attrs  map[uint32][]byte
+	kind  writeKind
+	cert  *certRow            // insertCert
+	trust *trustRow           // insertTrust, updateTrust
+	c     *stores.Certificate // the trust object's certificate, whose hashes it carries
+	want  nssTrust
 }
 
-// plan is every statement of one write, computed (signatures included)
-// before any lock is taken.
+func (w *rowWrite) id() uint32 {
+	if w.kind == insertCert {
+		return w.cert.id
+	}
+	return w.trust.id
+}
+
+// attrVal is one attribute value of a row to write.
+type attrVal struct {
+	attr uint32
+	val  []byte
+}
+
+// Constant attribute values.
+var (
+	valTrue        = []byte{1}
+	valFalse       = []byte{0}
+	valCertificate = ulongBytes(ckoCertificate)
+	valNSSTrust    = ulongBytes(ckoNSSTrust)
+	valX509        = ulongBytes(ckcX509)
+)
+
+// rowValues is scratch space for the values of one row.
+type rowValues struct {
+	attrs   []attrVal
+	purpose [4][4]byte
+	sha1    [sha1.Size]byte
+	md5     [md5.Size]byte
+	sha256  [sha256.Size]byte
+}
+
+// values lists the attributes w writes, in a fixed order per kind of write;
+// the slices stay valid until the next call with the same v.
+func (v *rowValues) values(w *rowWrite) []attrVal {
+	a := v.attrs[:0]
+	if w.kind == insertCert {
+		r := w.cert
+		a = append(a, attrVal{attrClass, valCertificate}, attrVal{attrToken, valTrue}, attrVal{attrPrivate, valFalse},
+			attrVal{attrLabel, r.label}, attrVal{attrValue, r.der}, attrVal{attrCertType, valX509},
+			attrVal{attrIssuer, r.issuer}, attrVal{attrSerial, r.serial}, attrVal{attrSubject, r.subject},
+			attrVal{attrID, r.ckaID}, attrVal{attrModifiable, valTrue})
+		v.attrs = a
+		return a
+	}
+	tr := w.trust
+	if tr.class == ckoNSSTrust {
+		if w.kind == insertTrust {
+			a = append(a, attrVal{attrClass, valNSSTrust}, attrVal{attrToken, valTrue}, attrVal{attrPrivate, valFalse},
+				attrVal{attrModifiable, valTrue}, attrVal{attrLabel, []byte{}}, attrVal{attrIssuer, tr.issuer},
+				attrVal{attrSerial, tr.serial})
+		}
+		for i, at := range classicPurposeAttrs {
+			binary.BigEndian.PutUint32(v.purpose[i][:], w.want.vals[i])
+			a = append(a, attrVal{at, v.purpose[i][:]})
+		}
+		stepUp := valFalse
+		if su := tr.attrs[attrTrustStepUp]; w.kind == updateTrust && len(su) == 1 {
+			stepUp = su
+		}
+		v.sha1, v.md5 = sha1.Sum(w.c.DER), md5.Sum(w.c.DER)
+		a = append(a, attrVal{attrTrustStepUp, stepUp}, attrVal{attrCertSHA1Hash, v.sha1[:]}, attrVal{attrCertMD5Hash, v.md5[:]})
+	} else {
+		for i, at := range p11PurposeAttrs {
+			binary.BigEndian.PutUint32(v.purpose[i][:], p11Value(w.want.vals[i]))
+			a = append(a, attrVal{at, v.purpose[i][:]})
+		}
+		if tr.attrs[attrHashOfCert] != nil {
+			v.sha256 = sha256.Sum256(w.c.DER)
+			a = append(a, attrVal{attrHashOfCert, v.sha256[:]})
+		}
+		if nh := tr.attrs[attrNameHashAlg]; nh != nil {
+			a = append(a, attrVal{attrNameHashAlg, nh})
+		}
+	}
+	v.attrs = a
+	return a
+}
+
+// plan is every statement of one write, worked out before any lock is taken;
+// the signatures, one HMAC each with the key derived beforehand, are made as
+// the rows are written.
 type plan struct {
 	writes     []rowWrite
-	deletes    []uint32 // nssPublic ids
-	sigDeletes []uint32 // trust ids whose sig_cert_ rows go
-	sigs       map[sigKey][]byte
+	deletes    []uint32          // nssPublic ids
+	sigDeletes []uint32          // trust ids whose sig_cert_ rows go
 	oldSigs    map[string][]byte // metaData rows replaced or deleted, to undo key4
 }
 
 func (p *plan) empty() bool { return len(p.writes) == 0 && len(p.deletes) == 0 }
+
+// signedKeys calls f with the key of every signature the plan writes.
+func (p *plan) signedKeys(f func(sigKey)) {
+	var v rowValues
+	for i := range p.writes {
+		w := &p.writes[i]
+		if w.kind == insertCert {
+			continue
+		}
+		for _, av := range v.values(w) {
+			if authenticated[av.attr] {
+				f(sigKey{w.trust.id, av.attr})
+			}
+		}
+	}
+}
 
 // planner simulates the changes on the state read before the transaction.
 type planner struct {
@@ -59,25 +174,76 @@ type planner struct {
 }
 
 // rowIndex finds rows by value without scanning the whole database, so that
-// writing n certificates costs O(n), not O(n^2). Each slice keeps the order
-// of st.certs or st.trusts.
+// writing n certificates costs O(n), not O(n^2). Keys are hashes of the
+// values (so that the index holds no copy of them); lookups compare the
+// values. Each slice keeps the order of st.certs or st.trusts.
 type rowIndex struct {
-	byDER     map[string][]*certRow
-	byIssuer  map[string][]*certRow // issuer and serial
-	bySubject map[string][]*certRow
-	byLabel   map[string][]*certRow
-	trusts    map[string][]*trustRow // issuer and serial
+	seed      maphash.Seed
+	byDER     map[uint64][]*certRow
+	byIssuer  map[uint64][]*certRow // issuer and serial
+	bySubject map[uint64][]*certRow
+	byLabel   map[uint64][]*certRow
+	trusts    map[uint64][]*trustRow // issuer and serial
 }
 
-// pairKey is an unambiguous map key for an issuer and serial pair.
-func pairKey(issuer, serial []byte) string {
-	return string(binary.AppendUvarint(nil, uint64(len(issuer)))) + string(issuer) + string(serial)
+func (ix *rowIndex) hash(b []byte) uint64 { return maphash.Bytes(ix.seed, b) }
+
+// pairHash hashes an issuer and serial pair unambiguously.
+func (ix *rowIndex) pairHash(issuer, serial []byte) uint64 {
+	var h maphash.Hash
+	h.SetSeed(ix.seed)
+	var n [binary.MaxVarintLen64]byte
+	h.Write(n[:binary.PutUvarint(n[:], uint64(len(issuer)))])
+	h.Write(issuer)
+	h.Write(serial)
+	return h.Sum64()
+}
+
+// matching returns the rows of rows for which ok holds, without copying
+// when all do.
+func matching[T any](rows []T, ok func(T) bool) []T {
+	for i, r := range rows {
+		if !ok(r) {
+			out := append([]T(nil), rows[:i]...)
+			for _, r := range rows[i+1:] {
+				if ok(r) {
+					out = append(out, r)
+				}
+			}
+			return out
+		}
+	}
+	return rows
+}
+
+func (ix *rowIndex) certsByDER(der []byte) []*certRow {
+	return matching(ix.byDER[ix.hash(der)], func(r *certRow) bool { return bytes.Equal(r.der, der) })
+}
+
+func (ix *rowIndex) certsByIssuer(issuer, serial []byte) []*certRow {
+	return matching(ix.byIssuer[ix.pairHash(issuer, serial)], func(r *certRow) bool {
+		return bytes.Equal(r.issuer, issuer) && bytes.Equal(r.serial, serial)
+	})
+}
+
+func (ix *rowIndex) certsBySubject(subject []byte) []*certRow {
+	return matching(ix.bySubject[ix.hash(subject)], func(r *certRow) bool { return bytes.Equal(r.subject, subject) })
+}
+
+func (ix *rowIndex) certsByLabel(label []byte) []*certRow {
+	return matching(ix.byLabel[ix.hash(label)], func(r *certRow) bool { return bytes.Equal(r.label, label) })
+}
+
+func (ix *rowIndex) trustsFor(issuer, serial []byte) []*trustRow {
+	return matching(ix.trusts[ix.pairHash(issuer, serial)], func(t *trustRow) bool {
+		return bytes.Equal(t.issuer, issuer) && bytes.Equal(t.serial, serial)
+	})
 }
 
 func (pl *planner) index() *rowIndex {
 	if pl.ix == nil {
-		ix := &rowIndex{byDER: map[string][]*certRow{}, byIssuer: map[string][]*certRow{},
-			bySubject: map[string][]*certRow{}, byLabel: map[string][]*certRow{}, trusts: map[string][]*trustRow{}}
+		ix := &rowIndex{seed: maphash.MakeSeed(), byDER: map[uint64][]*certRow{}, byIssuer: map[uint64][]*certRow{},
+			bySubject: map[uint64][]*certRow{}, byLabel: map[uint64][]*certRow{}, trusts: map[uint64][]*trustRow{}}
 		for _, r := range pl.st.certs {
 			ix.addCert(r)
 		}
@@ -90,29 +256,39 @@ func (pl *planner) index() *rowIndex {
 }
 
 func (ix *rowIndex) addCert(r *certRow) {
-	ix.byDER[string(r.der)] = append(ix.byDER[string(r.der)], r)
-	k := pairKey(r.issuer, r.serial)
-	ix.byIssuer[k] = append(ix.byIssuer[k], r)
-	ix.bySubject[string(r.subject)] = append(ix.bySubject[string(r.subject)], r)
-	ix.byLabel[string(r.label)] = append(ix.byLabel[string(r.label)], r)
+	for _, e := range [...]struct {
+		m map[uint64][]*certRow
+		k uint64
+	}{{ix.byDER, ix.hash(r.der)}, {ix.byIssuer, ix.pairHash(r.issuer, r.serial)}, {ix.bySubject, ix.hash(r.subject)}, {ix.byLabel, ix.hash(r.label)}} {
+		e.m[e.k] = append(e.m[e.k], r)
+	}
 }
 
 func (ix *rowIndex) deleteCert(r *certRow) {
-	ix.byDER[string(r.der)] = deleteRow(ix.byDER[string(r.der)], r)
-	k := pairKey(r.issuer, r.serial)
-	ix.byIssuer[k] = deleteRow(ix.byIssuer[k], r)
-	ix.bySubject[string(r.subject)] = deleteRow(ix.bySubject[string(r.subject)], r)
-	ix.byLabel[string(r.label)] = deleteRow(ix.byLabel[string(r.label)], r)
+	for _, e := range [...]struct {
+		m map[uint64][]*certRow
+		k uint64
+	}{{ix.byDER, ix.hash(r.der)}, {ix.byIssuer, ix.pairHash(r.issuer, r.serial)}, {ix.bySubject, ix.hash(r.subject)}, {ix.byLabel, ix.hash(r.label)}} {
+		if rows := deleteRow(e.m[e.k], r); len(rows) > 0 {
+			e.m[e.k] = rows
+		} else {
+			delete(e.m, e.k)
+		}
+	}
 }
 
 func (ix *rowIndex) addTrust(t *trustRow) {
-	k := pairKey(t.issuer, t.serial)
+	k := ix.pairHash(t.issuer, t.serial)
 	ix.trusts[k] = append(ix.trusts[k], t)
 }
 
 func (ix *rowIndex) deleteTrust(t *trustRow) {
-	k := pairKey(t.issuer, t.serial)
-	ix.trusts[k] = deleteRow(ix.trusts[k], t)
+	k := ix.pairHash(t.issuer, t.serial)
+	if rows := deleteRow(ix.trusts[k], t); len(rows) > 0 {
+		ix.trusts[k] = rows
+	} else {
+		delete(ix.trusts, k)
+	}
 }
 
 func (pl *planner) newID() uint32 {
@@ -125,18 +301,20 @@ func (pl *planner) newID() uint32 {
 	}
 }
 
+// certsByDER and trustsFor return copies, which the caller may hold while
+// the planner changes the index.
 func (pl *planner) certsByDER(der []byte) []*certRow {
-	return append([]*certRow(nil), pl.index().byDER[string(der)]...)
+	return append([]*certRow(nil), pl.index().certsByDER(der)...)
 }
 
 func (pl *planner) trustsFor(issuer, serial []byte) []*trustRow {
-	return append([]*trustRow(nil), pl.index().trusts[pairKey(issuer, serial)]...)
+	return append([]*trustRow(nil), pl.index().trustsFor(issuer, serial)...)
 }
 
 // nickname picks rootsync's nickname for c: one per subject, "rootsync - CN",
 // with " (2)", " (3)", ... when another subject already uses it.
 func (pl *planner) nickname(c *stores.Certificate) string {
-	for _, r := range pl.index().bySubject[string(c.RawSubject)] {
+	for _, r := range pl.index().certsBySubject(c.RawSubject) {
 		if strings.HasPrefix(string(r.label), OwnerPrefix) {
 			return string(r.label)
 		}
@@ -157,7 +335,7 @@ func (pl *planner) nickname(c *stores.Certificate) string {
 			cand = fmt.Sprintf("%s (%d)", base, n)
 		}
 		taken := false
-		for _, r := range pl.index().byLabel[cand] {
+		for _, r := range pl.index().certsByLabel([]byte(cand)) {
 			if string(r.subject) != string(c.RawSubject) {
 				taken = true
 				break
@@ -178,24 +356,37 @@ func (pl *planner) needKey(e *stores.Entry) error {
 		Hint: "give the database password with ?password-env=VAR or ?password-file=FILE"}
 }
 
-func (pl *planner) sign(id uint32, attrs map[uint32][]byte) {
-	for a, v := range attrs {
-		if authenticated[a] && v != nil {
-			k := sigKey{id, a}
-			if old, ok := pl.st.sigs[k]; ok {
-				if _, saved := pl.p.oldSigs[k.metaID()]; !saved {
-					pl.p.oldSigs[k.metaID()] = old
-				}
-			}
-			pl.p.sigs[k] = pl.sg.sign(id, a, encodeValue(v))
+// saveOldSigs keeps the signatures w will replace, for undoKey4.
+func (pl *planner) saveOldSigs(w *rowWrite) {
+	if pl.st.sigs.len() == 0 {
+		return
+	}
+	var v rowValues
+	for _, av := range v.values(w) {
+		if !authenticated[av.attr] {
+			continue
 		}
+		k := sigKey{w.trust.id, av.attr}
+		if old, ok := pl.st.sigs.get(k); ok {
+			if _, saved := pl.p.oldSigs[k.metaID()]; !saved {
+				pl.p.oldSigs[k.metaID()] = old
+			}
+		}
+	}
+}
+
+// addWrite plans w.
+func (pl *planner) addWrite(w rowWrite) {
+	pl.p.writes = append(pl.p.writes, w)
+	if w.kind != insertCert {
+		pl.saveOldSigs(&pl.p.writes[len(pl.p.writes)-1])
 	}
 }
 
 // refuseUserCert refuses a change to a user certificate, one whose private
 // key is in key4.db: plans never make one (see stores.Entry.PrivateKey).
 func (pl *planner) refuseUserCert(ch stores.Change) error {
-	if ch.Action == stores.Add && pl.index().byDER[string(ch.Entry.Cert.DER)] == nil {
+	if ch.Action == stores.Add && len(pl.index().certsByDER(ch.Entry.Cert.DER)) == 0 {
 		return nil
 	}
 	for _, r := range pl.certsByDER(ch.Entry.Cert.DER) {
@@ -215,8 +406,8 @@ func (pl *planner) ensure(e *stores.Entry) error {
 		return &stores.Error{Path: pl.keyPath, Entry: c.Subject,
 			Err: fmt.Errorf("%w: certificate has no readable issuer and serial number", stores.ErrUnsupported)}
 	}
-	if len(pl.certsByDER(c.DER)) == 0 {
-		if same := pl.index().byIssuer[pairKey(c.RawIssuer, c.RawSerial)]; len(same) > 0 {
+	if len(pl.index().certsByDER(c.DER)) == 0 {
+		if same := pl.index().certsByIssuer(c.RawIssuer, c.RawSerial); len(same) > 0 {
 			return &stores.Error{Path: filepath.Join(filepath.Dir(pl.keyPath), certFile), Entry: c.Subject,
 				Err:  fmt.Errorf("%w: the database holds a different certificate (%q) with the same issuer and serial number", stores.ErrUnsupported, string(same[0].label)),
 				Hint: "remove that certificate first (certutil -D -n NICKNAME)"}
@@ -230,69 +421,30 @@ func (pl *planner) ensure(e *stores.Entry) error {
 			serial: c.RawSerial, subject: subject, ckaID: keyID(c)}
 		pl.st.certs = append(pl.st.certs, row)
 		pl.index().addCert(row)
-		pl.p.writes = append(pl.p.writes, rowWrite{id: id, insert: true, attrs: map[uint32][]byte{
-			attrClass: ulongBytes(ckoCertificate), attrToken: {1}, attrPrivate: {0}, attrModifiable: {1},
-			attrLabel: row.label, attrValue: row.der, attrCertType: ulongBytes(ckcX509),
-			attrIssuer: row.issuer, attrSerial: row.serial, attrSubject: row.subject, attrID: row.ckaID,
-		}})
+		pl.addWrite(rowWrite{kind: insertCert, cert: row})
 	}
 	want := fromStores(e.Trust)
-	trusts := pl.trustsFor(c.RawIssuer, c.RawSerial)
+	trusts := pl.index().trustsFor(c.RawIssuer, c.RawSerial)
 	if len(trusts) == 0 && e.Trust.IsZero() {
 		return nil // as certutil -t ",,": no trust object at all
 	}
 	if err := pl.needKey(e); err != nil {
 		return err
 	}
-	sha1Sum, md5Sum := certHashes(c.DER)
 	hasClassic := false
 	for _, tr := range trusts {
-		attrs := map[uint32][]byte{}
 		if tr.class == ckoNSSTrust {
 			hasClassic = true
-			for i, a := range classicPurposeAttrs {
-				attrs[a] = ulongBytes(want.vals[i])
-			}
-			attrs[attrTrustStepUp] = []byte{0}
-			if su := tr.attrs[attrTrustStepUp]; len(su) == 1 {
-				attrs[attrTrustStepUp] = su
-			}
-			attrs[attrCertSHA1Hash], attrs[attrCertMD5Hash] = sha1Sum, md5Sum
-		} else {
-			for i, a := range p11PurposeAttrs {
-				attrs[a] = ulongBytes(p11Value(want.vals[i]))
-			}
-			if tr.attrs[attrHashOfCert] != nil {
-				sum := sha256.Sum256(c.DER)
-				attrs[attrHashOfCert] = sum[:]
-			}
-			if v := tr.attrs[attrNameHashAlg]; v != nil {
-				attrs[attrNameHashAlg] = v
-			}
 		}
-		for a, v := range attrs {
-			tr.attrs[a] = v
-		}
-		pl.p.writes = append(pl.p.writes, rowWrite{id: tr.id, attrs: attrs})
-		pl.sign(tr.id, attrs)
+		pl.addWrite(rowWrite{kind: updateTrust, trust: tr, c: c, want: want})
 	}
 	if hasClassic {
 		return nil
 	}
-	id := pl.newID()
-	attrs := map[uint32][]byte{
-		attrClass: ulongBytes(ckoNSSTrust), attrToken: {1}, attrPrivate: {0}, attrModifiable: {1},
-		attrLabel: {}, attrIssuer: c.RawIssuer, attrSerial: c.RawSerial,
-		attrTrustStepUp: {0}, attrCertSHA1Hash: sha1Sum, attrCertMD5Hash: md5Sum,
-	}
-	for i, a := range classicPurposeAttrs {
-		attrs[a] = ulongBytes(want.vals[i])
-	}
-	tr := &trustRow{id: id, class: ckoNSSTrust, issuer: c.RawIssuer, serial: c.RawSerial, attrs: attrs}
+	tr := &trustRow{id: pl.newID(), class: ckoNSSTrust, issuer: c.RawIssuer, serial: c.RawSerial}
 	pl.st.trusts = append(pl.st.trusts, tr)
 	pl.index().addTrust(tr)
-	pl.p.writes = append(pl.p.writes, rowWrite{id: id, insert: true, attrs: attrs})
-	pl.sign(id, attrs)
+	pl.addWrite(rowWrite{kind: insertTrust, trust: tr, c: c, want: want})
 	return nil
 }
 
@@ -314,11 +466,7 @@ func (pl *planner) remove(e *stores.Entry) {
 		for _, tr := range pl.trustsFor(r.issuer, r.serial) {
 			pl.p.deletes = append(pl.p.deletes, tr.id)
 			pl.p.sigDeletes = append(pl.p.sigDeletes, tr.id)
-			for k, v := range pl.st.sigs {
-				if k.id == tr.id {
-					pl.p.oldSigs[k.metaID()] = v
-				}
-			}
+			pl.st.sigs.forID(tr.id, func(k sigKey, v []byte) { pl.p.oldSigs[k.metaID()] = v })
 			pl.st.trusts = deleteRow(pl.st.trusts, tr)
 			pl.index().deleteTrust(tr)
 		}
@@ -340,27 +488,15 @@ func deleteRow[T comparable](s []T, x T) []T {
 // keyID is the CKA_ID certutil gives a certificate: SHA-1 of the public key
 // value (the RSA modulus, the EC point, ...).
 func keyID(c *stores.Certificate) []byte {
-	var spki struct {
-		Algorithm struct {
-			Algorithm  asn1.ObjectIdentifier
-			Parameters asn1.RawValue `asn1:"optional"`
-		}
-		PublicKey asn1.BitString
-	}
 	var value []byte
-	if p := c.Parsed(); p != nil {
-		if _, err := asn1.Unmarshal(p.RawSubjectPublicKeyInfo, &spki); err == nil {
-			value = spki.PublicKey.Bytes
-			if spki.Algorithm.Algorithm.Equal(asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 1}) {
-				var rsa struct {
-					N *big.Int
-					E int
-				}
-				if _, err := asn1.Unmarshal(value, &rsa); err == nil && rsa.N != nil {
-					value = rsa.N.Bytes()
-				}
+	if c.ParseError == nil {
+		raw := rawSPKI(c.DER)
+		if raw == nil {
+			if p := c.Parsed(); p != nil {
+				raw = p.RawSubjectPublicKeyInfo
 			}
 		}
+		value = publicKeyValue(raw)
 	}
 	if value == nil {
 		value = c.DER
@@ -369,9 +505,66 @@ func keyID(c *stores.Certificate) []byte {
 	return sum[:]
 }
 
+// rawSPKI finds the SubjectPublicKeyInfo in a certificate's DER without
+// parsing the rest, or returns nil.
+func rawSPKI(der []byte) []byte {
+	in := cryptobyte.String(der)
+	var cert, tbs cryptobyte.String
+	if !in.ReadASN1(&cert, cbasn1.SEQUENCE) || !in.Empty() || !cert.ReadASN1(&tbs, cbasn1.SEQUENCE) {
+		return nil
+	}
+	if !tbs.SkipOptionalASN1(cbasn1.Tag(0).Constructed().ContextSpecific()) {
+		return nil
+	}
+	// Serial number, signature algorithm, issuer, validity, subject.
+	for range 5 {
+		var field cryptobyte.String
+		var tag cbasn1.Tag
+		if !tbs.ReadAnyASN1(&field, &tag) {
+			return nil
+		}
+	}
+	var spki cryptobyte.String
+	if !tbs.ReadASN1Element(&spki, cbasn1.SEQUENCE) {
+		return nil
+	}
+	return spki
+}
+
+// publicKeyValue is the public key value of a SubjectPublicKeyInfo: the
+// modulus of an RSA key, the content of the BIT STRING otherwise; nil when
+// spki does not read.
+func publicKeyValue(raw []byte) []byte {
+	var spki struct {
+		Algorithm struct {
+			Algorithm  asn1.ObjectIdentifier
+			Parameters asn1.RawValue `asn1:"optional"`
+		}
+		PublicKey asn1.BitString
+	}
+	if raw == nil {
+		return nil
+	}
+	if _, err := asn1.Unmarshal(raw, &spki); err != nil {
+		return nil
+	}
+	value := spki.PublicKey.Bytes
+	if spki.Algorithm.Algorithm.Equal(asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 1}) {
+		var rsa struct {
+			N *big.Int
+			E int
+		}
+		if _, err := asn1.Unmarshal(value, &rsa); err == nil && rsa.N != nil {
+			value = rsa.N.Bytes()
+		}
+	}
+	return value
+}
+
 // Apply makes the changes in one transaction on cert9.db with the key4.db
-// transaction nested inside it and committed first, as NSS does. Signatures
-// are computed before the locks are taken. A folder without a database gets a
+// transaction nested inside it and committed first, as NSS does. The plan,
+// and the signing key (the expensive part of a signature), are worked out
+// before the locks are taken. A folder without a database gets a
 // new one, protected by the store's password (password-env, password-file) or
 // else by the empty password, which is removed again if the write fails.
 func (s *Store) Apply(ctx context.Context, changes []stores.Change) error {
@@ -562,16 +755,12 @@ func (s *Store) replanIfChanged(ctx context.Context, cc, kc *conn, pr *prepared,
 }
 
 // writeRows writes the plan's rows inside the open transactions: cert9.db's
-// deletions and writes, then key4.db's password entry and signatures.
+// deletions, key4.db's password entry and deleted signatures, then each row
+// with its signatures.
 func writeRows(ctx context.Context, cc, kc *conn, pr *prepared) error {
 	p := pr.p
 	for _, id := range p.deletes {
 		if err := cc.exec(ctx, "DELETE FROM nssPublic WHERE id = ?", int64(id)); err != nil {
-			return dbError(cc.path, err)
-		}
-	}
-	for _, w := range p.writes {
-		if err := execWrite(ctx, cc, w); err != nil {
 			return dbError(cc.path, err)
 		}
 	}
@@ -585,12 +774,112 @@ func writeRows(ctx context.Context, cc, kc *conn, pr *prepared) error {
 			return dbError(kc.path, err)
 		}
 	}
-	for k, v := range p.sigs {
-		if err := kc.exec(ctx, "INSERT OR REPLACE INTO metaData (id, item1) VALUES (?, ?)", k.metaID(), v); err != nil {
-			return dbError(kc.path, err)
+	wr := &rowWriter{cc: cc, kc: kc, sg: pr.sg, stmts: map[string]*sql.Stmt{}}
+	defer wr.close()
+	for i := range p.writes {
+		if err := wr.write(ctx, &p.writes[i]); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// rowWriter writes rows and their signatures through prepared statements,
+// one per shape of statement, reused for every row of that shape.
+type rowWriter struct {
+	cc, kc *conn
+	sg     *signer
+	stmts  map[string]*sql.Stmt // by connection and SQL
+	v      rowValues
+	args   []any
+	sigs   []byte // the signatures of one row, back to back
+	q      strings.Builder
+}
+
+func (wr *rowWriter) close() {
+	for _, st := range wr.stmts {
+		st.Close()
+	}
+}
+
+// exec runs q on c with args, through a statement prepared on first use.
+func (wr *rowWriter) exec(ctx context.Context, c *conn, q string, args []any) error {
+	key := c.path + "\x00" + q
+	st, ok := wr.stmts[key]
+	if !ok {
+		var err error
+		if st, err = c.c.PrepareContext(ctx, q); err != nil {
+			return dbError(c.path, err)
+		}
+		wr.stmts[key] = st
+	}
+	if _, err := st.ExecContext(ctx, args...); err != nil {
+		return dbError(c.path, err)
+	}
+	return nil
+}
+
+// write writes one row of nssPublic and then, in one statement, the
+// signatures of its authenticated attributes.
+func (wr *rowWriter) write(ctx context.Context, w *rowWrite) error {
+	vals := wr.v.values(w)
+	id := w.id()
+	wr.q.Reset()
+	wr.args = wr.args[:0]
+	if w.kind == updateTrust {
+		wr.q.WriteString("UPDATE nssPublic SET ")
+		for i, av := range vals {
+			if i > 0 {
+				wr.q.WriteString(", ")
+			}
+			wr.q.WriteString(column(av.attr))
+			wr.q.WriteString(" = ?")
+			wr.args = append(wr.args, encodeValue(av.val))
+		}
+		wr.q.WriteString(" WHERE id = ?")
+		wr.args = append(wr.args, int64(id))
+	} else {
+		wr.q.WriteString("INSERT INTO nssPublic (id")
+		wr.args = append(wr.args, int64(id))
+		for _, av := range vals {
+			wr.q.WriteString(", ")
+			wr.q.WriteString(column(av.attr))
+			wr.args = append(wr.args, encodeValue(av.val))
+		}
+		wr.q.WriteString(") VALUES (?")
+		wr.q.WriteString(strings.Repeat(", ?", len(vals)))
+		wr.q.WriteString(")")
+	}
+	if err := wr.exec(ctx, wr.cc, wr.q.String(), wr.args); err != nil {
+		return err
+	}
+	if w.kind == insertCert {
+		return nil
+	}
+	// The signatures: made into one buffer first (append may move it),
+	// then bound as slices of it.
+	wr.sigs = wr.sigs[:0]
+	var ends [16]int
+	var attrs [16]uint32
+	n := 0
+	for _, av := range vals {
+		if authenticated[av.attr] {
+			wr.sigs = wr.sg.appendSig(wr.sigs, id, av.attr, encodeValue(av.val))
+			attrs[n], ends[n] = av.attr, len(wr.sigs)
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	wr.args = wr.args[:0]
+	start := 0
+	for i := range n {
+		wr.args = append(wr.args, sigKey{id, attrs[i]}.metaID(), wr.sigs[start:ends[i]])
+		start = ends[i]
+	}
+	q := "INSERT OR REPLACE INTO metaData (id, item1) VALUES (?, ?)" + strings.Repeat(", (?, ?)", n-1)
+	return wr.exec(ctx, wr.kc, q, wr.args)
 }
 
 // lastLockHeld is how long the last successful write held cert9.db's write
@@ -624,7 +913,7 @@ func readState(ctx context.Context, cc, kc *conn, wrap func(context.Context, *co
 // plan simulates the changes on st and returns the statements, signatures
 // included.
 func (s *Store) plan(st *state, a *auth, sg *signer, keyPath string, changes []stores.Change) (*plan, error) {
-	pl := &planner{st: st, a: a, sg: sg, keyPath: keyPath, p: &plan{sigs: map[sigKey][]byte{}, oldSigs: map[string][]byte{}}}
+	pl := &planner{st: st, a: a, sg: sg, keyPath: keyPath, p: &plan{oldSigs: map[string][]byte{}}}
 	for _, ch := range changes {
 		if err := pl.refuseUserCert(ch); err != nil {
 			return nil, err
@@ -644,33 +933,15 @@ func (s *Store) undoKey4(kc *conn, p *plan) {
 	if kc.exec(ctx, "BEGIN IMMEDIATE") != nil {
 		return
 	}
-	for k := range p.sigs {
+	p.signedKeys(func(k sigKey) {
 		_ = kc.exec(ctx, "DELETE FROM metaData WHERE id = ?", k.metaID())
-	}
+	})
 	for id, v := range p.oldSigs {
 		_ = kc.exec(ctx, "INSERT OR REPLACE INTO metaData (id, item1) VALUES (?, ?)", id, v)
 	}
 	if kc.exec(ctx, "COMMIT") != nil {
 		_ = kc.exec(ctx, "ROLLBACK")
 	}
-}
-
-func execWrite(ctx context.Context, c *conn, w rowWrite) error {
-	var cols []string
-	var args []any
-	for a, v := range w.attrs {
-		cols = append(cols, column(a))
-		args = append(args, encodeValue(v))
-	}
-	if w.insert {
-		q := "INSERT INTO nssPublic (id, " + strings.Join(cols, ", ") + ") VALUES (?" + strings.Repeat(", ?", len(cols)) + ")"
-		return c.exec(ctx, q, append([]any{int64(w.id)}, args...)...)
-	}
-	set := make([]string, len(cols))
-	for i, col := range cols {
-		set[i] = col + " = ?"
-	}
-	return c.exec(ctx, "UPDATE nssPublic SET "+strings.Join(set, ", ")+" WHERE id = ?", append(args, int64(w.id))...)
 }
 
 // create makes the folder (0700) and the database files that are missing,

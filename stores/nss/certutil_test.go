@@ -280,8 +280,8 @@ func TestVfychain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(st.certs) != 0 || len(st.trusts) != 0 || len(st.sigs) != 0 {
-		t.Errorf("after removal: %d certificates, %d trust objects, %d signatures left", len(st.certs), len(st.trusts), len(st.sigs))
+	if len(st.certs) != 0 || len(st.trusts) != 0 || st.sigs.len() != 0 {
+		t.Errorf("after removal: %d certificates, %d trust objects, %d signatures left", len(st.certs), len(st.trusts), st.sigs.len())
 	}
 }
 

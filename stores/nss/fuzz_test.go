@@ -164,15 +164,15 @@ func fuzzDecodeObjects(t *testing.T, objects, sig, check []byte, metaID string) 
 	}
 	st := &state{
 		ids: map[uint32]bool{}, keyExists: true, hasPasswordEntry: true,
-		globalSalt: fuzzGlobalSalt, check: check, sigs: map[sigKey][]byte{}, userIDs: map[string]bool{},
+		globalSalt: fuzzGlobalSalt, check: check, userIDs: map[string]bool{},
 	}
 	decodeObjects(st, objects)
 	for _, tr := range st.trusts {
 		for a, v := range tr.attrs {
 			if len(sig) == 0 {
-				st.sigs[sigKey{tr.id, a}] = fuzzSigner().sign(tr.id, a, v)
+				st.sigs.set(sigKey{tr.id, a}, fuzzSigner().sign(tr.id, a, v))
 			} else {
-				st.sigs[sigKey{tr.id, a}] = sig
+				st.sigs.set(sigKey{tr.id, a}, sig)
 			}
 		}
 	}
@@ -242,7 +242,7 @@ func anyVerifies(st *state, rows []*trustRow, pk []byte) bool {
 			if !authenticated[a] || exemptFromCheck(a, val) {
 				continue
 			}
-			if sig, found := st.sigs[sigKey{tr.id, a}]; !found || v.verify(sig, tr.id, a, val) != nil {
+			if sig, found := st.sigs.get(sigKey{tr.id, a}); !found || v.verify(sig, tr.id, a, val) != nil {
 				ok = false
 			}
 		}

@@ -42,6 +42,50 @@ func parseSigID(id string) (k sigKey, ok bool) {
 	return k, n == 2 && k.metaID() == id
 }
 
+// sigTable holds key4.db's certificate signatures, by object id.
+type sigTable struct {
+	m map[uint32][]sigEntry
+	n int
+}
+
+type sigEntry struct {
+	attr uint32
+	der  []byte
+}
+
+func (t *sigTable) len() int { return t.n }
+
+func (t *sigTable) get(k sigKey) ([]byte, bool) {
+	for _, e := range t.m[k.id] {
+		if e.attr == k.attr {
+			return e.der, true
+		}
+	}
+	return nil, false
+}
+
+func (t *sigTable) set(k sigKey, der []byte) {
+	if t.m == nil {
+		t.m = map[uint32][]sigEntry{}
+	}
+	es := t.m[k.id]
+	for i := range es {
+		if es[i].attr == k.attr {
+			es[i].der = der
+			return
+		}
+	}
+	t.m[k.id] = append(es, sigEntry{k.attr, der})
+	t.n++
+}
+
+// forID calls f with each signature of object id.
+func (t *sigTable) forID(id uint32, f func(sigKey, []byte)) {
+	for _, e := range t.m[id] {
+		f(sigKey{id, e.attr}, e.der)
+	}
+}
+
 // state is what rootsync reads of a database: the certificates and trust
 // objects of cert9.db and the password entry and signatures of key4.db.
 type state struct {
@@ -54,7 +98,7 @@ type state struct {
 	hasPasswordEntry bool
 	globalSalt       []byte
 	check            []byte
-	sigs             map[sigKey][]byte
+	sigs             sigTable
 	userIDs          map[string]bool // CKA_IDs of private keys
 }
 
@@ -167,7 +211,7 @@ func (st *state) sortObjects() {
 // of private keys.
 func readKey4(ctx context.Context, c *conn, st *state) error {
 	st.keyExists = true
-	st.sigs = map[sigKey][]byte{}
+	st.sigs = sigTable{}
 	st.userIDs = map[string]bool{}
 	cols, err := c.columns(ctx, "metaData")
 	if err != nil {
@@ -199,7 +243,7 @@ func readKey4(ctx context.Context, c *conn, st *state) error {
 			continue
 		}
 		if k, ok := parseSigID(id); ok {
-			st.sigs[k] = item1
+			st.sigs.set(k, item1)
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -303,7 +347,7 @@ func evalTrust(tr *trustRow, der []byte, st *state, v *verifier) (*nssTrust, str
 			if !authenticated[a] || exemptFromCheck(a, val) {
 				continue
 			}
-			sig, ok := st.sigs[sigKey{tr.id, a}]
+			sig, ok := st.sigs.get(sigKey{tr.id, a})
 			if !ok {
 				return nil, "the " + attrName(a) + " has no signature in key4.db"
 			}

@@ -35,7 +35,7 @@ func TestVerifyBudget(t *testing.T) {
 	pk := passKey(fuzzGlobalSalt, nil)
 	// Every signature with its own salt, as NSS writes them: one derivation
 	// (one iteration each) per signed attribute.
-	st := &state{ids: map[uint32]bool{}, sigs: map[sigKey][]byte{}, userIDs: map[string]bool{}}
+	st := &state{ids: map[uint32]bool{}, userIDs: map[string]bool{}}
 	decodeObjects(st, seedObjects())
 	for _, tr := range st.trusts {
 		for a, v := range tr.attrs {
@@ -43,7 +43,7 @@ func TestVerifyBudget(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			st.sigs[sigKey{tr.id, a}] = s.sign(tr.id, a, v)
+			st.sigs.set(sigKey{tr.id, a}, s.sign(tr.id, a, v))
 		}
 	}
 	verifyBudget = 100

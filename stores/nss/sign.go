@@ -152,6 +152,10 @@ type signer struct {
 	salt       []byte
 	iterations int
 	key        []byte
+	// prefix is the DER of every signature of this signer up to its MAC:
+	// only the 32 bytes of HMAC-SHA-256 differ from one to the next.
+	prefix []byte
+	mac    hash.Hash
 }
 
 func newSigner(pk []byte, iterations int) (*signer, error) {
@@ -163,14 +167,18 @@ func newSigner(pk []byte, iterations int) (*signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &signer{salt: salt, iterations: iterations, key: key}, nil
+	s := &signer{salt: salt, iterations: iterations, key: key, mac: hmac.New(sha256.New, key)}
+	der, err := asn1.Marshal(s.signature(make([]byte, sha256.Size)))
+	if err != nil {
+		return nil, err
+	}
+	s.prefix = der[:len(der)-sha256.Size]
+	return s, nil
 }
 
-// sign returns the DER signature of one attribute value.
-func (s *signer) sign(objectID, attr uint32, value []byte) []byte {
-	m := hmac.New(sha256.New, s.key)
-	m.Write(macInput(objectID, attr, value))
-	sig := signature{
+// signature is the signature structure of this signer holding mac.
+func (s *signer) signature(mac []byte) signature {
+	return signature{
 		Alg: pbmac1Alg{
 			Algorithm: oidPBMAC1,
 			Params: pbmac1Params{
@@ -186,13 +194,25 @@ func (s *signer) sign(objectID, attr uint32, value []byte) []byte {
 				MAC: algorithmIdentifier{Algorithm: pbe.OIDHMACWithSHA256},
 			},
 		},
-		MAC: m.Sum(nil),
+		MAC: mac,
 	}
-	der, err := asn1.Marshal(sig)
-	if err != nil {
-		panic(err) // fixed shapes only; cannot fail
-	}
-	return der
+}
+
+// sign returns the DER signature of one attribute value.
+func (s *signer) sign(objectID, attr uint32, value []byte) []byte {
+	return s.appendSig(nil, objectID, attr, value)
+}
+
+// appendSig appends the DER signature of one attribute value to dst: the
+// fixed prefix, then the MAC (what asn1.Marshal makes of s.signature(mac)).
+func (s *signer) appendSig(dst []byte, objectID, attr uint32, value []byte) []byte {
+	var head [8]byte
+	binary.BigEndian.PutUint32(head[:], objectID)
+	binary.BigEndian.PutUint32(head[4:], attr)
+	s.mac.Reset()
+	s.mac.Write(head[:])
+	s.mac.Write(value)
+	return s.mac.Sum(append(dst, s.prefix...))
 }
 
 // verifier checks signatures; it remembers derived keys, since the signatures

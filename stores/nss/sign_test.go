@@ -2,6 +2,8 @@ package nss
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/asn1"
 	"encoding/hex"
 	"testing"
@@ -190,5 +192,32 @@ func BenchmarkCheckPassword(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestAppendSigIsMarshal: a signature made from the signer's fixed prefix is
+// byte for byte what asn1.Marshal makes of the whole structure, for both
+// iteration counts.
+func TestAppendSigIsMarshal(t *testing.T) {
+	for _, iter := range []int{emptyPasswordIterations, passwordIterations} {
+		sg, err := newSigner(passKey([]byte("0123456789abcdefghij"), nil), iter)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range [][]byte{ulongBytes(trustTrustedDelegator), {0}, emptyValue, bytes.Repeat([]byte{7}, 300)} {
+			got := sg.appendSig([]byte("x"), 0x12345678, attrCertSHA1Hash, v)
+			m := hmac.New(sha256.New, sg.key)
+			m.Write(macInput(0x12345678, attrCertSHA1Hash, v))
+			want, err := asn1.Marshal(sg.signature(m.Sum(nil)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, append([]byte("x"), want...)) {
+				t.Errorf("%d iterations, value %x:\n got %x\nwant x%x", iter, v, got, want)
+			}
+			if err := newVerifier(passKey([]byte("0123456789abcdefghij"), nil)).verify(got[1:], 0x12345678, attrCertSHA1Hash, v); err != nil {
+				t.Errorf("%d iterations: own signature does not verify: %v", iter, err)
+			}
+		}
 	}
 }

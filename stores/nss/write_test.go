@@ -34,8 +34,8 @@ func TestForeignChangedInPlace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(st.certs) != 1 || len(st.trusts) != 1 || len(st.sigs) != 7 {
-		t.Errorf("%d certificates, %d trust objects, %d signatures; want 1, 1, 7", len(st.certs), len(st.trusts), len(st.sigs))
+	if len(st.certs) != 1 || len(st.trusts) != 1 || st.sigs.len() != 7 {
+		t.Errorf("%d certificates, %d trust objects, %d signatures; want 1, 1, 7", len(st.certs), len(st.trusts), st.sigs.len())
 	}
 	if e := load1(t, s, root); e.Owned || e.Label != "Admin Root" {
 		t.Errorf("foreign entry now label %q owned %v", e.Label, e.Owned)
