@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/asn1"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -138,22 +139,27 @@ func (c *Certificate) Parsed() *ctx509.Certificate {
 // shared maps the fingerprint of every Certificate still in use to it,
 // through weak pointers: the map keeps no Certificate alive. Certificates are
 // never changed once made, so one Certificate can stand in every store that
-// holds the DER.
-var shared = &certTable{m: map[Fingerprint]weak.Pointer[Certificate]{}, sweepAt: 1024}
+// holds the DER. The map is keyed by the fingerprint's first eight bytes (16
+// bytes a slot rather than 40 at 100,000 certificates); get compares the
+// whole fingerprint, so two certificates that share the eight bytes are
+// merely not shared.
+var shared = &certTable{m: map[uint64]weak.Pointer[Certificate]{}, sweepAt: 1024}
 
 type certTable struct {
 	mu sync.Mutex
-	m  map[Fingerprint]weak.Pointer[Certificate]
+	m  map[uint64]weak.Pointer[Certificate]
 	// sweepAt is the size at which put next drops the entries whose
 	// Certificate was collected (cheaper than a cleanup per Certificate).
 	sweepAt int
 }
 
+func tableKey(fp Fingerprint) uint64 { return binary.BigEndian.Uint64(fp[:8]) }
+
 func (t *certTable) get(fp Fingerprint) *Certificate {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if wp, ok := t.m[fp]; ok {
-		return wp.Value()
+	if c := t.m[tableKey(fp)].Value(); c != nil && c.Fingerprint == fp {
+		return c
 	}
 	return nil
 }
@@ -162,14 +168,14 @@ func (t *certTable) put(c *Certificate) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if len(t.m) >= t.sweepAt {
-		for fp, wp := range t.m {
+		for k, wp := range t.m {
 			if wp.Value() == nil {
-				delete(t.m, fp)
+				delete(t.m, k)
 			}
 		}
 		t.sweepAt = max(1024, 2*len(t.m))
 	}
-	t.m[c.Fingerprint] = weak.Make(c)
+	t.m[tableKey(c.Fingerprint)] = weak.Make(c)
 }
 
 // MustParse is ParseCertificate for tests and fixtures; it panics on error.

@@ -141,7 +141,8 @@ func (s *Store) scan() (*stores.Set, bool) {
 	defer fh.Close()
 	r := &nulReader{r: stores.LimitReader(s.path, fh)}
 	set := stores.NewSet()
-	first := map[stores.Fingerprint]string{}
+	// Duplicates: the set keeps the first block's entry (and label), again
+	// the indexes of the later blocks.
 	again := map[stores.Fingerprint][]int{}
 	err = stores.ScanPEM(r, func(b *stores.PEMBlock, before []byte) error {
 		if b.Cert == nil {
@@ -150,12 +151,10 @@ func (s *Store) scan() (*stores.Set, bool) {
 			}
 			return nil
 		}
-		label := fmt.Sprintf("block %d", b.Index)
-		if _, dup := first[b.Cert.Fingerprint]; dup {
+		if set.Get(b.Cert.Fingerprint) != nil {
 			again[b.Cert.Fingerprint] = append(again[b.Cert.Fingerprint], b.Index)
-		} else {
-			first[b.Cert.Fingerprint] = label
 		}
+		label := fmt.Sprintf("block %d", b.Index)
 		owned := bytes.HasPrefix(before, []byte(OwnerPrefix)) && bytes.HasSuffix(before, []byte("\n"))
 		e := &stores.Entry{Cert: b.Cert, Trust: b.Trust(), Owned: owned, Label: label}
 		if b.Aux != nil && b.Aux.HasAlias && len(b.Aux.Alias) > 0 {
@@ -169,7 +168,7 @@ func (s *Store) scan() (*stores.Set, bool) {
 	}
 	for fp, idx := range again {
 		e := set.Get(fp)
-		e.Notes = append(e.Notes, duplicateNote(first[fp], idx))
+		e.Notes = append(e.Notes, duplicateNote(e.Label, idx))
 	}
 	return set, true
 }

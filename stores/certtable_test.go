@@ -1,0 +1,58 @@
+package stores
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// TestCertTable: the same DER parsed twice while the first Certificate is in
+// use gives that Certificate; a fingerprint that shares the table's key (the
+// first eight bytes) with another gets nothing rather than the other; a
+// collected Certificate is not returned.
+func TestCertTable(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Cert Table Root"},
+		NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := ParseCertificate(append([]byte(nil), der...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a != b {
+		t.Error("the same DER parsed twice gave two Certificates")
+	}
+	twin := a.Fingerprint
+	twin[31] ^= 1 // same first eight bytes, another certificate
+	if c := shared.get(twin); c != nil {
+		t.Errorf("a fingerprint sharing the key got %s", c.Fingerprint)
+	}
+	if c := shared.get(a.Fingerprint); c != a {
+		t.Error("the Certificate in use is not found")
+	}
+	fp := a.Fingerprint
+	runtime.KeepAlive(a)
+	runtime.KeepAlive(b)
+	a, b = nil, nil
+	runtime.GC()
+	runtime.GC()
+	if c := shared.get(fp); c != nil {
+		t.Error("a collected Certificate is still returned")
+	}
+}
