@@ -93,6 +93,11 @@ func ParseCertificate(der []byte) (*Certificate, error) {
 	return c, nil
 }
 
+// InUse returns the Certificate ParseCertificate would return for der when
+// one is still in use, else nil. It keeps no reference to der, so a reader
+// can ask before it copies der out of a buffer it does not own.
+func InUse(der []byte) *Certificate { return shared.get(FingerprintOf(der)) }
+
 func parseCertificate(der []byte, fp Fingerprint) (*Certificate, error) {
 	raw, err := parseRaw(der)
 	if err != nil {

@@ -113,7 +113,7 @@ func (v *rowValues) values(w *rowWrite) []attrVal {
 			a = append(a, attrVal{at, v.purpose[i][:]})
 		}
 		stepUp := valFalse
-		if su := tr.attrs[attrTrustStepUp]; w.kind == updateTrust && len(su) == 1 {
+		if su := tr.attrs.get(attrTrustStepUp); w.kind == updateTrust && len(su) == 1 {
 			stepUp = su
 		}
 		v.sha1, v.md5 = sha1.Sum(w.c.DER), md5.Sum(w.c.DER)
@@ -123,11 +123,11 @@ func (v *rowValues) values(w *rowWrite) []attrVal {
 			binary.BigEndian.PutUint32(v.purpose[i][:], p11Value(w.want.vals[i]))
 			a = append(a, attrVal{at, v.purpose[i][:]})
 		}
-		if tr.attrs[attrHashOfCert] != nil {
+		if tr.attrs.get(attrHashOfCert) != nil {
 			v.sha256 = sha256.Sum256(w.c.DER)
 			a = append(a, attrVal{attrHashOfCert, v.sha256[:]})
 		}
-		if nh := tr.attrs[attrNameHashAlg]; nh != nil {
+		if nh := tr.attrs.get(attrNameHashAlg); nh != nil {
 			a = append(a, attrVal{attrNameHashAlg, nh})
 		}
 	}
@@ -188,16 +188,7 @@ type rowIndex struct {
 
 func (ix *rowIndex) hash(b []byte) uint64 { return maphash.Bytes(ix.seed, b) }
 
-// pairHash hashes an issuer and serial pair unambiguously.
-func (ix *rowIndex) pairHash(issuer, serial []byte) uint64 {
-	var h maphash.Hash
-	h.SetSeed(ix.seed)
-	var n [binary.MaxVarintLen64]byte
-	h.Write(n[:binary.PutUvarint(n[:], uint64(len(issuer)))])
-	h.Write(issuer)
-	h.Write(serial)
-	return h.Sum64()
-}
+func (ix *rowIndex) pairHash(issuer, serial []byte) uint64 { return pairHash(ix.seed, issuer, serial) }
 
 // matching returns the rows of rows for which ok holds, without copying
 // when all do.

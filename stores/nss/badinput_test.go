@@ -196,7 +196,7 @@ func TestNewerSchema(t *testing.T) {
 	}
 	for _, tr := range st.trusts {
 		if tr.id == 4242 {
-			if v, _ := ulong(tr.attrs[attrP11TrustEmail]); v != 2 {
+			if v, _ := ulong(tr.attrs.get(attrP11TrustEmail)); v != 2 {
 				t.Errorf("PKCS#11 email trust after update = %d, want 2", v)
 			}
 		}

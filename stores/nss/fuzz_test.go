@@ -73,7 +73,7 @@ func decodeObjects(st *state, b []byte) {
 			a[attr] = decodeValue(b[3 : 3+l])
 			b = b[3+l:]
 		}
-		st.addObject(uint32(id), a)
+		st.addObject(uint32(id), func(x uint32) []byte { return a[x] })
 	}
 	st.sortObjects()
 }
@@ -168,7 +168,8 @@ func fuzzDecodeObjects(t *testing.T, objects, sig, check []byte, metaID string) 
 	}
 	decodeObjects(st, objects)
 	for _, tr := range st.trusts {
-		for a, v := range tr.attrs {
+		for _, av := range tr.attrs {
+			a, v := av.attr, av.val
 			if len(sig) == 0 {
 				st.sigs.set(sigKey{tr.id, a}, fuzzSigner().sign(tr.id, a, v))
 			} else {
@@ -238,7 +239,8 @@ func anyVerifies(st *state, rows []*trustRow, pk []byte) bool {
 	v := newVerifier(pk)
 	for _, tr := range rows {
 		ok := true
-		for a, val := range tr.attrs {
+		for _, av := range tr.attrs {
+			a, val := av.attr, av.val
 			if !authenticated[a] || exemptFromCheck(a, val) {
 				continue
 			}

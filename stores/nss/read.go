@@ -7,6 +7,7 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"fmt"
+	"hash/maphash"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -19,6 +20,10 @@ type certRow struct {
 	id                                  uint32
 	label                               []byte
 	der, issuer, serial, subject, ckaID []byte
+	// cert is the Certificate of der when one was in use as the row was read
+	// (see stores.InUse); der, and issuer, serial and subject when they are
+	// the certificate's own, then share its bytes.
+	cert *stores.Certificate
 }
 
 // trustRow is one trust object (classic or PKCS#11 3.2) of nssPublic.
@@ -26,7 +31,7 @@ type trustRow struct {
 	id             uint32
 	class          uint32
 	issuer, serial []byte
-	attrs          map[uint32][]byte // the attributes read, nil when absent
+	attrs          attrList // the attributes read
 }
 
 type sigKey struct{ id, attr uint32 }
@@ -37,53 +42,26 @@ func (k sigKey) metaID() string { return fmt.Sprintf("sig_cert_%08x_%08x", k.id,
 // other id. NSS looks signatures up by the exact id it formats (lower-case
 // hex digits), so a row whose id differs in any byte (upper-case digits, a
 // sign) is not the signature of anything.
-func parseSigID(id string) (k sigKey, ok bool) {
-	n, _ := fmt.Sscanf(id, "sig_cert_%08x_%08x", &k.id, &k.attr)
-	return k, n == 2 && k.metaID() == id
-}
-
-// sigTable holds key4.db's certificate signatures, by object id.
-type sigTable struct {
-	m map[uint32][]sigEntry
-	n int
-}
-
-type sigEntry struct {
-	attr uint32
-	der  []byte
-}
-
-func (t *sigTable) len() int { return t.n }
-
-func (t *sigTable) get(k sigKey) ([]byte, bool) {
-	for _, e := range t.m[k.id] {
-		if e.attr == k.attr {
-			return e.der, true
+func parseSigID[T string | []byte](id T) (k sigKey, ok bool) {
+	const prefix = "sig_cert_"
+	if len(id) != len(prefix)+17 || string(id[:len(prefix)]) != prefix || id[len(prefix)+8] != '_' {
+		return k, false
+	}
+	var v [2]uint32
+	for i, part := range [2]T{id[len(prefix) : len(prefix)+8], id[len(prefix)+9:]} {
+		for j := range len(part) {
+			c := part[j]
+			switch {
+			case c >= '0' && c <= '9':
+				v[i] = v[i]<<4 | uint32(c-'0')
+			case c >= 'a' && c <= 'f':
+				v[i] = v[i]<<4 | uint32(c-'a'+10)
+			default:
+				return k, false
+			}
 		}
 	}
-	return nil, false
-}
-
-func (t *sigTable) set(k sigKey, der []byte) {
-	if t.m == nil {
-		t.m = map[uint32][]sigEntry{}
-	}
-	es := t.m[k.id]
-	for i := range es {
-		if es[i].attr == k.attr {
-			es[i].der = der
-			return
-		}
-	}
-	t.m[k.id] = append(es, sigEntry{k.attr, der})
-	t.n++
-}
-
-// forID calls f with each signature of object id.
-func (t *sigTable) forID(id uint32, f func(sigKey, []byte)) {
-	for _, e := range t.m[id] {
-		f(sigKey{id, e.attr}, e.der)
-	}
+	return sigKey{v[0], v[1]}, true
 }
 
 // state is what rootsync reads of a database: the certificates and trust
@@ -148,23 +126,29 @@ func readCert9(ctx context.Context, c *conn, st *state) error {
 	st.ids = map[uint32]bool{}
 	dest := make([]any, len(sel)+1)
 	var id int64
-	vals := make([][]byte, len(sel))
+	vals := make([]rawCol, len(sel))
 	dest[0] = &id
 	for i := range vals {
 		dest[i+1] = &vals[i]
 	}
-	for rows.Next() {
-		for i := range vals {
-			vals[i] = nil
+	var pos [len(attrSlots)]int8 // where each attribute is in vals, -1 when not selected
+	for i := range pos {
+		pos[i] = -1
+	}
+	for i, a := range sel {
+		pos[attrSlot(a)] = int8(i)
+	}
+	get := func(a uint32) []byte {
+		if i := pos[attrSlot(a)]; i >= 0 {
+			return decodeValue(vals[i].b)
 		}
+		return nil
+	}
+	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return corrupt(c.path, "nssPublic: %v", err)
 		}
-		a := map[uint32][]byte{}
-		for i, attr := range sel {
-			a[attr] = decodeValue(vals[i])
-		}
-		st.addObject(uint32(id), a)
+		st.addObject(uint32(id), get)
 	}
 	if err := rows.Err(); err != nil {
 		return dbError(c.path, err)
@@ -173,30 +157,74 @@ func readCert9(ctx context.Context, c *conn, st *state) error {
 	return nil
 }
 
-// addObject files one nssPublic object, given its decoded attributes (nil
-// for absent): a certificate, a trust object, or only its id.
-func (st *state) addObject(id uint32, a map[uint32][]byte) {
+// attrSlots are the attributes readCert9 reads; attrSlot numbers them.
+var attrSlots = [...]uint32{attrClass, attrIssuer, attrSerial, attrLabel, attrValue, attrCertType, attrSubject, attrID,
+	attrTrustServer, attrTrustClient, attrTrustEmail, attrTrustCode, attrTrustStepUp, attrCertSHA1Hash, attrCertMD5Hash,
+	attrP11TrustServer, attrP11TrustClient, attrP11TrustEmail, attrP11TrustCode, attrHashOfCert, attrNameHashAlg}
+
+func attrSlot(a uint32) int {
+	for i, x := range attrSlots {
+		if x == a {
+			return i
+		}
+	}
+	panic(fmt.Sprintf("attribute %#x is not read", a))
+}
+
+// addObject files one nssPublic object: a certificate, a trust object, or
+// only its id. get returns the decoded value of an attribute (nil for
+// absent), valid only during the call: what the object keeps is copied, into
+// one allocation per object, unless it is the bytes of a Certificate in use.
+func (st *state) addObject(id uint32, get func(uint32) []byte) {
 	st.ids[id] = true
-	class, ok := ulong(a[attrClass])
+	class, ok := ulong(get(attrClass))
 	if !ok {
 		return
 	}
 	switch class {
 	case ckoCertificate:
-		if t, ok := ulong(a[attrCertType]); a[attrCertType] != nil && (!ok || t != ckcX509) {
+		if t, ok := ulong(get(attrCertType)); get(attrCertType) != nil && (!ok || t != ckcX509) {
 			return
 		}
-		st.certs = append(st.certs, &certRow{
-			id: id, label: a[attrLabel], der: a[attrValue], issuer: a[attrIssuer],
-			serial: a[attrSerial], subject: a[attrSubject], ckaID: a[attrID],
-		})
+		r := &certRow{
+			id: id, label: get(attrLabel), der: get(attrValue), issuer: get(attrIssuer),
+			serial: get(attrSerial), subject: get(attrSubject), ckaID: get(attrID),
+		}
+		var c *stores.Certificate
+		if r.der != nil {
+			c = stores.InUse(r.der)
+		}
+		if c == nil {
+			pack(&r.label, &r.ckaID, &r.der, &r.issuer, &r.serial, &r.subject)
+		} else {
+			r.cert, r.der = c, c.DER
+			share := func(b *[]byte, own []byte) *[]byte {
+				if len(*b) > 0 && bytes.Equal(*b, own) {
+					*b = own
+					return new([]byte)
+				}
+				return b
+			}
+			pack(&r.label, &r.ckaID, share(&r.issuer, c.RawIssuer), share(&r.serial, c.RawSerial), share(&r.subject, c.RawSubject))
+		}
+		st.certs = append(st.certs, r)
 	case ckoNSSTrust, ckoTrust:
-		tr := &trustRow{id: id, class: class, issuer: a[attrIssuer], serial: a[attrSerial], attrs: map[uint32][]byte{}}
-		for _, t := range trustReadAttrs {
-			if a[t] != nil {
-				tr.attrs[t] = a[t]
+		tr := &trustRow{id: id, class: class, issuer: get(attrIssuer), serial: get(attrSerial)}
+		n := 0
+		for _, t := range trustAttrOrder {
+			if get(t) != nil {
+				n++
 			}
 		}
+		tr.attrs = make(attrList, 0, n)
+		parts := []*[]byte{&tr.issuer, &tr.serial}
+		for _, t := range trustAttrOrder {
+			if v := get(t); v != nil {
+				tr.attrs = append(tr.attrs, attrVal{t, v})
+				parts = append(parts, &tr.attrs[len(tr.attrs)-1].val)
+			}
+		}
+		pack(parts...)
 		st.trusts = append(st.trusts, tr)
 	}
 }
@@ -232,24 +260,24 @@ func readKey4(ctx context.Context, c *conn, st *state) error {
 		return dbError(c.path, err)
 	}
 	defer rows.Close()
+	var id, item1, item2 rawCol
 	for rows.Next() {
-		var id string
-		var item1, item2 []byte
 		if err := rows.Scan(&id, &item1, &item2); err != nil {
 			return corrupt(c.path, "metaData: %v", err)
 		}
-		if id == "password" {
-			st.hasPasswordEntry, st.globalSalt, st.check = true, item1, item2
+		if string(id.b) == "password" {
+			st.hasPasswordEntry, st.globalSalt, st.check = true, bytes.Clone(item1.b), bytes.Clone(item2.b)
 			continue
 		}
-		if k, ok := parseSigID(id); ok {
-			st.sigs.set(k, item1)
+		if k, ok := parseSigID(id.b); ok {
+			st.sigs.set(k, item1.b)
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return dbError(c.path, err)
 	}
 	rows.Close()
+	st.sigs.done()
 	pcols, err := c.columns(ctx, "nssPrivate")
 	if err != nil {
 		return dbError(c.path, err)
@@ -260,12 +288,12 @@ func readKey4(ctx context.Context, c *conn, st *state) error {
 			return dbError(c.path, err)
 		}
 		defer rows.Close()
+		var id rawCol
 		for rows.Next() {
-			var id []byte
 			if err := rows.Scan(&id); err != nil {
 				return corrupt(c.path, "nssPrivate: %v", err)
 			}
-			st.userIDs[string(id)] = true
+			st.userIDs[string(id.b)] = true
 		}
 		if err := rows.Err(); err != nil {
 			return dbError(c.path, err)
@@ -318,40 +346,34 @@ func login(st *state, keyPath string, secret stores.Secret) (*auth, error) {
 	return &auth{pk: pk, iterations: passwordIterations}, nil
 }
 
-func issuerSerial(issuer, serial []byte) string { return string(issuer) + string(serial) }
-
 // evalTrust decides what NSS makes of one trust object for the certificate
 // der: its trust, or why NSS ignores it.
 func evalTrust(tr *trustRow, der []byte, st *state, v *verifier) (*nssTrust, string) {
 	if tr.class == ckoNSSTrust {
-		if h := tr.attrs[attrCertSHA1Hash]; h != nil {
+		if h := tr.attrs.get(attrCertSHA1Hash); h != nil {
 			sum := sha1.Sum(der)
 			if !bytes.Equal(h, sum[:]) {
 				return nil, "its certificate hash does not match the certificate"
 			}
 		}
-	} else if h := tr.attrs[attrHashOfCert]; h != nil {
+	} else if h := tr.attrs.get(attrHashOfCert); h != nil {
 		sum := sha256.Sum256(der)
 		if !bytes.Equal(h, sum[:]) {
 			return nil, "its certificate hash does not match the certificate"
 		}
 	}
 	if v != nil {
-		var attrs []uint32
-		for a := range tr.attrs {
-			attrs = append(attrs, a)
-		}
-		sort.Slice(attrs, func(i, j int) bool { return attrs[i] < attrs[j] })
-		for _, a := range attrs {
-			val := tr.attrs[a]
+		// In ascending attribute order, as tr.attrs is.
+		for _, av := range tr.attrs {
+			a, val := av.attr, av.val
 			if !authenticated[a] || exemptFromCheck(a, val) {
 				continue
 			}
-			sig, ok := st.sigs.get(sigKey{tr.id, a})
+			prefix, tail, ok := st.sigs.lookup(sigKey{tr.id, a})
 			if !ok {
 				return nil, "the " + attrName(a) + " has no signature in key4.db"
 			}
-			if err := v.verify(sig, tr.id, a, val); err != nil {
+			if err := v.verifyParts(prefix, tail, tr.id, a, val); err != nil {
 				return nil, "the signature of the " + attrName(a) + " does not verify (" + err.Error() + ")"
 			}
 		}
@@ -363,7 +385,7 @@ func evalTrust(tr *trustRow, der []byte, st *state, v *verifier) (*nssTrust, str
 	}
 	for i, a := range purposeAttrs {
 		t.vals[i] = trustUnknown
-		if x, ok := ulong(tr.attrs[a]); ok {
+		if x, ok := ulong(tr.attrs.get(a)); ok {
 			if tr.class == ckoTrust {
 				if m, known := p11TrustValues[x]; known {
 					t.vals[i] = m
@@ -373,7 +395,7 @@ func evalTrust(tr *trustRow, der []byte, st *state, v *verifier) (*nssTrust, str
 			}
 		}
 	}
-	if su := tr.attrs[attrTrustStepUp]; len(su) == 1 && su[0] != 0 {
+	if su := tr.attrs.get(attrTrustStepUp); len(su) == 1 && su[0] != 0 {
 		t.stepUp = true
 	}
 	return &t, ""
@@ -388,16 +410,20 @@ func entries(st *state, a *auth) (out []*stores.Entry, bad int, err error) {
 	if a.pk != nil {
 		v = newVerifier(a.pk)
 	}
-	byKey := map[string][]*trustRow{}
+	seed := maphash.MakeSeed()
+	byKey := map[uint64][]*trustRow{}
 	for _, tr := range st.trusts {
-		k := issuerSerial(tr.issuer, tr.serial)
+		k := pairHash(seed, tr.issuer, tr.serial)
 		byKey[k] = append(byKey[k], tr)
 	}
 	for _, cr := range st.certs {
 		if cr.der == nil {
 			continue
 		}
-		cert, err := stores.ParseCertificate(cr.der)
+		cert, err := cr.cert, error(nil)
+		if cert == nil {
+			cert, err = stores.ParseCertificate(cr.der)
+		}
 		if err != nil {
 			cert = &stores.Certificate{
 				DER: cr.der, Fingerprint: stores.FingerprintOf(cr.der), RawSubject: cr.subject,
@@ -408,7 +434,12 @@ func entries(st *state, a *auth) (out []*stores.Entry, bad int, err error) {
 		e := &stores.Entry{Cert: cert, Label: string(cr.label)}
 		e.Owned = strings.HasPrefix(e.Label, OwnerPrefix)
 		// The classic object comes first: it is what this NSS version reads.
-		cands := append([]*trustRow(nil), byKey[issuerSerial(cr.issuer, cr.serial)]...)
+		var cands []*trustRow
+		for _, tr := range byKey[pairHash(seed, cr.issuer, cr.serial)] {
+			if bytes.Equal(tr.issuer, cr.issuer) && bytes.Equal(tr.serial, cr.serial) {
+				cands = append(cands, tr)
+			}
+		}
 		sort.SliceStable(cands, func(i, j int) bool {
 			return cands[i].class == ckoNSSTrust && cands[j].class != ckoNSSTrust
 		})

@@ -1,6 +1,7 @@
 package nss
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -9,14 +10,18 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/hex"
+	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/rootsync/rootsync/internal/testpki"
 	"github.com/rootsync/rootsync/stores"
 )
 
@@ -116,4 +121,177 @@ func TestRowsMatchCertutil(t *testing.T) {
 			t.Errorf("object %s: no CKA_ID", key)
 		}
 	}
+}
+
+// TestParseSigIDLikeSscanf: the hand-written parser accepts exactly the ids
+// the format-and-compare reading accepts, with the same key.
+func TestParseSigIDLikeSscanf(t *testing.T) {
+	ref := func(id string) (k sigKey, ok bool) {
+		n, _ := fmt.Sscanf(id, "sig_cert_%08x_%08x", &k.id, &k.attr)
+		return k, n == 2 && k.metaID() == id
+	}
+	ids := []string{"", "sig_cert_", "sig_cert_00000000_00000000", "sig_cert_ffffffff_ffffffff", "sig_cert_0000000g_00000000",
+		"sig_cert_00000000-00000000", "sig_cert_ 0000000_00000000", "sig_cert_0x000000_00000000", "SIG_CERT_00000001_00000001"}
+	for i := range 2000 {
+		b := []byte(sigKey{uint32(i * 2654435761), uint32(i * 40503)}.metaID())
+		b[i%len(b)] = "0123456789abcdefABCDEF_-+ x"[i%27]
+		ids = append(ids, string(b), string(b[:i%len(b)]))
+	}
+	for _, id := range ids {
+		k1, ok1 := parseSigID(id)
+		k2, ok2 := ref(id)
+		k3, ok3 := parseSigID([]byte(id))
+		if ok1 != ok2 || (ok1 && k1 != k2) || ok3 != ok1 || k3 != k1 {
+			t.Errorf("parseSigID(%q) = %v %v, want %v %v", id, k1, ok1, k2, ok2)
+		}
+	}
+}
+
+// TestVerifierRemembersOnlyWhatIsSafe: after a signature is checked, the
+// next one that begins with the same bytes is checked by its MAC alone; a
+// signature whose last bytes are not its MAC (encoding/asn1 reads a SEQUENCE
+// with extra elements) is never taken that way, so a copy of the right MAC
+// appended after a wrong one does not verify.
+func TestVerifierRemembersOnlyWhatIsSafe(t *testing.T) {
+	pk := passKey([]byte("verifier cache salt"), nil)
+	sg, err := newSigner(pk, emptyPasswordIterations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	val := ulongBytes(trustTrustedDelegator)
+	wrongMAC := func(sig []byte) []byte {
+		b := bytes.Clone(sig)
+		b[len(b)-1] ^= 1
+		return b
+	}
+	// withExtra re-encodes sig as SEQUENCE { alg, MAC, OCTET STRING extra }.
+	withExtra := func(sig, extra []byte) []byte {
+		var s struct {
+			Alg   asn1.RawValue
+			MAC   []byte
+			Extra []byte
+		}
+		var parsed struct {
+			Alg asn1.RawValue
+			MAC []byte
+		}
+		if _, err := asn1.Unmarshal(sig, &parsed); err != nil {
+			t.Fatal(err)
+		}
+		s.Alg, s.MAC, s.Extra = parsed.Alg, parsed.MAC, extra
+		b, err := asn1.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	good := sg.sign(7, attrTrustServer, val)
+	var goodParsed signature
+	if _, err := asn1.Unmarshal(good, &goodParsed); err != nil {
+		t.Fatal(err)
+	}
+	for _, order := range []string{"cache first", "extra first"} {
+		v := newVerifier(pk)
+		if order == "cache first" {
+			if err := v.verify(good, 7, attrTrustServer, val); err != nil {
+				t.Fatal(err)
+			}
+		}
+		forged := withExtra(wrongMAC(good), goodParsed.MAC)
+		if err := v.verify(forged, 7, attrTrustServer, val); err == nil {
+			t.Errorf("%s: a wrong MAC followed by the right one verifies", order)
+		}
+		if err := v.verify(withExtra(good, bytes.Repeat([]byte{9}, 40)), 7, attrTrustServer, val); err != nil {
+			t.Errorf("%s: a right MAC followed by extra bytes: %v", order, err)
+		}
+		if err := v.verify(forged, 7, attrTrustServer, val); err == nil {
+			t.Errorf("%s, again: a wrong MAC followed by the right one verifies", order)
+		}
+		if err := v.verify(wrongMAC(good), 7, attrTrustServer, val); err == nil {
+			t.Errorf("%s: a wrong MAC verifies", order)
+		}
+		if err := v.verify(good, 7, attrTrustServer, val); err != nil {
+			t.Errorf("%s: %v", order, err)
+		}
+		// The remembered beginning serves signatures of other values, and
+		// still tells a wrong value.
+		other := sg.sign(8, attrTrustClient, val)
+		if err := v.verifyParts(string(other[:len(other)-sigTail]), other[len(other)-sigTail:], 8, attrTrustClient, val); err != nil {
+			t.Errorf("%s: another signature of the same write: %v", order, err)
+		}
+		if err := v.verifyParts(string(other[:len(other)-sigTail]), other[len(other)-sigTail:], 8, attrTrustClient, ulongBytes(trustNotTrusted)); err == nil {
+			t.Errorf("%s: a signature verifies for another value", order)
+		}
+	}
+}
+
+// TestSigTable: what sigTable keeps reads back byte for byte, short
+// signatures and replaced ones included.
+func TestSigTable(t *testing.T) {
+	var st sigTable
+	want := map[sigKey][]byte{}
+	for i := range 50 {
+		k := sigKey{uint32(i % 7), uint32(i % 5)}
+		der := append(bytes.Repeat([]byte{byte(i % 3)}, i%40), byte(i))
+		st.set(k, der)
+		want[k] = der
+	}
+	st.done()
+	st.set(sigKey{99, 1}, []byte{})
+	want[sigKey{99, 1}] = []byte{}
+	if st.len() != len(want) {
+		t.Errorf("len %d, want %d", st.len(), len(want))
+	}
+	for k, w := range want {
+		if got, ok := st.get(k); !ok || !bytes.Equal(got, w) {
+			t.Errorf("%v: got %x %v, want %x", k, got, ok, w)
+		}
+		n := 0
+		st.forID(k.id, func(k2 sigKey, v []byte) {
+			n++
+			if !bytes.Equal(v, want[k2]) {
+				t.Errorf("forID: %v: %x, want %x", k2, v, want[k2])
+			}
+		})
+		if n == 0 {
+			t.Errorf("forID(%d) saw nothing", k.id)
+		}
+	}
+	if _, ok := st.get(sigKey{1000, 1}); ok {
+		t.Error("a signature never set is found")
+	}
+}
+
+// TestReadSharesCertificatesInUse: reading a database whose certificates are
+// in use (a sync's source holds them) keeps no second copy of their DER, and
+// Load returns those very Certificates; the trust read is the same.
+func TestReadSharesCertificatesInUse(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "db")
+	s := openDir(t, dir)
+	c1 := stores.MustParse(testpki.RootDER("Shared Read One"))
+	c2 := stores.MustParse(testpki.RootDER("Shared Read Two"))
+	mustApply(t, s, stores.Change{Action: stores.Add, Entry: &stores.Entry{Cert: c1, Trust: stores.TrustAll()}},
+		stores.Change{Action: stores.Add, Entry: &stores.Entry{Cert: c2, Trust: stores.DistrustAll()}})
+	st, err := s.(*Store).read(context.Background(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range st.certs {
+		c := map[string]*stores.Certificate{string(c1.DER): c1, string(c2.DER): c2}[string(r.der)]
+		if c == nil || r.cert != c || &r.der[0] != &c.DER[0] || &r.issuer[0] != &c.RawIssuer[0] || &r.subject[0] != &c.RawSubject[0] {
+			t.Errorf("row %d does not share its certificate's bytes", r.id)
+		}
+	}
+	set, err := s.Load(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for c, tr := range map[*stores.Certificate]stores.Trust{c1: stores.TrustAll(), c2: stores.DistrustAll()} {
+		e := set.Get(c.Fingerprint)
+		if e == nil || e.Cert != c || e.Trust != tr || len(e.Notes) != 0 {
+			t.Errorf("%s: %+v", c.Subject, e)
+		}
+	}
+	runtime.KeepAlive(c1)
+	runtime.KeepAlive(c2)
 }

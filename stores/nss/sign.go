@@ -10,11 +10,15 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
+	"crypto/subtle"
 	"encoding/asn1"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash"
+
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
 	"github.com/rootsync/rootsync/internal/pbe"
 )
@@ -216,20 +220,63 @@ func (s *signer) appendSig(dst []byte, objectID, attr uint32, value []byte) []by
 }
 
 // verifier checks signatures; it remembers derived keys, since the signatures
-// of one write usually share a salt.
+// of one write usually share a salt, and the parsed beginning of each
+// signature it has checked (see sigTail), so that the next signature that
+// begins the same costs one HMAC.
 type verifier struct {
 	pk   []byte
 	keys map[string][]byte
-	work int  // PBKDF2 iterations spent
-	over bool // a signature was refused for the budget
+	algs map[string]*sigAlg // by the signature's bytes before its last sigTail
+	work int                // PBKDF2 iterations spent
+	over bool               // a signature was refused for the budget
 }
 
-func newVerifier(pk []byte) *verifier { return &verifier{pk: pk, keys: map[string][]byte{}} }
+// sigAlg is what a verified signature's beginning says: the key and MAC
+// function, and the MAC's first bytes (those before the last sigTail).
+type sigAlg struct {
+	mac     hash.Hash
+	macHead []byte
+}
+
+func newVerifier(pk []byte) *verifier {
+	return &verifier{pk: pk, keys: map[string][]byte{}, algs: map[string]*sigAlg{}}
+}
 
 var errBadSignature = errors.New("signature does not verify")
 
+// check verifies a signature whose beginning is a's and whose last sigTail
+// bytes are tail.
+func (a *sigAlg) check(tail []byte, objectID, attr uint32, value []byte) error {
+	var head [8]byte
+	binary.BigEndian.PutUint32(head[:], objectID)
+	binary.BigEndian.PutUint32(head[4:], attr)
+	a.mac.Reset()
+	a.mac.Write(head[:])
+	a.mac.Write(value)
+	var buf [64]byte
+	sum := a.mac.Sum(buf[:0])
+	if len(sum) != len(a.macHead)+len(tail) ||
+		subtle.ConstantTimeCompare(sum[:len(a.macHead)], a.macHead)&subtle.ConstantTimeCompare(sum[len(a.macHead):], tail) != 1 {
+		return errBadSignature
+	}
+	return nil
+}
+
+// verifyParts checks the signature prefix followed by tail (see sigTable).
+func (v *verifier) verifyParts(prefix string, tail []byte, objectID, attr uint32, value []byte) error {
+	if a := v.algs[prefix]; a != nil && len(tail) == sigTail {
+		return a.check(tail, objectID, attr, value)
+	}
+	return v.verify(append([]byte(prefix), tail...), objectID, attr, value)
+}
+
 // verify checks der, the stored signature of one attribute value.
 func (v *verifier) verify(der []byte, objectID, attr uint32, value []byte) error {
+	if len(der) >= sigTail {
+		if a := v.algs[string(der[:len(der)-sigTail])]; a != nil {
+			return a.check(der[len(der)-sigTail:], objectID, attr, value)
+		}
+	}
 	var sig signature
 	rest, err := asn1.Unmarshal(der, &sig)
 	if err != nil || len(rest) > 0 {
@@ -256,12 +303,30 @@ func (v *verifier) verify(der []byte, objectID, attr uint32, value []byte) error
 		}
 		v.keys[cacheKey] = key
 	}
-	m := hmac.New(macHash, key)
+	a := &sigAlg{mac: hmac.New(macHash, key)}
+	if len(sig.MAC) >= sigTail && macLast(der, sig.MAC) {
+		// The signature's last sigTail bytes are the MAC's: another
+		// signature that begins with the same bytes has the same algorithm
+		// and key, and a MAC that differs only there.
+		a.macHead = bytes.Clone(sig.MAC[:len(sig.MAC)-sigTail])
+		v.algs[string(der[:len(der)-sigTail])] = a
+	}
+	m := a.mac
+	m.Reset()
 	m.Write(macInput(objectID, attr, value))
 	if !hmac.Equal(m.Sum(nil), sig.MAC) {
 		return errBadSignature
 	}
 	return nil
+}
+
+// macLast reports whether der is exactly a SEQUENCE of one element and the
+// OCTET STRING mac, nothing after it (encoding/asn1 accepts more elements).
+func macLast(der, mac []byte) bool {
+	in := cryptobyte.String(der)
+	var seq, alg, got cryptobyte.String
+	return in.ReadASN1(&seq, cbasn1.SEQUENCE) && in.Empty() && seq.ReadAnyASN1Element(&alg, nil) &&
+		seq.ReadASN1(&got, cbasn1.OCTET_STRING) && seq.Empty() && bytes.Equal(got, mac)
 }
 
 const passwordCheck = "password-check"

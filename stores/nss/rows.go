@@ -1,0 +1,175 @@
+package nss
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/maphash"
+	"sort"
+	"strconv"
+	"time"
+)
+
+// This file holds how rows are kept in memory once read: each row's bytes in
+// one allocation, trust attributes as a short list, signatures with the part
+// they share stored once. A database of n certificates then costs a few
+// hundred bytes per certificate beyond the certificates themselves.
+
+// rawCol receives one column as the driver gives it, without the copy
+// database/sql makes for a []byte destination. The bytes are valid until the
+// next call of Next; what is kept is copied (see pack). Other types read as
+// database/sql would convert them to []byte.
+type rawCol struct{ b []byte }
+
+func (c *rawCol) Scan(src any) error {
+	switch s := src.(type) {
+	case nil:
+		c.b = nil
+	case []byte:
+		c.b = s
+	case string:
+		c.b = []byte(s)
+	case int64:
+		c.b = strconv.AppendInt(nil, s, 10)
+	case float64:
+		c.b = strconv.AppendFloat(nil, s, 'g', -1, 64)
+	case bool:
+		c.b = strconv.AppendBool(nil, s)
+	case time.Time:
+		c.b = s.AppendFormat(nil, time.RFC3339Nano)
+	default:
+		return fmt.Errorf("unsupported column type %T", src)
+	}
+	return nil
+}
+
+// pack copies the slices parts point to into one new allocation and points
+// them there; nil stays nil, empty stays empty.
+func pack(parts ...*[]byte) {
+	n := 0
+	for _, p := range parts {
+		n += len(*p)
+	}
+	buf := make([]byte, 0, n)
+	for _, p := range parts {
+		if *p == nil {
+			continue
+		}
+		start := len(buf)
+		buf = append(buf, *p...)
+		*p = buf[start:len(buf):len(buf)]
+	}
+}
+
+// attrList is the attributes of a trust object that were read, in
+// ascending attribute order; absent ones are not listed.
+type attrList []attrVal
+
+// get returns the value of attr, nil when absent.
+func (l attrList) get(attr uint32) []byte {
+	for _, av := range l {
+		if av.attr == attr {
+			return av.val
+		}
+	}
+	return nil
+}
+
+// trustAttrOrder is trustReadAttrs in ascending order.
+var trustAttrOrder = func() []uint32 {
+	s := append([]uint32(nil), trustReadAttrs...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s
+}()
+
+// pairHash hashes an issuer and serial number pair unambiguously.
+func pairHash(seed maphash.Seed, issuer, serial []byte) uint64 {
+	var h maphash.Hash
+	h.SetSeed(seed)
+	var n [binary.MaxVarintLen64]byte
+	h.Write(n[:binary.PutUvarint(n[:], uint64(len(issuer)))])
+	h.Write(issuer)
+	h.Write(serial)
+	return h.Sum64()
+}
+
+// sigTail is how many bytes at the end of a signature differ from one
+// signature to the next: the HMAC-SHA-256 value. What comes before it (the
+// algorithm, salt and iteration count) is the same for all the signatures of
+// one write, so sigTable keeps one copy of it.
+const sigTail = 32
+
+// sigTable holds key4.db's certificate signatures, by object id.
+type sigTable struct {
+	m        map[uint32][]sigEntry
+	n        int
+	prefixes []string          // the distinct beginnings of the signatures
+	intern   map[string]uint32 // index in prefixes
+}
+
+// sigEntry is one signature: prefixes[prefix] followed by tail[:tailLen].
+type sigEntry struct {
+	attr    uint32
+	prefix  uint32
+	tail    [sigTail]byte
+	tailLen uint8
+}
+
+func (t *sigTable) len() int { return t.n }
+
+// lookup returns the signature of k in its two parts.
+func (t *sigTable) lookup(k sigKey) (prefix string, tail []byte, ok bool) {
+	es := t.m[k.id]
+	for i := range es {
+		if es[i].attr == k.attr {
+			return t.prefixes[es[i].prefix], es[i].tail[:es[i].tailLen], true
+		}
+	}
+	return "", nil, false
+}
+
+// get returns a copy of the signature of k.
+func (t *sigTable) get(k sigKey) ([]byte, bool) {
+	prefix, tail, ok := t.lookup(k)
+	if !ok {
+		return nil, false
+	}
+	return append([]byte(prefix), tail...), true
+}
+
+// set keeps a copy of der as the signature of k.
+func (t *sigTable) set(k sigKey, der []byte) {
+	if t.m == nil {
+		t.m = map[uint32][]sigEntry{}
+	}
+	if t.intern == nil {
+		t.intern = map[string]uint32{}
+	}
+	split := max(len(der)-sigTail, 0)
+	idx, ok := t.intern[string(der[:split])]
+	if !ok {
+		idx = uint32(len(t.prefixes))
+		t.prefixes = append(t.prefixes, string(der[:split]))
+		t.intern[t.prefixes[idx]] = idx
+	}
+	e := sigEntry{attr: k.attr, prefix: idx}
+	e.tailLen = uint8(copy(e.tail[:], der[split:]))
+	es := t.m[k.id]
+	for i := range es {
+		if es[i].attr == k.attr {
+			es[i] = e
+			return
+		}
+	}
+	t.m[k.id] = append(es, e)
+	t.n++
+}
+
+// forID calls f with each signature of object id.
+func (t *sigTable) forID(id uint32, f func(sigKey, []byte)) {
+	for _, e := range t.m[id] {
+		f(sigKey{id, e.attr}, append([]byte(t.prefixes[e.prefix]), e.tail[:e.tailLen]...))
+	}
+}
+
+// done drops what only reading needed.
+func (t *sigTable) done() { t.intern = nil }
