@@ -99,31 +99,49 @@ func ParseCertificate(der []byte) (*Certificate, error) {
 func InUse(der []byte) *Certificate { return shared.get(FingerprintOf(der)) }
 
 func parseCertificate(der []byte, fp Fingerprint) (*Certificate, error) {
-	raw, err := parseRaw(der)
+	f, err := certificateFields(der)
 	if err != nil {
 		return nil, err
 	}
 	c := &Certificate{
 		DER:         der,
 		Fingerprint: fp,
-		RawSubject:  raw.TBS.Subject.FullBytes,
-		RawIssuer:   raw.TBS.Issuer.FullBytes,
-		RawSerial:   raw.TBS.Serial.FullBytes,
-		NotBefore:   raw.TBS.Validity.NotBefore,
-		NotAfter:    raw.TBS.Validity.NotAfter,
-		SelfIssued:  bytes.Equal(raw.TBS.Subject.FullBytes, raw.TBS.Issuer.FullBytes),
+		RawSubject:  f.subject,
+		RawIssuer:   f.issuer,
+		RawSerial:   f.serial,
+		NotBefore:   f.notBefore,
+		NotAfter:    f.notAfter,
+		SelfIssued:  bytes.Equal(f.subject, f.issuer),
+		Subject:     nameString(f.subject),
 	}
 	p, perr := ctx509.ParseCertificate(der)
 	if perr != nil && ctx509.IsFatal(perr) {
 		c.ParseError = perr
-		c.Subject = nameString(raw.TBS.Subject.FullBytes)
 		return c, nil
 	}
 	c.NotBefore, c.NotAfter = p.NotBefore, p.NotAfter
 	c.IsCA = (p.BasicConstraintsValid && p.IsCA) || (p.Version < 3 && c.SelfIssued)
 	c.CN = p.Subject.CommonName
-	c.Subject = nameString(raw.TBS.Subject.FullBytes)
 	return c, nil
+}
+
+// certificateFields reads the fields that identify and name a certificate:
+// readFields where it can, parseRaw for the rest.
+func certificateFields(der []byte) (certFields, error) {
+	if f, ok := readFields(der); ok {
+		return f, nil
+	}
+	raw, err := parseRaw(der)
+	if err != nil {
+		return certFields{}, err
+	}
+	return certFields{
+		serial:    raw.TBS.Serial.FullBytes,
+		issuer:    raw.TBS.Issuer.FullBytes,
+		subject:   raw.TBS.Subject.FullBytes,
+		notBefore: raw.TBS.Validity.NotBefore,
+		notAfter:  raw.TBS.Validity.NotAfter,
+	}, nil
 }
 
 // Parsed is the lenient parse of the certificate (extensions, keys,
@@ -260,6 +278,14 @@ func parseRaw(der []byte) (*rawCert, error) {
 // RFC 4514. Values of string types encoding/asn1 does not read (VisibleString,
 // for one) are shown as text too; other values as #hex.
 func nameString(der []byte) string {
+	if s, ok := simpleName(der); ok {
+		return s
+	}
+	return nameStringASN1(der)
+}
+
+// nameStringASN1 is nameString read with encoding/asn1, for any Name.
+func nameStringASN1(der []byte) string {
 	var seq pkix.RDNSequence
 	if _, err := asn1.Unmarshal(der, &seq); err == nil && allValues(seq) {
 		if s := seq.String(); s != "" {

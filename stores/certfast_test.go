@@ -1,0 +1,209 @@
+package stores_test
+
+import (
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/pem"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+
+	"github.com/rootsync/rootsync/internal/testpki"
+	"github.com/rootsync/rootsync/stores"
+)
+
+// atv is one attribute of a name, its value with an explicit string tag.
+type atv struct {
+	oid   asn1.ObjectIdentifier
+	tag   cbasn1.Tag
+	value string
+}
+
+// rawName encodes a Name of RDNs exactly as given (multi-valued RDNs, any
+// string type), which crypto/x509 cannot be told to write.
+func rawName(rdns ...[]atv) []byte {
+	var b cryptobyte.Builder
+	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		for _, rdn := range rdns {
+			b.AddASN1(cbasn1.SET, func(b *cryptobyte.Builder) {
+				for _, a := range rdn {
+					b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+						b.AddASN1ObjectIdentifier(a.oid)
+						b.AddASN1(a.tag, func(b *cryptobyte.Builder) { b.AddBytes([]byte(a.value)) })
+					})
+				}
+			})
+		}
+	})
+	return b.BytesOrPanic()
+}
+
+var (
+	oidCN           = asn1.ObjectIdentifier{2, 5, 4, 3}
+	oidO            = asn1.ObjectIdentifier{2, 5, 4, 10}
+	oidOU           = asn1.ObjectIdentifier{2, 5, 4, 11}
+	oidC            = asn1.ObjectIdentifier{2, 5, 4, 6}
+	oidEmailAddress = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 1}
+	oidTitle        = asn1.ObjectIdentifier{2, 5, 4, 12}
+	oidStreet       = asn1.ObjectIdentifier{2, 5, 4, 9}
+)
+
+func printable(oid asn1.ObjectIdentifier, v string) atv {
+	return atv{oid, cbasn1.PrintableString, v}
+}
+
+func utf8s(oid asn1.ObjectIdentifier, v string) atv { return atv{oid, cbasn1.UTF8String, v} }
+
+// differentialCorpus is certificates of every shape the readers meet: the
+// system's roots (when there are any) and made ones with awkward names,
+// times, serials and extensions.
+func differentialCorpus(t *testing.T) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	if data, err := os.ReadFile("/etc/ssl/certs/ca-certificates.crt"); err == nil {
+		for i := 0; ; i++ {
+			var p *pem.Block
+			p, data = pem.Decode(data)
+			if p == nil {
+				break
+			}
+			out["system root "+string(rune('A'+i%26))+string(rune('a'+i/26))] = p.Bytes
+		}
+	}
+	root := testpki.Root("Differential Root")
+	out["root"] = root.DER
+	out["intermediate"] = root.Intermediate("Differential Intermediate").DER
+	out["leaf"] = root.Leaf("differential.example").DER
+	out["not a CA"] = testpki.Root("Differential Not CA", testpki.NotCA()).DER
+	out["malformed key usage"] = testpki.RootDER("Differential KU", testpki.MalformedKeyUsage())
+	out["malformed basic constraints"] = testpki.RootDER("Differential BC", testpki.MalformedBasicConstraints())
+	out["generalized times"] = testpki.Root("Differential 2050", testpki.Validity(
+		time.Date(1949, 12, 31, 23, 59, 59, 0, time.UTC), time.Date(2051, 1, 2, 3, 4, 5, 0, time.UTC))).DER
+	out["UTC times at the edges"] = testpki.Root("Differential 1950", testpki.Validity(
+		time.Date(1950, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2049, 12, 31, 23, 59, 59, 0, time.UTC))).DER
+	neg := testpki.Root("Differential Negative")
+	out["negative serial"] = negativeSerial(t, neg.DER, neg.Cert.SerialNumber.Bytes())
+	names := map[string][]byte{
+		"escapes":           rawName([]atv{utf8s(oidCN, ` a,b+c"d\e<f>g;h #i `)}, []atv{printable(oidC, "DE")}),
+		"leading hash":      rawName([]atv{utf8s(oidCN, "#hash")}),
+		"unicode":           rawName([]atv{printable(oidC, "HU")}, []atv{utf8s(oidO, "NetLock Kft.")}, []atv{utf8s(oidCN, "NetLock Arany (Class Gold) Főtanúsítvány")}),
+		"multi-valued RDN":  rawName([]atv{printable(oidO, "Org"), printable(oidOU, "Unit"), utf8s(oidCN, "first")}, []atv{utf8s(oidCN, "second"), utf8s(oidCN, "third")}),
+		"CN in two RDNs":    rawName([]atv{utf8s(oidCN, "later"), utf8s(oidCN, "last")}, []atv{printable(oidC, "US")}, []atv{utf8s(oidCN, "early")}),
+		"email":             rawName([]atv{{oidEmailAddress, cbasn1.IA5String, "ca@example.com"}}, []atv{utf8s(oidCN, "With Email")}),
+		"unknown attribute": rawName([]atv{utf8s(oidTitle, "Title")}, []atv{utf8s(oidCN, "Titled")}),
+		"street IA5":        rawName([]atv{{oidStreet, cbasn1.IA5String, "1 Main St"}}, []atv{utf8s(oidCN, "Streeted")}),
+		"T61String":         rawName([]atv{{oidCN, cbasn1.T61String, "caf\xe9"}}),
+		"BMPString":         rawName([]atv{{oidCN, cbasn1.Tag(30), "\x00B\x00M\x00P"}}),
+		"VisibleString":     rawName([]atv{{oidCN, cbasn1.Tag(26), "Visible"}}),
+		"printable * and &": rawName([]atv{printable(oidCN, "*.Smith & Co")}),
+		"printable with @":  rawName([]atv{printable(oidCN, "not@printable")}),
+		"IA5 high byte":     rawName([]atv{{oidCN, cbasn1.IA5String, "caf\xe9"}}),
+		"invalid UTF-8":     rawName([]atv{utf8s(oidCN, "caf\xe9")}),
+		"empty RDN":         rawName([]atv{utf8s(oidCN, "x")}, []atv{}),
+		"empty subject":     rawName(),
+		"empty value":       rawName([]atv{utf8s(oidCN, "")}),
+		"spaces only":       rawName([]atv{utf8s(oidCN, " ")}, []atv{utf8s(oidO, "  ")}),
+	}
+	for n, raw := range names {
+		out["subject "+n] = testpki.RootDER("Differential "+n, testpki.RawSubject(raw))
+	}
+	return out
+}
+
+// checkSame holds the fast readers to the encoding/asn1 ones for der:
+// wherever a fast reader reads something, it must read the same.
+func checkSame(t *testing.T, name string, der []byte) (fieldsRead, nameRead bool) {
+	t.Helper()
+	fieldsRead, diff := stores.FastFieldsAgree(der)
+	if diff != "" {
+		t.Errorf("%s: readFields and parseRaw disagree: %s\n%x", name, diff, der)
+	}
+	if c, err := stores.ParseCertificate(der); err == nil {
+		var d string
+		nameRead, d = stores.FastNameAgrees(c.RawSubject)
+		if d != "" {
+			t.Errorf("%s: simpleName and encoding/asn1 disagree: %s\n%x", name, d, c.RawSubject)
+		}
+	}
+	return fieldsRead, nameRead
+}
+
+func TestFastReadersAgreeWithEncodingASN1(t *testing.T) {
+	corpus := differentialCorpus(t)
+	system, systemRead := 0, 0
+	for name, der := range corpus {
+		f, n := checkSame(t, name, der)
+		if strings.HasPrefix(name, "system root ") {
+			system++
+			if f && n {
+				systemRead++
+			}
+		}
+	}
+	// The fast readers must read what they are for, or the comparison
+	// above proves nothing.
+	for _, name := range []string{"root", "intermediate", "leaf", "not a CA", "generalized times", "UTC times at the edges",
+		"negative serial", "malformed key usage", "malformed basic constraints",
+		"subject escapes", "subject leading hash", "subject unicode", "subject multi-valued RDN", "subject CN in two RDNs",
+		"subject street IA5", "subject printable * and &", "subject empty subject", "subject empty value", "subject spaces only"} {
+		if f, n := checkSame(t, name, corpus[name]); !f || !n {
+			t.Errorf("%s: the fast readers do not read it (fields %v, name %v)", name, f, n)
+		}
+	}
+	// And leave what they do not know to encoding/asn1.
+	for _, name := range []string{"subject email", "subject unknown attribute", "subject T61String", "subject BMPString",
+		"subject VisibleString", "subject printable with @", "subject IA5 high byte", "subject invalid UTF-8", "subject empty RDN"} {
+		if _, n := checkSame(t, name, corpus[name]); n {
+			t.Errorf("%s: simpleName reads it", name)
+		}
+	}
+	if system > 0 && systemRead*10 < system*8 {
+		t.Errorf("the fast readers read only %d of the system's %d roots", systemRead, system)
+	}
+	t.Logf("system roots the fast readers read: %d of %d", systemRead, system)
+}
+
+// TestFastReadersAgreeOnDamage flips every bit of two certificates, one by
+// one: wherever a fast reader still reads the damaged certificate, it must
+// read what encoding/asn1 reads.
+func TestFastReadersAgreeOnDamage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("flips every bit of two certificates")
+	}
+	for _, base := range [][]byte{
+		testpki.Root("Damaged Root").DER,
+		testpki.RootDER("Damaged Names", testpki.RawSubject(rawName([]atv{printable(oidC, "DE")}, []atv{utf8s(oidO, "Ä, Inc.")}, []atv{utf8s(oidCN, "Damaged Names")}))),
+	} {
+		der := append([]byte(nil), base...)
+		for i := range der {
+			for bit := range 8 {
+				der[i] ^= 1 << bit
+				checkSame(t, "damaged", der)
+				der[i] ^= 1 << bit
+			}
+		}
+	}
+}
+
+// FuzzFastReaders: whatever the fast readers read, encoding/asn1 reads the
+// same.
+func FuzzFastReaders(f *testing.F) {
+	f.Add(testpki.Root("Fuzz Root").DER)
+	f.Add(testpki.RootDER("Fuzz Names", testpki.RawSubject(rawName([]atv{printable(oidO, "O"), utf8s(oidCN, "a+b")}))))
+	f.Fuzz(func(t *testing.T, der []byte) {
+		checkSame(t, "fuzzed", der)
+	})
+}
+
+// A name crypto/x509 writes renders as pkix.RDNSequence.String does.
+func TestFastNameRendersAsPkix(t *testing.T) {
+	n := pkix.Name{CommonName: "Common, Name", Organization: []string{"Org+Co"}, Country: []string{"NL"}}
+	c := stores.MustParse(testpki.Root("unused", testpki.Subject(n)).DER)
+	if want := n.ToRDNSequence().String(); c.Subject != want || c.CN != "Common, Name" {
+		t.Errorf("subject %q, CN %q; want %q", c.Subject, c.CN, want)
+	}
+}

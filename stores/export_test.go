@@ -1,0 +1,47 @@
+package stores
+
+import (
+	"bytes"
+	"fmt"
+)
+
+// FastFieldsAgree reports whether readFields reads der and, if it does,
+// what it reads differently from parseRaw ("" when nothing).
+func FastFieldsAgree(der []byte) (read bool, diff string) {
+	f, ok := readFields(der)
+	if !ok {
+		return false, ""
+	}
+	raw, err := parseRaw(der)
+	if err != nil {
+		return true, fmt.Sprintf("parseRaw refuses it: %v", err)
+	}
+	t := raw.TBS
+	switch {
+	case !bytes.Equal(f.serial, t.Serial.FullBytes):
+		return true, fmt.Sprintf("serial %x, parseRaw %x", f.serial, t.Serial.FullBytes)
+	case !bytes.Equal(f.issuer, t.Issuer.FullBytes):
+		return true, fmt.Sprintf("issuer %x, parseRaw %x", f.issuer, t.Issuer.FullBytes)
+	case !bytes.Equal(f.subject, t.Subject.FullBytes):
+		return true, fmt.Sprintf("subject %x, parseRaw %x", f.subject, t.Subject.FullBytes)
+	case !f.notBefore.Equal(t.Validity.NotBefore) || f.notBefore.Location().String() != t.Validity.NotBefore.Location().String():
+		return true, fmt.Sprintf("not before %v, parseRaw %v", f.notBefore, t.Validity.NotBefore)
+	case !f.notAfter.Equal(t.Validity.NotAfter) || f.notAfter.Location().String() != t.Validity.NotAfter.Location().String():
+		return true, fmt.Sprintf("not after %v, parseRaw %v", f.notAfter, t.Validity.NotAfter)
+	}
+	return true, ""
+}
+
+// FastNameAgrees reports whether simpleName reads the Name der and, if it
+// does, how its rendering differs from the encoding/asn1 one ("" when not).
+func FastNameAgrees(der []byte) (read bool, diff string) {
+	s, ok := simpleName(der)
+	if !ok {
+		return false, ""
+	}
+	want := nameStringASN1(der)
+	if s != want {
+		return true, fmt.Sprintf("%q, encoding/asn1 %q", s, want)
+	}
+	return true, ""
+}
