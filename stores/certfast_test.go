@@ -207,3 +207,17 @@ func TestFastNameRendersAsPkix(t *testing.T) {
 		t.Errorf("subject %q, CN %q; want %q", c.Subject, c.CN, want)
 	}
 }
+
+// Two goroutines that parse the same DER at once end up with one
+// Certificate: the table keeps the first one recorded.
+func TestSharedTableKeepsTheFirst(t *testing.T) {
+	der := testpki.Root("Shared Table Root").DER
+	first := stores.MustParse(der)
+	again := *first
+	if got := stores.SharedPut(&again); got != first {
+		t.Fatal("a second Certificate of the same DER replaced the first in the table")
+	}
+	if stores.MustParse(der) != first {
+		t.Fatal("ParseCertificate did not return the Certificate in use")
+	}
+}

@@ -89,8 +89,7 @@ func ParseCertificate(der []byte) (*Certificate, error) {
 	if err != nil {
 		return nil, err
 	}
-	shared.put(c)
-	return c, nil
+	return shared.put(c), nil
 }
 
 // InUse returns the Certificate ParseCertificate would return for der when
@@ -187,9 +186,15 @@ func (t *certTable) get(fp Fingerprint) *Certificate {
 	return nil
 }
 
-func (t *certTable) put(c *Certificate) {
+// put records c and returns it, or the Certificate of the same DER already
+// in use (made meanwhile by another goroutine), so that there is only ever
+// one.
+func (t *certTable) put(c *Certificate) *Certificate {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if in := t.m[tableKey(c.Fingerprint)].Value(); in != nil && in.Fingerprint == c.Fingerprint {
+		return in
+	}
 	if len(t.m) >= t.sweepAt {
 		for k, wp := range t.m {
 			if wp.Value() == nil {
@@ -199,6 +204,7 @@ func (t *certTable) put(c *Certificate) {
 		t.sweepAt = max(1024, 2*len(t.m))
 	}
 	t.m[tableKey(c.Fingerprint)] = weak.Make(c)
+	return c
 }
 
 // MustParse is ParseCertificate for tests and fixtures; it panics on error.

@@ -45,3 +45,7 @@ func FastNameAgrees(der []byte) (read bool, diff string) {
 	}
 	return true, ""
 }
+
+// SharedPut records c in the table of Certificates in use, as
+// ParseCertificate does, and returns the one the table keeps.
+func SharedPut(c *Certificate) *Certificate { return shared.put(c) }

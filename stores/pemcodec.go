@@ -8,7 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
@@ -181,18 +184,28 @@ func ScanPEM(r io.Reader, fn func(b *PEMBlock, before []byte) error) error {
 // decodePEM is the decoder of DecodePEM and ScanPEM. next returns the next
 // line with its line break (io.EOF after the last); the line is valid until
 // the next call.
+//
+// The calling goroutine cuts the data into blocks; once a second
+// certificate block turns up, up to GOMAXPROCS goroutines decode the
+// certificate blocks while it reads on (decoding is nearly all the work).
+// fn still sees every block in file order on the calling goroutine, and
+// the first error in file order ends the run as if the blocks had been
+// decoded one after the other: no later block reaches fn. At most
+// pemWindow blocks are between the cutting and fn at any time, so memory
+// stays bounded whatever the size of the data.
 func decodePEM(next func() ([]byte, error), fn func(b *PEMBlock, before []byte) error) error {
+	d := &blockDecoder{fn: fn}
+	defer d.stop()
 	line, pos, index := 1, 0, 0
-	var raw []byte  // the block being read, reused
-	var prev []byte // the line before it
+	var prev []byte // the line before the next block
 	havePrev := false
 	for {
 		l, err := next()
 		if err == io.EOF {
-			return nil
+			return d.flush(nil)
 		}
 		if err != nil {
-			return err
+			return d.flush(err)
 		}
 		label, ok := beginLabel(l)
 		if !ok {
@@ -202,11 +215,9 @@ func decodePEM(next func() ([]byte, error), fn func(b *PEMBlock, before []byte) 
 			continue
 		}
 		index++
-		b := &PEMBlock{Index: index, Line: line, Label: label, Start: pos}
-		fail := func(err error) error {
-			return &BlockError{Index: b.Index, Line: b.Line, Err: fmt.Errorf("%w: %w", ErrCorrupt, err)}
-		}
-		raw = append(raw[:0], l...)
+		p := d.get()
+		p.b = &PEMBlock{Index: index, Line: line, Label: label, Start: pos}
+		p.raw = append(p.raw[:0], l...)
 		pos += len(l)
 		found := false
 		endLine := "-----END " + label + "-----"
@@ -216,10 +227,10 @@ func decodePEM(next func() ([]byte, error), fn func(b *PEMBlock, before []byte) 
 				break
 			}
 			if err != nil {
-				return err
+				return d.flush(err)
 			}
 			line++
-			raw = append(raw, l2...)
+			p.raw = append(p.raw, l2...)
 			pos += len(l2)
 			if string(bytes.TrimRight(l2, " \t\r\n")) == endLine {
 				found = true
@@ -230,24 +241,174 @@ func decodePEM(next func() ([]byte, error), fn func(b *PEMBlock, before []byte) 
 			}
 		}
 		if !found {
-			return fail(fmt.Errorf("BEGIN %s without END", label))
+			return d.flush(blockError(p.b, fmt.Errorf("BEGIN %s without END", label)))
 		}
-		b.End = pos
+		p.b.End = pos
 		line++
-		if IsCertificateLabel(label) {
-			if err := decodeCertBlock(b, raw); err != nil {
-				return fail(err)
-			}
-		}
-		var before []byte
+		p.before = p.before[:0]
+		p.hasBefore = havePrev
 		if havePrev {
-			before = prev
-		}
-		if err := fn(b, before); err != nil {
-			return err
+			p.before = append(p.before, prev...)
 		}
 		havePrev = false
+		if err := d.add(p); err != nil {
+			return err
+		}
 	}
+}
+
+// blockError is the error about block b.
+func blockError(b *PEMBlock, err error) error {
+	return &BlockError{Index: b.Index, Line: b.Line, Err: fmt.Errorf("%w: %w", ErrCorrupt, err)}
+}
+
+// pemWindow is how many blocks at most are cut but not yet given to fn, per
+// decoding goroutine.
+const pemWindow = 8
+
+// pendingBlock is a block between the cutting and fn.
+type pendingBlock struct {
+	b         *PEMBlock
+	raw       []byte // the block's text, BEGIN to END line
+	before    []byte // the line before the block
+	hasBefore bool
+	err       error         // the decoding error, a *BlockError
+	sent      bool          // given to the decoding goroutines
+	done      chan struct{} // receives once the goroutine decoded it
+}
+
+func (p *pendingBlock) decode() {
+	if IsCertificateLabel(p.b.Label) {
+		if err := decodeCertBlock(p.b, p.raw); err != nil {
+			p.err = blockError(p.b, err)
+		}
+	}
+}
+
+// blockDecoder keeps the blocks decodePEM cut in file order until fn has
+// them, and runs the decoding goroutines.
+type blockDecoder struct {
+	fn      func(b *PEMBlock, before []byte) error
+	queue   []*pendingBlock // cut, not yet given to fn, in file order
+	free    []*pendingBlock
+	jobs    chan *pendingBlock // nil until the goroutines run
+	window  int
+	wg      sync.WaitGroup
+	stopped atomic.Bool // after an error: the goroutines skip what is left
+}
+
+func (d *blockDecoder) get() *pendingBlock {
+	if n := len(d.free); n > 0 {
+		p := d.free[n-1]
+		d.free = d.free[:n-1]
+		p.err, p.sent = nil, false
+		return p
+	}
+	return &pendingBlock{done: make(chan struct{}, 1)}
+}
+
+// add queues p and gives fn the blocks that must make room.
+func (d *blockDecoder) add(p *pendingBlock) error {
+	d.queue = append(d.queue, p)
+	if IsCertificateLabel(p.b.Label) {
+		if d.jobs == nil && d.start() {
+			for _, q := range d.queue {
+				d.send(q)
+			}
+		} else {
+			d.send(p)
+		}
+	}
+	for len(d.queue) > max(d.window, 1) {
+		if err := d.deliver(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// send gives a certificate block to the decoding goroutines, if they run.
+func (d *blockDecoder) send(p *pendingBlock) {
+	if d.jobs != nil && !p.sent && IsCertificateLabel(p.b.Label) {
+		p.sent = true
+		d.jobs <- p
+	}
+}
+
+// start runs the decoding goroutines once there are two certificate blocks
+// to decode (a file of one certificate is decoded where it is read), and
+// reports whether they run.
+func (d *blockDecoder) start() bool {
+	n := runtime.GOMAXPROCS(0)
+	certs := 0
+	for _, q := range d.queue {
+		if IsCertificateLabel(q.b.Label) {
+			certs++
+		}
+	}
+	if n < 2 || certs < 2 {
+		return false
+	}
+	d.window = pemWindow * n
+	d.jobs = make(chan *pendingBlock, d.window+1)
+	d.wg.Add(n)
+	for range n {
+		go func() {
+			defer d.wg.Done()
+			for p := range d.jobs {
+				if !d.stopped.Load() {
+					p.decode()
+				}
+				p.done <- struct{}{}
+			}
+		}()
+	}
+	return true
+}
+
+// deliver gives fn the first queued block, or returns its decoding error.
+func (d *blockDecoder) deliver() error {
+	p := d.queue[0]
+	d.queue = d.queue[1:]
+	if p.sent {
+		<-p.done
+	} else {
+		p.decode()
+	}
+	if p.err != nil {
+		return p.err
+	}
+	var before []byte
+	if p.hasBefore {
+		before = p.before
+	}
+	if err := d.fn(p.b, before); err != nil {
+		return err
+	}
+	p.b = nil
+	d.free = append(d.free, p)
+	return nil
+}
+
+// flush gives fn every queued block, then returns err: the first error in
+// file order wins.
+func (d *blockDecoder) flush(err error) error {
+	for len(d.queue) > 0 {
+		if derr := d.deliver(); derr != nil {
+			return derr
+		}
+	}
+	return err
+}
+
+// stop ends the decoding goroutines and waits for them.
+func (d *blockDecoder) stop() {
+	if d.jobs == nil {
+		return
+	}
+	d.stopped.Store(true)
+	close(d.jobs)
+	d.wg.Wait()
 }
 
 // decodeCertBlock decodes the PEM text of a certificate block into b.

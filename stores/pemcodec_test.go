@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -493,4 +494,103 @@ func FuzzDecodePEM(f *testing.F) {
 			}
 		}
 	})
+}
+
+// manyBlocks is a bundle of n roots, with a comment line before every third
+// and a key block after every tenth; the blocks one by one and the line
+// before each.
+func manyBlocks(n int) (data []byte, blocks [][]byte, befores []string) {
+	for i := range n {
+		before := ""
+		if i%3 == 0 {
+			before = fmt.Sprintf("# root %d\n", i)
+			data = append(data, before...)
+		}
+		blk := testpki.Root(fmt.Sprintf("Many Blocks %d", i)).PEM()
+		data = append(data, blk...)
+		blocks, befores = append(blocks, blk), append(befores, before)
+		if i%10 == 9 {
+			key := codecRoot.KeyPEM()
+			data = append(data, key...)
+			blocks, befores = append(blocks, key), append(befores, "")
+		}
+	}
+	return data, blocks, befores
+}
+
+// TestScanPEMInParallel: with several goroutines decoding, ScanPEM still
+// gives every block in file order with what decoding it alone gives, the
+// line before it, and the same Certificate for the same DER; and it stops at
+// the first error in file order, whoever decoded which block first.
+func TestScanPEMInParallel(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	data, blocks, wantBefores := manyBlocks(200)
+	data = append(data, blocks[0]...) // the first root again, last
+	blocks, wantBefores = append(blocks, blocks[0]), append(wantBefores, "")
+	var got []*stores.PEMBlock
+	var befores []string
+	err := stores.ScanPEM(bytes.NewReader(data), func(b *stores.PEMBlock, before []byte) error {
+		got = append(got, b)
+		befores = append(befores, string(before))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(blocks) {
+		t.Fatalf("%d blocks, want %d", len(got), len(blocks))
+	}
+	for i, b := range got {
+		if b.Index != i+1 || !bytes.Equal(data[b.Start:b.End], blocks[i]) {
+			t.Fatalf("block %d: index %d, bytes %q", i+1, b.Index, data[b.Start:b.End])
+		}
+		alone, err := stores.DecodePEM(blocks[i], stores.DecodeOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := alone.Blocks[0].Cert; (want == nil) != (b.Cert == nil) || want != nil && want.Fingerprint != b.Cert.Fingerprint {
+			t.Fatalf("block %d: certificate %v, want %v", i+1, b.Cert, want)
+		}
+		if befores[i] != wantBefores[i] {
+			t.Errorf("block %d: line before %q, want %q", i+1, befores[i], wantBefores[i])
+		}
+	}
+	if got[0].Cert != got[len(got)-1].Cert {
+		t.Error("the same DER twice gave two Certificates")
+	}
+
+	// A bad block: fn sees exactly the blocks before it.
+	for _, badAt := range []int{0, 1, 57, len(blocks) - 1} {
+		bad := bytes.Replace(data, blocks[badAt], bytes.Replace(blocks[badAt], []byte("\n"), []byte("\n!"), 3), 1)
+		if badAt == len(blocks)-1 {
+			bad = append(append([]byte(nil), data[:len(data)-len(blocks[badAt])]...), bytes.Replace(blocks[badAt], []byte("\n"), []byte("\n!"), 3)...)
+		}
+		n := 0
+		err := stores.ScanPEM(bytes.NewReader(bad), func(*stores.PEMBlock, []byte) error { n++; return nil })
+		var be *stores.BlockError
+		if !errors.As(err, &be) || be.Index != badAt+1 || n != badAt {
+			t.Errorf("bad block %d: %d blocks given, error %v; want %d and the bad block's", badAt+1, n, err, badAt)
+		}
+	}
+	// fn's error ends the scan at that block.
+	stop := errors.New("stop")
+	n := 0
+	err = stores.ScanPEM(bytes.NewReader(data), func(b *stores.PEMBlock, _ []byte) error {
+		n++
+		if b.Index == 30 {
+			return stop
+		}
+		return nil
+	})
+	if !errors.Is(err, stop) || n != 30 {
+		t.Errorf("fn's error: %v after %d blocks, want stop after 30", err, n)
+	}
+	// A block without END after good ones: they reach fn first.
+	n = 0
+	err = stores.ScanPEM(bytes.NewReader(append(append([]byte(nil), data...), "-----BEGIN CERTIFICATE-----\nMIIB\n"...)),
+		func(*stores.PEMBlock, []byte) error { n++; return nil })
+	var be *stores.BlockError
+	if !errors.As(err, &be) || be.Index != len(blocks)+1 || n != len(blocks) {
+		t.Errorf("cut-off last block: %d blocks given, error %v", n, err)
+	}
 }
