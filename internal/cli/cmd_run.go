@@ -86,6 +86,9 @@ func runRun(ctx context.Context, e *env, args []string) error {
 		units = append(units, pj.job)
 	}
 	tx := o.tx(e, o.lockWait, cfg.KeepBackups, o.dryRun, secrets)
+	su := &serverUses{}
+	defer su.wait()
+	tx.Changing = su.start
 	out, err := tx.Do(ctx, units...)
 	reportRecovery(e.stderr, out)
 	if err != nil {
@@ -97,7 +100,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	for _, res := range out.Results {
 		for _, pj := range prepared {
 			if pj.cfg.Name == res.Name {
-				noteReloads(res.Run, pj.job)
+				noteReloads(res.Run, pj.job, su)
 			}
 		}
 		results = append(results, jobResult{name: res.Name, run: res.Run, err: res.Err, journalErr: res.JournalKept})

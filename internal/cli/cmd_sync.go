@@ -136,13 +136,16 @@ func runPlan(ctx context.Context, e *env, name string, args []string) error {
 		j.Targets = append(j.Targets, job.Target{Store: t})
 	}
 	tx := o.tx(e, o.lockWait, o.keepBackups, o.dryRun, o.secretEnv(append(srcSpecs, tgtSpecs...)))
+	su := &serverUses{}
+	defer su.wait()
+	tx.Changing = su.start
 	out, err := tx.Do(ctx, j)
 	reportRecovery(e.stderr, out)
 	if err != nil {
 		return err
 	}
 	res := out.Results[0]
-	noteReloads(res.Run, j)
+	noteReloads(res.Run, j, su)
 	return finishRun(e, o.output, o.dryRun, res, len(tgts), "target", "targets and services")
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/rootsync/rootsync/internal/job"
 	"github.com/rootsync/rootsync/internal/report"
@@ -14,11 +15,48 @@ import (
 // ("/": the running system).
 var serverRoot = "/"
 
+// serverUses is what the servers' configuration names, read once per
+// process: in the background from the moment a run is about to change a
+// store (start, as job.Tx.Changing), so that reading it overlaps the writes.
+type serverUses struct {
+	once sync.Once
+	done chan struct{}
+	uses []servers.Use
+}
+
+// start begins reading the configuration, once.
+func (s *serverUses) start() {
+	s.once.Do(func() {
+		s.done = make(chan struct{})
+		go func() {
+			s.uses, _ = servers.Find(serverRoot)
+			close(s.done)
+		}()
+	})
+}
+
+// wait waits for a read that start began; after it, get finds nothing
+// when none began. Commands defer it, so that no read outlives them.
+func (s *serverUses) wait() {
+	s.once.Do(func() {
+		s.done = make(chan struct{})
+		close(s.done)
+	})
+	<-s.done
+}
+
+// get waits for the configuration read (starting it if need be).
+func (s *serverUses) get() []servers.Use {
+	s.start()
+	<-s.done
+	return s.uses
+}
+
 // noteReloads names, on each target the run changed, the servers whose
 // configuration names one of its files or folders: they use the change
 // only after a reload. A server is not named when one of the target's hooks
 // already mentions it (a hook that reloads or restarts it).
-func noteReloads(r *report.Run, j *job.Job) {
+func noteReloads(r *report.Run, j *job.Job, su *serverUses) {
 	if r == nil || j == nil {
 		return
 	}
@@ -30,7 +68,7 @@ func noteReloads(r *report.Run, j *job.Job) {
 			continue
 		}
 		if !found {
-			uses, _ = servers.Find(serverRoot)
+			uses = su.get()
 			found = true
 		}
 		paths := map[string]bool{}

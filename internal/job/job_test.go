@@ -176,3 +176,28 @@ func TestSuccessThenNoOp(t *testing.T) {
 	}
 	storetest.Compare(t, before, storetest.Snapshot(t, []string{a.path, filepath.Join(dir, "state", "backups")}))
 }
+
+// Changing is called once before a unit changes stores: not in a dry run,
+// not when nothing changes, and before the first write.
+func TestChangingBeforeTheWrites(t *testing.T) {
+	dir, src := fixture(t)
+	a := &fileStore{path: filepath.Join(dir, "a")}
+	tx := newTx(dir)
+	calls, existed := 0, false
+	tx.Changing = func() {
+		calls++
+		_, err := os.Stat(a.path)
+		existed = err == nil
+	}
+	tx.DryRun = true
+	if _, err := runTx(tx, newJob(dir, src, Target{Store: a})); err != nil || calls != 0 {
+		t.Fatalf("dry run: err=%v, Changing called %d times", err, calls)
+	}
+	tx.DryRun = false
+	if _, err := runTx(tx, newJob(dir, src, Target{Store: a})); err != nil || calls != 1 || existed {
+		t.Fatalf("first run: err=%v, Changing called %d times, target already written: %v", err, calls, existed)
+	}
+	if _, err := runTx(tx, newJob(dir, src, Target{Store: a})); err != nil || calls != 1 {
+		t.Fatalf("run with nothing to change: err=%v, Changing called %d times in all", err, calls)
+	}
+}

@@ -58,6 +58,12 @@ type Tx struct {
 	// hooks are skipped and the journal is kept for the next process. nil
 	// means never.
 	Abort context.Context
+	// Changing, when set, is called before a unit starts changing stores
+	// (after planning, once the plan has changes; never in a dry run), so
+	// that the caller can start work it needs only after a change, such as
+	// reading server configurations, alongside the writes. It must not
+	// block.
+	Changing func()
 }
 
 // Unit is one piece of work a transaction carries out all or nothing: a
@@ -219,6 +225,9 @@ func (t *Tx) runUnit(ctx context.Context, u Unit) *Result {
 	start := time.Now()
 	steps, err := u.prepare(ctx, t, res)
 	if err == nil && len(steps) > 0 {
+		if t.Changing != nil {
+			t.Changing()
+		}
 		err, res.JournalKept = t.transact(ctx, res.Name, steps, log)
 	}
 	res.Err = err
