@@ -15,7 +15,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"slices"
 	"strings"
 	"syscall"
@@ -108,20 +110,55 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
-// GCPercent is the garbage collector's target rootsync runs with: a new
-// collection when the heap has grown by a quarter since the last one, where
-// Go's default waits until it has doubled. A sync holds every certificate of
-// its stores at once, so this keeps its peak memory near the size of the
-// certificates (docs/benchmarks.md) for some more CPU time.
+// GCPercent is the garbage collector's target rootsync runs with once its
+// heap is large: a new collection when the heap has grown by a quarter
+// since the last one, where Go's default waits until it has doubled. A sync
+// of many certificates holds every certificate of its stores at once, so
+// this keeps its peak memory near the size of the certificates
+// (docs/benchmarks.md) for some more CPU time.
 const GCPercent = 25
 
-// TuneMemory sets the garbage collector's target to GCPercent, unless GOGC
-// in the environment chooses another. Programs that run Main call it once.
+// largeHeap is the live heap from which rootsync collects at GCPercent.
+// Below it Go's default applies: with a quarter, the smallest heap goal
+// would be 1 MiB and a sync of a few hundred certificates would collect
+// ten times over; with the default it collects once or twice, and a heap
+// this small costs little memory either way.
+const largeHeap = 8 << 20
+
+// TuneMemory sets the garbage collector's target to GCPercent once the live
+// heap passes largeHeap, unless GOGC in the environment chooses a target.
+// Programs that run Main call it once.
 func TuneMemory() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(GCPercent)
+	if os.Getenv("GOGC") != "" {
+		return
 	}
+	watchHeap(largeHeap, func() { debug.SetGCPercent(GCPercent) })
 }
+
+// watchHeap calls large once, at the end of the first garbage collection
+// after which the live heap is at least limit bytes. It runs as a cleanup
+// of an object made anew after each collection, so it costs nothing between
+// collections.
+func watchHeap(limit uint64, large func()) {
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	var arm func()
+	arm = func() {
+		runtime.AddCleanup(new(gcTick), func(struct{}) {
+			metrics.Read(sample)
+			if sample[0].Value.Kind() == metrics.KindUint64 && sample[0].Value.Uint64() >= limit {
+				large()
+				return
+			}
+			arm()
+		}, struct{}{})
+	}
+	arm()
+}
+
+// gcTick is the object watchHeap waits on: big enough not to share a
+// memory block with others (so that it is freed by the first collection
+// after it is dropped).
+type gcTick struct{ _ [16]byte }
 
 // flushFirst writes to w after flushing the buffered standard output.
 type flushFirst struct {
