@@ -1,45 +1,64 @@
 package capath
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/bits"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/rootsync/rootsync/internal/atomicfile"
 	"github.com/rootsync/rootsync/stores"
+	"github.com/rootsync/rootsync/stores/capath/namehash"
 	pemstore "github.com/rootsync/rootsync/stores/pem"
 )
 
 // maxLinks is how many HASH.N names OpenSSL's rehash uses per hash.
 const maxLinks = 256
 
-// work is what Apply will do, computed before anything is touched.
+// work is what Apply will do, computed before anything is touched. New
+// files and links are kept as what they are made from, not as names and
+// contents: a new folder of 100,000 certificates plans 200,000 names.
 type work struct {
-	newFiles []named     // certificate files to create
-	rewrites []named     // files to replace (foreign bundles that lose a block)
-	deletes  []string    // names to remove
-	renames  [][2]string // link renumbering: from, to
-	newLinks []named     // HASH.N -> file
-	modes    map[string]fs.FileMode
+	newFiles []*stores.Certificate // files to create, each named OwnedName(fingerprint)
+	newLinks []newLink             // their HASH.N links
+	rewrites []rewrite             // files to replace (foreign bundles that lose a block)
+	deletes  []string              // names to remove
+	renames  [][2]string           // link renumbering: from, to
 }
 
-type named struct {
+// newLink is the link HASH.N to newFiles[file].
+type newLink struct {
+	hash uint32
+	n    int32
+	file int32
+}
+
+// rewrite is a file's new content.
+type rewrite struct {
 	name string
-	data []byte // file content, or the link target
-	// der is the certificate of a new file: its PEM is made only when the
-	// file is written, so that a large Apply holds the DER once.
-	der []byte
+	data []byte
+	mode fs.FileMode
 }
 
 func (w *work) empty() bool {
 	return len(w.newFiles)+len(w.rewrites)+len(w.deletes)+len(w.renames)+len(w.newLinks) == 0
+}
+
+// linkName is the name HASH.N.
+func linkName(hash uint32, n int) string {
+	b := make([]byte, 0, 12)
+	b = append(b, namehash.Hex(hash)...)
+	b = append(b, '.')
+	return string(strconv.AppendInt(b, int64(n), 10))
 }
 
 // Apply carries out the changes all-or-nothing. Add writes
@@ -55,11 +74,15 @@ func (s *Store) Apply(ctx context.Context, changes []stores.Change) error {
 	if len(changes) == 0 {
 		return nil
 	}
-	f, err := s.scan(true)
+	f, err := s.scan()
 	if err != nil {
 		return err
 	}
-	w, err := s.plan(f, changes)
+	p := newPlanner(s, f)
+	if err := p.read(changes); err != nil {
+		return err
+	}
+	w, err := p.plan(changes)
 	if err != nil {
 		return err
 	}
@@ -72,14 +95,113 @@ func (s *Store) Apply(ctx context.Context, changes []stores.Change) error {
 	return s.run(f, w)
 }
 
+// planner holds what plan's phases share: the folder as scanned, the work
+// so far, which entries go or are rewritten, which certificates each file
+// holds, and which HASH.N names are taken.
+type planner struct {
+	s         *Store
+	f         *folder
+	w         *work
+	deleted   []bool // by entry
+	rewritten []bool // by entry
+	// held lists which entry holds which certificate, sorted by
+	// fingerprint, then entry.
+	held []holding
+	used hashNames
+}
+
+type holding struct {
+	fp stores.Fingerprint
+	i  int32
+}
+
+func newPlanner(s *Store, f *folder) *planner {
+	return &planner{s: s, f: f, w: &work{},
+		deleted: make([]bool, len(f.entries)), rewritten: make([]bool, len(f.entries))}
+}
+
+// read reads the folder's files: which certificates each holds, and the
+// whole file of those that hold a certificate a Remove or SetTrust names
+// (the files plan may edit).
+func (p *planner) read(changes []stores.Change) error {
+	edited := map[stores.Fingerprint]bool{}
+	for _, ch := range changes {
+		if ch.Action != stores.Add && ch.Entry != nil && ch.Entry.Cert != nil {
+			edited[ch.Entry.Cert.Fingerprint] = true
+		}
+	}
+	for i := range p.f.entries {
+		pf, err := p.f.read(int32(i))
+		if err != nil {
+			return err
+		}
+		if pf == nil {
+			continue
+		}
+		for _, b := range pf.Certificates() {
+			p.held = append(p.held, holding{b.Cert.Fingerprint, int32(i)})
+			if edited[b.Cert.Fingerprint] {
+				p.f.entries[i].file = pf
+			}
+		}
+	}
+	slices.SortFunc(p.held, func(a, b holding) int {
+		if c := bytes.Compare(a.fp[:], b.fp[:]); c != 0 {
+			return c
+		}
+		return int(a.i - b.i)
+	})
+	return nil
+}
+
+// holds reports whether a file still in the folder holds a certificate with
+// fingerprint fp (edits included: a file fp was removed from no longer holds
+// it).
+func (p *planner) holds(fp stores.Fingerprint) bool {
+	return len(p.holders(fp, true)) > 0
+}
+
+// holders lists, in folder order, the files still in the folder that hold a
+// certificate with fingerprint fp (edits included); with first, only the
+// first. A file whose certificates an edit can change was read whole (see
+// read).
+func (p *planner) holders(fp stores.Fingerprint, first bool) []int32 {
+	var out []int32
+	k, _ := slices.BinarySearchFunc(p.held, fp, func(h holding, fp stores.Fingerprint) int { return bytes.Compare(h.fp[:], fp[:]) })
+	for ; k < len(p.held) && p.held[k].fp == fp; k++ {
+		i := p.held[k].i
+		if p.deleted[i] || (len(out) > 0 && out[len(out)-1] == i) || !p.stillHolds(i, fp) {
+			continue
+		}
+		out = append(out, i)
+		if first {
+			break
+		}
+	}
+	return out
+}
+
+// stillHolds reports whether entry i, which held fp when it was read, holds
+// it still.
+func (p *planner) stillHolds(i int32, fp stores.Fingerprint) bool {
+	e := &p.f.entries[i]
+	if e.file == nil {
+		return true // not read whole: no edit touched it
+	}
+	for _, b := range e.file.Certificates() {
+		if b.Cert.Fingerprint == fp {
+			return true
+		}
+	}
+	return false
+}
+
 // plan turns changes into the work run carries out, in phases: the changes
 // themselves (files that lose a certificate are deleted or rewritten, adds
 // collected), links that no longer serve a certificate, the HASH.N names
 // still taken, the new files and their links, and the renames that close the
 // gaps in every HASH.N sequence.
-func (s *Store) plan(f *folder, changes []stores.Change) (*work, error) {
-	p := &planner{s: s, f: f, w: &work{modes: map[string]fs.FileMode{}},
-		deleted: map[string]bool{}, rewritten: map[string]bool{}}
+func (p *planner) plan(changes []stores.Change) (*work, error) {
 	adds, err := p.changes(changes)
 	if err != nil {
 		return nil, err
@@ -88,16 +210,14 @@ func (s *Store) plan(f *folder, changes []stores.Change) (*work, error) {
 	p.takenNames()
 	// Adds in fingerprint order, so that the links come out numbered as
 	// openssl rehash numbers them (it takes files in name order).
-	sort.Slice(adds, func(i, j int) bool {
-		return string(adds[i].Cert.Fingerprint[:]) < string(adds[j].Cert.Fingerprint[:])
+	slices.SortStableFunc(adds, func(a, b *stores.Entry) int {
+		return bytes.Compare(a.Cert.Fingerprint[:], b.Cert.Fingerprint[:])
 	})
-	added := map[stores.Fingerprint]bool{}
-	for _, a := range adds {
+	for k, a := range adds {
 		c := a.Cert
-		if added[c.Fingerprint] || len(p.holders(c.Fingerprint)) > 0 {
+		if (k > 0 && adds[k-1].Cert.Fingerprint == c.Fingerprint) || p.holds(c.Fingerprint) {
 			continue
 		}
-		added[c.Fingerprint] = true
 		if err := p.add(c); err != nil {
 			return nil, err
 		}
@@ -105,36 +225,6 @@ func (s *Store) plan(f *folder, changes []stores.Change) (*work, error) {
 	p.closeGaps()
 	p.collect()
 	return p.w, nil
-}
-
-// planner holds what plan's phases share: the folder as scanned, the work
-// so far, which names go or are rewritten, and which HASH.N names are taken.
-type planner struct {
-	s         *Store
-	f         *folder
-	w         *work
-	deleted   map[string]bool
-	rewritten map[string]bool
-	used      map[string]map[int]string // hash -> N -> name
-}
-
-// holders lists the files still in the folder that hold a certificate with
-// fingerprint fp.
-func (p *planner) holders(fp stores.Fingerprint) []*entry {
-	var out []*entry
-	for _, name := range p.f.names {
-		e := p.f.entries[name]
-		if p.deleted[name] || e.file == nil {
-			continue
-		}
-		for _, b := range e.file.Certificates() {
-			if b.Cert.Fingerprint == fp {
-				out = append(out, e)
-				break
-			}
-		}
-	}
-	return out
 }
 
 // changes carries out Remove and SetTrust on the files that hold the
@@ -154,28 +244,30 @@ func (p *planner) changes(changes []stores.Change) ([]*stores.Entry, error) {
 			}
 			adds = append(adds, ch.Entry)
 		case stores.Remove:
-			for _, h := range p.holders(c.Fingerprint) {
+			for _, i := range p.holders(c.Fingerprint, false) {
+				h := &p.f.entries[i]
 				h.file.Remove(c.Fingerprint)
 				switch {
 				case len(h.file.Blocks()) == 0:
-					p.deleted[h.name] = true
-					delete(p.rewritten, h.name)
+					p.deleted[i] = true
+					p.rewritten[i] = false
 				case h.symlink:
 					return nil, s.linkedBundle(h, c)
 				default:
-					p.rewritten[h.name] = true
+					p.rewritten[i] = true
 				}
 			}
 		case stores.SetTrust:
 			if err := pemstore.CheckWritable(s.dir, ch.Entry); err != nil {
 				return nil, err
 			}
-			for _, h := range p.holders(c.Fingerprint) {
+			for _, i := range p.holders(c.Fingerprint, false) {
+				h := &p.f.entries[i]
 				if h.file.MakePlain(c.Fingerprint) {
 					if h.symlink {
 						return nil, s.linkedBundle(h, c)
 					}
-					p.rewritten[h.name] = true
+					p.rewritten[i] = true
 				}
 			}
 		default:
@@ -188,18 +280,18 @@ func (p *planner) changes(changes []stores.Change) ([]*stores.Entry, error) {
 // dropStaleLinks deletes links whose file is gone, or no longer holds a
 // certificate with the link's hash.
 func (p *planner) dropStaleLinks() {
-	for _, name := range p.f.names {
-		e := p.f.entries[name]
-		if !e.link || p.deleted[name] {
+	for i := range p.f.entries {
+		e := &p.f.entries[i]
+		if !e.link || p.deleted[i] {
 			continue
 		}
-		h := p.f.holder(e)
-		if p.deleted[h.name] {
-			p.deleted[name] = true
+		h := p.f.holder(int32(i))
+		if p.deleted[h] {
+			p.deleted[i] = true
 			continue
 		}
-		if p.rewritten[h.name] && !holdsHash(h, e.hash) {
-			p.deleted[name] = true
+		if p.rewritten[h] && !holdsHash(&p.f.entries[h], e.hash) {
+			p.deleted[i] = true
 		}
 	}
 }
@@ -207,16 +299,11 @@ func (p *planner) dropStaleLinks() {
 // takenNames records which HASH.N names are taken once the deletions are
 // done.
 func (p *planner) takenNames() {
-	p.used = map[string]map[int]string{}
-	for _, name := range p.f.names {
-		e := p.f.entries[name]
-		if e.hash == "" || p.deleted[name] {
-			continue
+	p.used = newHashNames()
+	for i := range p.f.entries {
+		if e := &p.f.entries[i]; e.hashed && !p.deleted[i] {
+			p.used.take(e.hash, e.n, int32(i))
 		}
-		if p.used[e.hash] == nil {
-			p.used[e.hash] = map[int]string{}
-		}
-		p.used[e.hash][e.n] = name
 	}
 }
 
@@ -224,7 +311,7 @@ func (p *planner) takenNames() {
 // already names it, its HASH.N link under the lowest free N.
 func (p *planner) add(c *stores.Certificate) error {
 	s, f, w := p.s, p.f, p.w
-	hash, err := HashName(c.RawSubject)
+	hash, err := namehash.SubjectHash(c.RawSubject)
 	if err != nil {
 		return &stores.Error{
 			Path:  s.dir,
@@ -234,55 +321,63 @@ func (p *planner) add(c *stores.Certificate) error {
 		}
 	}
 	name := OwnedName(c.Fingerprint)
-	if e, ok := f.entries[name]; ok && !p.deleted[name] {
+	if i := f.index(name); i >= 0 && !p.deleted[i] {
 		return &stores.Error{
-			Path:  filepath.Join(s.dir, e.name),
+			Path:  filepath.Join(s.dir, name),
 			Entry: c.Subject,
 			Err:   errors.New("the file exists but does not hold this certificate"),
 			Hint:  "remove or rename the file, then run again",
 		}
 	}
-	w.newFiles = append(w.newFiles, named{name: name, der: c.DER})
-	for _, ln := range p.used[hash] {
-		if e := f.entries[ln]; e != nil && e.link && e.ref == name {
-			return nil // a link already names the file
-		}
+	file := int32(len(w.newFiles))
+	w.newFiles = append(w.newFiles, c)
+	if p.linked(hash, name) {
+		return nil
 	}
-	if p.used[hash] == nil {
-		p.used[hash] = map[int]string{}
-	}
-	n := 0
-	for ; n < maxLinks; n++ {
-		if _, taken := p.used[hash][n]; !taken {
-			break
-		}
-	}
+	n := p.used.free(hash)
 	if n == maxLinks {
-		return &stores.Error{Path: s.dir, Entry: c.Subject, Err: fmt.Errorf("all %d links for hash %s are taken", maxLinks, hash), Hint: "remove unused certificates with this subject"}
+		return &stores.Error{Path: s.dir, Entry: c.Subject, Err: fmt.Errorf("all %d links for hash %s are taken", maxLinks, namehash.Hex(hash)), Hint: "remove unused certificates with this subject"}
 	}
-	link := fmt.Sprintf("%s.%d", hash, n)
-	p.used[hash][n] = link
-	w.newLinks = append(w.newLinks, named{name: link, data: []byte(name)})
+	p.used.take(hash, n, -1-int32(len(w.newLinks)))
+	w.newLinks = append(w.newLinks, newLink{hash: hash, n: int32(n), file: file})
 	return nil
+}
+
+// linked reports whether a link in the folder with hash names the file
+// name (a new link cannot: each names a new file).
+func (p *planner) linked(hash uint32, name string) bool {
+	for k := p.used.first[hash]; k != 0; k = p.used.slots[k-1].next {
+		if i := p.used.slots[k-1].who; i >= 0 && p.f.entries[i].link && p.f.refName(i) == name {
+			return true
+		}
+	}
+	return false
 }
 
 // closeGaps closes the gaps the deletions left: it moves the highest link of
 // a hash into its lowest hole until none is left, renaming as few links as
 // possible.
 func (p *planner) closeGaps() {
-	affected := map[string]bool{}
-	for name := range p.deleted {
-		if e := p.f.entries[name]; e.hash != "" {
-			affected[e.hash] = true
+	var hashes []uint32
+	for i := range p.f.entries {
+		if e := &p.f.entries[i]; p.deleted[i] && e.hashed {
+			hashes = append(hashes, e.hash)
 		}
 	}
-	var hashes []string
-	for h := range affected {
-		hashes = append(hashes, h)
-	}
-	sort.Strings(hashes)
+	slices.Sort(hashes)
+	hashes = slices.Compact(hashes)
 	for _, h := range hashes {
-		u := p.used[h]
+		// The hash's names by N. No new link is above a hole: each took
+		// the lowest free N.
+		u := map[int]string{}
+		for k := p.used.first[h]; k != 0; k = p.used.slots[k-1].next {
+			sl := p.used.slots[k-1]
+			if sl.who >= 0 {
+				u[sl.n] = p.f.entries[sl.who].name
+			} else {
+				u[sl.n] = linkName(h, sl.n)
+			}
+		}
 		for {
 			hole, top := -1, -1
 			for n := range u {
@@ -298,7 +393,7 @@ func (p *planner) closeGaps() {
 				break
 			}
 			from := u[top]
-			to := fmt.Sprintf("%s.%d", h, hole)
+			to := linkName(h, hole)
 			p.w.renames = append(p.w.renames, [2]string{from, to})
 			delete(u, top)
 			u[hole] = to
@@ -308,28 +403,73 @@ func (p *planner) closeGaps() {
 
 // collect adds the deletions and rewrites, in folder order, to the work.
 func (p *planner) collect() {
-	for _, name := range p.f.names {
-		if p.deleted[name] {
-			p.w.deletes = append(p.w.deletes, name)
+	for i := range p.f.entries {
+		e := &p.f.entries[i]
+		if p.deleted[i] {
+			p.w.deletes = append(p.w.deletes, e.name)
 		}
-		if p.rewritten[name] {
-			e := p.f.entries[name]
-			p.w.rewrites = append(p.w.rewrites, named{name: name, data: e.file.Bytes()})
-			p.w.modes[name] = e.mode
+		if p.rewritten[i] {
+			p.w.rewrites = append(p.w.rewrites, rewrite{name: e.name, data: e.file.Bytes(), mode: e.mode})
 		}
 	}
 }
 
-func holdsHash(e *entry, hash string) bool {
+func holdsHash(e *entry, hash uint32) bool {
 	if e.file == nil {
 		return false
 	}
 	for _, b := range e.file.Certificates() {
-		if h, err := HashName(b.Cert.RawSubject); err == nil && h == hash {
+		if h, err := namehash.SubjectHash(b.Cert.RawSubject); err == nil && h == hash {
 			return true
 		}
 	}
 	return false
+}
+
+// hashNames is the HASH.N bookkeeping: which N are taken for each hash, and
+// by which name. The slots of a hash form a list (a hash rarely has more
+// than one or two), so that the whole holds no pointers.
+type hashNames struct {
+	first map[uint32]int32 // hash -> its last-taken slot's index in slots, plus one
+	slots []nameSlot
+}
+
+type nameSlot struct {
+	n    int
+	next int32 // the hash's previous slot, plus one (0: none)
+	// who took the name: a folder entry (>= 0) or the new link -1-who.
+	who int32
+}
+
+func newHashNames() hashNames { return hashNames{first: map[uint32]int32{}} }
+
+// take marks HASH.N taken by who. Two names can have the same N (HASH.2
+// and HASH.02): the later one taken stands for it.
+func (u *hashNames) take(hash uint32, n int, who int32) {
+	for k := u.first[hash]; k != 0; k = u.slots[k-1].next {
+		if u.slots[k-1].n == n {
+			u.slots[k-1].who = who
+			return
+		}
+	}
+	u.slots = append(u.slots, nameSlot{n: n, next: u.first[hash], who: who})
+	u.first[hash] = int32(len(u.slots))
+}
+
+// free is the lowest N below maxLinks not taken for hash, or maxLinks.
+func (u *hashNames) free(hash uint32) int {
+	var taken [maxLinks / 64]uint64
+	for k := u.first[hash]; k != 0; k = u.slots[k-1].next {
+		if n := u.slots[k-1].n; n >= 0 && n < maxLinks {
+			taken[n/64] |= 1 << (n % 64)
+		}
+	}
+	for i, w := range taken {
+		if w != ^uint64(0) {
+			return i*64 + bits.TrailingZeros64(^w)
+		}
+	}
+	return maxLinks
 }
 
 func (s *Store) linkedBundle(h *entry, c *stores.Certificate) error {
@@ -435,16 +575,17 @@ func (t *txn) begin() error {
 // replaces), and returns the temporary name of each rewritten file.
 func (t *txn) writeFiles(w *work) (map[string]string, error) {
 	var buf []byte
-	for _, nf := range w.newFiles {
-		buf = stores.AppendCertificatePEM(buf[:0], nf.der)
-		if err := t.create(nf.name, buf, 0o644); err != nil {
-			return nil, t.fail(nf.name, err)
+	for _, c := range w.newFiles {
+		name := OwnedName(c.Fingerprint)
+		buf = stores.AppendCertificatePEM(buf[:0], c.DER)
+		if err := t.create(name, buf, 0o644); err != nil {
+			return nil, t.fail(name, err)
 		}
 	}
 	temps := map[string]string{}
 	for _, rw := range w.rewrites {
 		tmp := tempName("new")
-		if err := t.create(tmp, rw.data, w.modes[rw.name]); err != nil {
+		if err := t.create(tmp, rw.data, rw.mode); err != nil {
 			return nil, t.fail(rw.name, err)
 		}
 		if err := atomicfile.CopyMeta(t.path(rw.name), t.path(tmp)); err != nil {
@@ -471,7 +612,7 @@ func (t *txn) changeNames(w *work, temps map[string]string) error {
 		}
 	}
 	for _, l := range w.newLinks {
-		name, target := l.name, string(l.data)
+		name, target := linkName(l.hash, int(l.n)), OwnedName(w.newFiles[l.file].Fingerprint)
 		if err := os.Symlink(target, t.path(name)); err != nil {
 			return t.fail(name, err)
 		}

@@ -122,6 +122,12 @@ func writeFile(t testing.TB, path string, data []byte) string {
 	return path
 }
 
+// The names OwnedName and openssl rehash make, as regular expressions.
+var (
+	ownedRE = regexp.MustCompile(`^rootsync-[0-9a-f]{16}\.pem$`)
+	linkRE  = regexp.MustCompile(`^([0-9a-f]{8})\.(r?)([0-9]+)$`)
+)
+
 // linkMap reads every HASH.N link (and HASH.rN when crl is set) of dir as
 // link name -> fingerprints of the certificates (or CRL bytes hash) behind it.
 func linkMap(t testing.TB, dir string, crl bool) map[string]string {
