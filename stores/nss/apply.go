@@ -884,7 +884,7 @@ func readState(ctx context.Context, cc, kc *conn, wrap func(context.Context, *co
 	if err := wrap(ctx, cc, func() error { return readCert9(ctx, cc, st) }); err != nil {
 		return nil, err
 	}
-	if err := wrap(ctx, kc, func() error { return readKey4(ctx, kc, st) }); err != nil {
+	if err := wrap(ctx, kc, func() error { return readKey4(ctx, kc, st, nil) }); err != nil {
 		return nil, err
 	}
 	if err := checkConverted(filepath.Dir(kc.path), st); err != nil {

@@ -7,6 +7,7 @@ import (
 	"encoding/asn1"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 
@@ -181,14 +182,40 @@ func fuzzDecodeObjects(t *testing.T, objects, sig, check []byte, metaID string) 
 		t.Error("login neither gave a key nor said why not")
 	}
 	pk := passKey(fuzzGlobalSalt, nil)
-	verified, _, err := entries(st, &auth{pk: pk})
+	verified, bad, err := entries(st, &auth{pk: pk}, nil)
 	if err != nil {
 		if err != errVerifyBudget {
 			t.Fatal(err)
 		}
 		return
 	}
-	plain, _, err := entries(st, &auth{unverified: "fuzz"})
+	// Checking the signatures as they are read (as Load does) gives the
+	// same entries as checking them all afterwards.
+	st2 := &state{listing: true, keyExists: true, hasPasswordEntry: true, globalSalt: fuzzGlobalSalt, check: check, userIDs: map[string]bool{}}
+	decodeObjects(st2, objects)
+	v := newVerifier(pk)
+	v.readLimit = readWork
+	keep := st2.checkAsRead(v)
+	st.sigs.forEach(func(k sigKey, der []byte) {
+		if keep(k, der) {
+			st2.sigs.set(k, der)
+		}
+	})
+	v.readLimit = 0
+	if asRead, bad2, err := entries(st2, &auth{pk: pk}, v); err == nil {
+		if bad2 != bad || len(asRead) != len(verified) {
+			t.Fatalf("checked as read: %d entries, %d ignored trust objects; afterwards: %d, %d", len(asRead), bad2, len(verified), bad)
+		}
+		for i, e := range asRead {
+			if w := verified[i]; e.Cert.Fingerprint != w.Cert.Fingerprint || e.Trust != w.Trust || e.Label != w.Label ||
+				strings.Join(e.Notes, "|") != strings.Join(w.Notes, "|") {
+				t.Errorf("entry %d checked as read: %v %q %v; afterwards: %v %q %v", i, e.Trust, e.Label, e.Notes, w.Trust, w.Label, w.Notes)
+			}
+		}
+	} else if err != errVerifyBudget {
+		t.Fatal(err)
+	}
+	plain, _, err := entries(st, &auth{unverified: "fuzz"}, nil)
 	if err != nil {
 		t.Fatalf("entries without verification: %v", err)
 	}

@@ -182,19 +182,41 @@ func (s *Store) Load(ctx context.Context) (*stores.Set, error) {
 	// A trust object that fails its check may be one whose signatures another
 	// program is rewriting at this moment; look again before reporting it.
 	for attempt := 0; ; attempt++ {
-		st, err := s.read(ctx, false)
+		// Logging in as key4.db is read lets the signatures be checked as
+		// they are read, so that they need not be kept.
+		var a *auth
+		var v *verifier
+		st, err := s.readWith(ctx, func(st *state) (func(sigKey, []byte) bool, error) {
+			if err := checkConverted(s.dir, st); err != nil {
+				return nil, err
+			}
+			var err error
+			if a, err = login(st, s.keyPath(), s.secret); err != nil {
+				return nil, err
+			}
+			if a.pk == nil {
+				return func(sigKey, []byte) bool { return false }, nil // nothing is checked
+			}
+			v = newVerifier(a.pk)
+			v.readLimit = readWork
+			return st.checkAsRead(v), nil
+		})
 		if err != nil {
 			return nil, err
 		}
-		if err := checkConverted(s.dir, st); err != nil {
-			return nil, err
+		if a == nil { // no key4.db
+			if err := checkConverted(s.dir, st); err != nil {
+				return nil, err
+			}
+			if a, err = login(st, s.keyPath(), s.secret); err != nil {
+				return nil, err
+			}
 		}
-		a, err := login(st, s.keyPath(), s.secret)
-		if err != nil {
-			return nil, err
+		if v != nil {
+			v.readLimit = 0
 		}
 		var bad int
-		es, bad, err = entries(st, a)
+		es, bad, err = entries(st, a, v)
 		if err != nil {
 			return nil, &stores.Error{Path: s.keyPath(), Err: fmt.Errorf("%w: %w", stores.ErrUnsupported, err),
 				Hint: "NSS writes 1 or 10000 PBKDF2 iterations per signature; if another program wrote this database, have NSS rewrite its trust (certutil -M for each certificate) or name another database"}
@@ -239,7 +261,39 @@ func (s *Store) read(ctx context.Context, write bool) (*state, error) {
 		return nil, err
 	}
 	defer kc.close()
-	if err := inReadTx(ctx, kc, func() error { return readKey4(ctx, kc, st) }); err != nil {
+	if err := inReadTx(ctx, kc, func() error { return readKey4(ctx, kc, st, nil) }); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// readWith is read for listing: the state has no object ids (only a write
+// needs them), and onKey, called once key4.db's password entry is read,
+// returns which signatures to keep (see readKey4). onKey is not called
+// without a key4.db.
+func (s *Store) readWith(ctx context.Context, onKey func(*state) (func(sigKey, []byte) bool, error)) (*state, error) {
+	st := &state{listing: true}
+	cc, err := openConn(ctx, s.certPath(), false)
+	if err != nil {
+		return nil, err
+	}
+	defer cc.close()
+	if err := inReadTx(ctx, cc, func() error { return readCert9(ctx, cc, st) }); err != nil {
+		return nil, err
+	}
+	ok, err := exists(s.keyPath())
+	if err != nil {
+		return nil, &stores.Error{Path: s.keyPath(), Err: err}
+	}
+	if !ok {
+		return st, nil
+	}
+	kc, err := openConn(ctx, s.keyPath(), false)
+	if err != nil {
+		return nil, err
+	}
+	defer kc.close()
+	if err := inReadTx(ctx, kc, func() error { return readKey4(ctx, kc, st, onKey) }); err != nil {
 		return nil, err
 	}
 	return st, nil

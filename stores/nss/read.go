@@ -32,6 +32,9 @@ type trustRow struct {
 	class          uint32
 	issuer, serial []byte
 	attrs          attrList // the attributes read
+	// verified has bit i set when the signature of attrs[i] was checked
+	// and holds (see checkAsRead).
+	verified uint16
 }
 
 type sigKey struct{ id, attr uint32 }
@@ -67,6 +70,9 @@ func parseSigID[T string | []byte](id T) (k sigKey, ok bool) {
 // state is what rootsync reads of a database: the certificates and trust
 // objects of cert9.db and the password entry and signatures of key4.db.
 type state struct {
+	// listing: the state is read to list entries, not to write (see
+	// Store.readWith): ids stays nil.
+	listing  bool
 	certCols map[string]bool
 	certs    []*certRow
 	trusts   []*trustRow
@@ -123,7 +129,9 @@ func readCert9(ctx context.Context, c *conn, st *state) error {
 		return dbError(c.path, err)
 	}
 	defer rows.Close()
-	st.ids = map[uint32]bool{}
+	if !st.listing {
+		st.ids = map[uint32]bool{}
+	}
 	dest := make([]any, len(sel)+1)
 	var id int64
 	vals := make([]rawCol, len(sel))
@@ -176,7 +184,9 @@ func attrSlot(a uint32) int {
 // absent), valid only during the call: what the object keeps is copied, into
 // one allocation per object, unless it is the bytes of a Certificate in use.
 func (st *state) addObject(id uint32, get func(uint32) []byte) {
-	st.ids[id] = true
+	if st.ids != nil {
+		st.ids[id] = true
+	}
 	class, ok := ulong(get(attrClass))
 	if !ok {
 		return
@@ -236,8 +246,10 @@ func (st *state) sortObjects() {
 }
 
 // readKey4 reads the password entry, the certificate signatures and the ids
-// of private keys.
-func readKey4(ctx context.Context, c *conn, st *state) error {
+// of private keys. With onKey, it calls onKey once the password entry is
+// read, and keeps only the signatures for which the function onKey returns
+// reports true.
+func readKey4(ctx context.Context, c *conn, st *state, onKey func(*state) (func(sigKey, []byte) bool, error)) error {
 	st.keyExists = true
 	st.sigs = sigTable{}
 	st.userIDs = map[string]bool{}
@@ -255,21 +267,39 @@ func readKey4(ctx context.Context, c *conn, st *state) error {
 	if cols == nil || !cols["id"] || !cols["item1"] || !cols["item2"] {
 		return corrupt(c.path, "no metaData table: not an NSS key database")
 	}
-	rows, err := c.c.QueryContext(ctx, "SELECT id, item1, item2 FROM metaData WHERE id = 'password' OR id LIKE 'sig_cert_%'")
+	rows, err := c.c.QueryContext(ctx, "SELECT item1, item2 FROM metaData WHERE id = 'password'")
 	if err != nil {
 		return dbError(c.path, err)
 	}
 	defer rows.Close()
-	var id, item1, item2 rawCol
+	var item1, item2 rawCol
 	for rows.Next() {
-		if err := rows.Scan(&id, &item1, &item2); err != nil {
+		if err := rows.Scan(&item1, &item2); err != nil {
 			return corrupt(c.path, "metaData: %v", err)
 		}
-		if string(id.b) == "password" {
-			st.hasPasswordEntry, st.globalSalt, st.check = true, bytes.Clone(item1.b), bytes.Clone(item2.b)
-			continue
+		st.hasPasswordEntry, st.globalSalt, st.check = true, bytes.Clone(item1.b), bytes.Clone(item2.b)
+	}
+	if err := rows.Err(); err != nil {
+		return dbError(c.path, err)
+	}
+	rows.Close()
+	var keep func(sigKey, []byte) bool
+	if onKey != nil {
+		if keep, err = onKey(st); err != nil {
+			return err
 		}
-		if k, ok := parseSigID(id.b); ok {
+	}
+	rows, err = c.c.QueryContext(ctx, "SELECT id, item1 FROM metaData WHERE id LIKE 'sig_cert_%'")
+	if err != nil {
+		return dbError(c.path, err)
+	}
+	defer rows.Close()
+	var id rawCol
+	for rows.Next() {
+		if err := rows.Scan(&id, &item1); err != nil {
+			return corrupt(c.path, "metaData: %v", err)
+		}
+		if k, ok := parseSigID(id.b); ok && (keep == nil || keep(k, item1.b)) {
 			st.sigs.set(k, item1.b)
 		}
 	}
@@ -288,7 +318,6 @@ func readKey4(ctx context.Context, c *conn, st *state) error {
 			return dbError(c.path, err)
 		}
 		defer rows.Close()
-		var id rawCol
 		for rows.Next() {
 			if err := rows.Scan(&id); err != nil {
 				return corrupt(c.path, "nssPrivate: %v", err)
@@ -364,9 +393,9 @@ func evalTrust(tr *trustRow, der []byte, st *state, v *verifier) (*nssTrust, str
 	}
 	if v != nil {
 		// In ascending attribute order, as tr.attrs is.
-		for _, av := range tr.attrs {
+		for i, av := range tr.attrs {
 			a, val := av.attr, av.val
-			if !authenticated[a] || exemptFromCheck(a, val) {
+			if !authenticated[a] || exemptFromCheck(a, val) || tr.verified&(1<<i) != 0 {
 				continue
 			}
 			prefix, tail, ok := st.sigs.lookup(sigKey{tr.id, a})
@@ -405,9 +434,10 @@ func evalTrust(tr *trustRow, der []byte, st *state, v *verifier) (*nssTrust, str
 // certificate's trust. bad counts trust objects NSS would ignore. It fails
 // with errVerifyBudget when checking the signatures would cost more than
 // verifyBudget.
-func entries(st *state, a *auth) (out []*stores.Entry, bad int, err error) {
-	var v *verifier
-	if a.pk != nil {
+func entries(st *state, a *auth, v *verifier) (out []*stores.Entry, bad int, err error) {
+	if a.pk == nil {
+		v = nil
+	} else if v == nil {
 		v = newVerifier(a.pk)
 	}
 	seed := maphash.MakeSeed()
@@ -472,6 +502,40 @@ func entries(st *state, a *auth) (out []*stores.Entry, bad int, err error) {
 		return nil, 0, errVerifyBudget
 	}
 	return out, bad, nil
+}
+
+// readWork bounds the PBKDF2 iterations checkAsRead may spend while key4.db
+// is read (a few milliseconds): a signature that needs more is kept and
+// checked after the read.
+const readWork = 200_000
+
+// checkAsRead returns the filter readKey4 keeps signatures by when the state
+// is read for listing: a signature evalTrust would never look at is dropped,
+// one that checks out is marked on its trust object (trustRow.verified) and
+// dropped, and the rest (those that fail, or whose key would cost more than
+// readWork to derive) are kept for evalTrust, which checks them as before.
+func (st *state) checkAsRead(v *verifier) func(sigKey, []byte) bool {
+	return func(k sigKey, der []byte) bool {
+		i := sort.Search(len(st.trusts), func(i int) bool { return st.trusts[i].id >= k.id })
+		if i == len(st.trusts) || st.trusts[i].id != k.id {
+			return false
+		}
+		tr := st.trusts[i]
+		for j, av := range tr.attrs {
+			if av.attr != k.attr {
+				continue
+			}
+			if !authenticated[av.attr] || exemptFromCheck(av.attr, av.val) {
+				return false
+			}
+			if v.verify(der, tr.id, av.attr, av.val) == nil {
+				tr.verified |= 1 << j
+				return false
+			}
+			return true
+		}
+		return false
+	}
 }
 
 // isUser reports whether key4.db holds the private key of the certificate

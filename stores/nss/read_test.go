@@ -48,12 +48,12 @@ func TestVerifyBudget(t *testing.T) {
 		}
 	}
 	verifyBudget = 100
-	es, _, err := entries(st, &auth{pk: pk})
+	es, _, err := entries(st, &auth{pk: pk}, nil)
 	if err != nil || len(es) != 1 || es[0].Trust.IsZero() {
 		t.Fatalf("within the budget: %v, %d entries", err, len(es))
 	}
 	verifyBudget = 2 // fewer than the classic trust object alone needs
-	if _, _, err := entries(st, &auth{pk: pk}); err != errVerifyBudget {
+	if _, _, err := entries(st, &auth{pk: pk}, nil); err != errVerifyBudget {
 		t.Fatalf("over the budget: %v, want errVerifyBudget", err)
 	}
 }

@@ -171,5 +171,12 @@ func (t *sigTable) forID(id uint32, f func(sigKey, []byte)) {
 	}
 }
 
+// forEach calls f with every signature.
+func (t *sigTable) forEach(f func(sigKey, []byte)) {
+	for id := range t.m {
+		t.forID(id, f)
+	}
+}
+
 // done drops what only reading needed.
 func (t *sigTable) done() { t.intern = nil }

@@ -229,7 +229,15 @@ type verifier struct {
 	algs map[string]*sigAlg // by the signature's bytes before its last sigTail
 	work int                // PBKDF2 iterations spent
 	over bool               // a signature was refused for the budget
+	// readLimit, when not 0, makes a signature whose key would take the
+	// iterations spent past it fail with errDeferred instead: it is
+	// checked later (see checkAsRead).
+	readLimit int
 }
+
+// errDeferred: the signature was not checked, because deriving its key
+// would cost more than the verifier's readLimit allows.
+var errDeferred = errors.New("signature check deferred")
 
 // sigAlg is what a verified signature's beginning says: the key and MAC
 // function, and the MAC's first bytes (those before the last sigTail).
@@ -293,6 +301,9 @@ func (v *verifier) verify(der []byte, objectID, attr uint32, value []byte) error
 	cacheKey := fmt.Sprintf("%x/%d/%d/%v", p.Salt, p.Iterations, p.KeyLength, p.PRF.Algorithm)
 	key, ok := v.keys[cacheKey]
 	if !ok {
+		if v.readLimit != 0 && v.work+max(p.Iterations, 0) > min(v.readLimit, verifyBudget) {
+			return errDeferred
+		}
 		if v.work+max(p.Iterations, 0) > verifyBudget {
 			v.over = true
 			return errVerifyBudget
