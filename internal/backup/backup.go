@@ -98,6 +98,9 @@ func DefaultRoot() string {
 
 var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
+// stampLayout is the time stamp a backup folder's name starts with.
+const stampLayout = "20060102T150405.000000000Z"
+
 // Take saves paths (files or folders; missing ones are recorded as missing)
 // for store into a new backup under root.
 func Take(root, store string, paths []string, now time.Time) (*Backup, error) {
@@ -118,7 +121,7 @@ func TakeState(root, store string, paths []string, state []byte, now time.Time) 
 	if err := securefs.CheckStateDir(base); err != nil {
 		return nil, err
 	}
-	stamp := now.UTC().Format("20060102T150405.000000000Z")
+	stamp := now.UTC().Format(stampLayout)
 	dir, err := os.MkdirTemp(base, stamp+"-"+slug+"-")
 	if err != nil {
 		return nil, fmt.Errorf("backup folder: %w", err)
@@ -418,7 +421,11 @@ func Open(dir string) (*Backup, error) {
 }
 
 // List returns the backups under root, newest first.
-func List(root string) ([]*Backup, error) {
+func List(root string) ([]*Backup, error) { return list(root, nil) }
+
+// list is List of the backups whose folder name read accepts (all when read
+// is nil).
+func list(root string, read func(name string) bool) ([]*Backup, error) {
 	ents, err := os.ReadDir(filepath.Join(root, "backups"))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -428,7 +435,7 @@ func List(root string) ([]*Backup, error) {
 	}
 	var out []*Backup
 	for _, de := range ents {
-		if !de.IsDir() {
+		if !de.IsDir() || read != nil && !read(de.Name()) {
 			continue
 		}
 		b, err := Open(filepath.Join(root, "backups", de.Name()))
@@ -471,8 +478,39 @@ func Find(root, id string) (*Backup, error) {
 }
 
 // Prune keeps the newest keep backups of each store and removes the rest.
+// A backup's folder name holds its store's slug, so it reads the manifests
+// only of the backups whose slug more than keep folders share: a store whose
+// folders are at most keep has nothing to remove, and a run that backs up
+// one store reads about keep manifests, not every backup's.
 func Prune(root string, keep int) error {
-	all, err := List(root)
+	ents, err := os.ReadDir(filepath.Join(root, "backups"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	bySlug := map[string]int{}
+	for _, de := range ents {
+		if !de.IsDir() {
+			continue
+		}
+		slug, ok := slugOf(de.Name())
+		if !ok {
+			return prune(root, keep, nil) // a folder named otherwise: read them all
+		}
+		bySlug[slug]++
+	}
+	return prune(root, keep, func(name string) bool {
+		slug, _ := slugOf(name)
+		return bySlug[slug] > keep
+	})
+}
+
+// prune is Prune over the backups whose folder name read accepts (all of
+// them when read is nil).
+func prune(root string, keep int, read func(name string) bool) error {
+	all, err := list(root, read)
 	if err != nil {
 		return err
 	}
@@ -487,4 +525,27 @@ func Prune(root string, keep int) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// slugOf is the store slug in a backup folder's name as TakeState makes it:
+// the time stamp, the slug and MkdirTemp's random digits, joined by dashes.
+func slugOf(name string) (string, bool) {
+	n := len(stampLayout)
+	if len(name) < n+2 || name[n] != '-' {
+		return "", false
+	}
+	if _, err := time.Parse(stampLayout, name[:n]); err != nil {
+		return "", false
+	}
+	rest := name[n+1:]
+	i := strings.LastIndexByte(rest, '-')
+	if i < 0 || i == len(rest)-1 {
+		return "", false
+	}
+	for _, c := range rest[i+1:] {
+		if c < '0' || c > '9' {
+			return "", false
+		}
+	}
+	return rest[:i], true
 }

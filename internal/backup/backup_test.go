@@ -75,3 +75,41 @@ func TestPruneKeepsNewestPerStore(t *testing.T) {
 		t.Errorf("newest first: got %v", all[0].Created)
 	}
 }
+
+// Prune goes by store, not by folder name: two stores whose names make the
+// same slug are each kept to keep, and a folder named otherwise does not
+// change what is kept.
+func TestPruneStoresSharingASlug(t *testing.T) {
+	for _, foreign := range []bool{false, true} {
+		root := t.TempDir()
+		f := filepath.Join(t.TempDir(), "f")
+		os.WriteFile(f, []byte("x"), 0o644)
+		base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		take := map[string]int{"pem:a/b": 3, "pem:a-b": 2, "pem:c": 2, "pem:d": 3}
+		i := 0
+		for store, n := range take {
+			for range n {
+				i++
+				if _, err := backup.Take(root, store, []string{f}, base.Add(time.Duration(i)*time.Minute)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if foreign {
+			os.Mkdir(filepath.Join(root, "backups", "notes"), 0o700)
+		}
+		if err := backup.Prune(root, 2); err != nil {
+			t.Fatal(err)
+		}
+		all, _ := backup.List(root)
+		count := map[string]int{}
+		for _, b := range all {
+			count[b.Store]++
+		}
+		for store := range take {
+			if count[store] != 2 {
+				t.Errorf("foreign folder %v: %s keeps %d backups, want 2 (%v)", foreign, store, count[store], count)
+			}
+		}
+	}
+}
