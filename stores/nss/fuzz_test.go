@@ -169,8 +169,7 @@ func fuzzDecodeObjects(t *testing.T, objects, sig, check []byte, metaID string) 
 	}
 	decodeObjects(st, objects)
 	for _, tr := range st.trusts {
-		for _, av := range tr.attrs {
-			a, v := av.attr, av.val
+		for a, v := range tr.attrs.all() {
 			if len(sig) == 0 {
 				st.sigs.set(sigKey{tr.id, a}, fuzzSigner().sign(tr.id, a, v))
 			} else {
@@ -266,8 +265,7 @@ func anyVerifies(st *state, rows []*trustRow, pk []byte) bool {
 	v := newVerifier(pk)
 	for _, tr := range rows {
 		ok := true
-		for _, av := range tr.attrs {
-			a, val := av.attr, av.val
+		for a, val := range tr.attrs.all() {
 			if !authenticated[a] || exemptFromCheck(a, val) {
 				continue
 			}

@@ -220,21 +220,29 @@ func (st *state) addObject(id uint32, get func(uint32) []byte) {
 		st.certs = append(st.certs, r)
 	case ckoNSSTrust, ckoTrust:
 		tr := &trustRow{id: id, class: class, issuer: get(attrIssuer), serial: get(attrSerial)}
-		n := 0
-		for _, t := range trustAttrOrder {
-			if get(t) != nil {
-				n++
-			}
-		}
-		tr.attrs = make(attrList, 0, n)
-		parts := []*[]byte{&tr.issuer, &tr.serial}
+		n, size := 0, 0
 		for _, t := range trustAttrOrder {
 			if v := get(t); v != nil {
-				tr.attrs = append(tr.attrs, attrVal{t, v})
-				parts = append(parts, &tr.attrs[len(tr.attrs)-1].val)
+				n, size = n+1, size+len(v)
 			}
 		}
-		pack(parts...)
+		// One allocation for the values, then issuer and serial number.
+		buf := make([]byte, 0, size+len(tr.issuer)+len(tr.serial))
+		tr.attrs.refs = make([]attrRef, 0, n)
+		for _, t := range trustAttrOrder {
+			if v := get(t); v != nil {
+				buf = append(buf, v...)
+				tr.attrs.refs = append(tr.attrs.refs, attrRef{t, uint32(len(buf))})
+			}
+		}
+		tr.attrs.vals = buf[:len(buf):len(buf)]
+		for _, b := range []*[]byte{&tr.issuer, &tr.serial} {
+			if *b != nil {
+				start := len(buf)
+				buf = append(buf, *b...)
+				*b = buf[start:len(buf):len(buf)]
+			}
+		}
 		st.trusts = append(st.trusts, tr)
 	}
 }
@@ -393,8 +401,8 @@ func evalTrust(tr *trustRow, der []byte, st *state, v *verifier) (*nssTrust, str
 	}
 	if v != nil {
 		// In ascending attribute order, as tr.attrs is.
-		for i, av := range tr.attrs {
-			a, val := av.attr, av.val
+		for i := range tr.attrs.len() {
+			a, val := tr.attrs.at(i)
 			if !authenticated[a] || exemptFromCheck(a, val) || tr.verified&(1<<i) != 0 {
 				continue
 			}
@@ -433,22 +441,47 @@ func evalTrust(tr *trustRow, der []byte, st *state, v *verifier) (*nssTrust, str
 // entries turns the state into store entries, with NSS's view of each
 // certificate's trust. bad counts trust objects NSS would ignore. It fails
 // with errVerifyBudget when checking the signatures would cost more than
-// verifyBudget.
+// verifyBudget. v, when not nil, is the verifier the signatures were checked
+// with as they were read. A listing state (st.listing) is used up: its rows
+// are let go as their entries are made.
 func entries(st *state, a *auth, v *verifier) (out []*stores.Entry, bad int, err error) {
 	if a.pk == nil {
 		v = nil
 	} else if v == nil {
 		v = newVerifier(a.pk)
 	}
+	// Trust objects by issuer and serial number. A listing drops each row
+	// once every certificate that may use it is done, so that the state
+	// shrinks as the entries grow.
+	type bucket struct {
+		rows  []*trustRow
+		users int // certificate objects yet to look here
+	}
 	seed := maphash.MakeSeed()
-	byKey := map[uint64][]*trustRow{}
+	byKey := map[uint64]*bucket{}
 	for _, tr := range st.trusts {
 		k := pairHash(seed, tr.issuer, tr.serial)
-		byKey[k] = append(byKey[k], tr)
+		b := byKey[k]
+		if b == nil {
+			b = &bucket{}
+			byKey[k] = b
+		}
+		b.rows = append(b.rows, tr)
 	}
-	for _, cr := range st.certs {
+	if st.listing {
+		st.trusts = nil
+		for _, cr := range st.certs {
+			if b := byKey[pairHash(seed, cr.issuer, cr.serial)]; b != nil && cr.der != nil {
+				b.users++
+			}
+		}
+	}
+	for i, cr := range st.certs {
 		if cr.der == nil {
 			continue
+		}
+		if st.listing {
+			st.certs[i] = nil
 		}
 		cert, err := cr.cert, error(nil)
 		if cert == nil {
@@ -465,9 +498,15 @@ func entries(st *state, a *auth, v *verifier) (out []*stores.Entry, bad int, err
 		e.Owned = strings.HasPrefix(e.Label, OwnerPrefix)
 		// The classic object comes first: it is what this NSS version reads.
 		var cands []*trustRow
-		for _, tr := range byKey[pairHash(seed, cr.issuer, cr.serial)] {
-			if bytes.Equal(tr.issuer, cr.issuer) && bytes.Equal(tr.serial, cr.serial) {
-				cands = append(cands, tr)
+		k := pairHash(seed, cr.issuer, cr.serial)
+		if b := byKey[k]; b != nil {
+			for _, tr := range b.rows {
+				if bytes.Equal(tr.issuer, cr.issuer) && bytes.Equal(tr.serial, cr.serial) {
+					cands = append(cands, tr)
+				}
+			}
+			if b.users--; st.listing && b.users == 0 {
+				delete(byKey, k)
 			}
 		}
 		sort.SliceStable(cands, func(i, j int) bool {
@@ -521,14 +560,15 @@ func (st *state) checkAsRead(v *verifier) func(sigKey, []byte) bool {
 			return false
 		}
 		tr := st.trusts[i]
-		for j, av := range tr.attrs {
-			if av.attr != k.attr {
+		for j := range tr.attrs.len() {
+			attr, val := tr.attrs.at(j)
+			if attr != k.attr {
 				continue
 			}
-			if !authenticated[av.attr] || exemptFromCheck(av.attr, av.val) {
+			if !authenticated[attr] || exemptFromCheck(attr, val) {
 				return false
 			}
-			if v.verify(der, tr.id, av.attr, av.val) == nil {
+			if v.verify(der, tr.id, attr, val) == nil {
 				tr.verified |= 1 << j
 				return false
 			}

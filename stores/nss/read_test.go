@@ -38,8 +38,7 @@ func TestVerifyBudget(t *testing.T) {
 	st := &state{ids: map[uint32]bool{}, userIDs: map[string]bool{}}
 	decodeObjects(st, seedObjects())
 	for _, tr := range st.trusts {
-		for _, av := range tr.attrs {
-			a, v := av.attr, av.val
+		for a, v := range tr.attrs.all() {
 			s, err := newSigner(pk, 1)
 			if err != nil {
 				t.Fatal(err)

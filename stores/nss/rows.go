@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/maphash"
+	"iter"
 	"sort"
 	"strconv"
 	"time"
@@ -61,17 +62,49 @@ func pack(parts ...*[]byte) {
 }
 
 // attrList is the attributes of a trust object that were read, in
-// ascending attribute order; absent ones are not listed.
-type attrList []attrVal
+// ascending attribute order; absent ones are not listed. The values lie back
+// to back in vals.
+type attrList struct {
+	vals []byte
+	refs []attrRef
+}
+
+// attrRef is one attribute: its value ends at vals[end] and starts where the
+// one before ends.
+type attrRef struct{ attr, end uint32 }
+
+func (l attrList) len() int { return len(l.refs) }
+
+// at returns the i-th attribute and its value.
+func (l attrList) at(i int) (uint32, []byte) {
+	start := uint32(0)
+	if i > 0 {
+		start = l.refs[i-1].end
+	}
+	end := l.refs[i].end
+	return l.refs[i].attr, l.vals[start:end:end]
+}
 
 // get returns the value of attr, nil when absent.
 func (l attrList) get(attr uint32) []byte {
-	for _, av := range l {
-		if av.attr == attr {
-			return av.val
+	for i, r := range l.refs {
+		if r.attr == attr {
+			_, v := l.at(i)
+			return v
 		}
 	}
 	return nil
+}
+
+// all yields each attribute and its value.
+func (l attrList) all() iter.Seq2[uint32, []byte] {
+	return func(yield func(uint32, []byte) bool) {
+		for i := range l.refs {
+			if !yield(l.at(i)) {
+				return
+			}
+		}
+	}
 }
 
 // trustAttrOrder is trustReadAttrs in ascending order.
