@@ -176,65 +176,104 @@ type planner struct {
 // rowIndex finds rows by value without scanning the whole database, so that
 // writing n certificates costs O(n), not O(n^2). Keys are hashes of the
 // values (so that the index holds no copy of them); lookups compare the
-// values. Each slice keeps the order of st.certs or st.trusts.
+// values. Rows under one key keep the order of st.certs or st.trusts.
 type rowIndex struct {
 	seed      maphash.Seed
-	byDER     map[uint64][]*certRow
-	byIssuer  map[uint64][]*certRow // issuer and serial
-	bySubject map[uint64][]*certRow
-	byLabel   map[uint64][]*certRow
-	trusts    map[uint64][]*trustRow // issuer and serial
+	byDER     rowMap[*certRow]
+	byIssuer  rowMap[*certRow] // issuer and serial
+	bySubject rowMap[*certRow]
+	byLabel   rowMap[*certRow]
+	trusts    rowMap[*trustRow] // issuer and serial
+}
+
+// rowMap maps a hash to the rows under it, in the order they were added; a
+// key with one row (nearly all of them) costs one pointer.
+type rowMap[T comparable] struct {
+	one  map[uint64]T
+	many map[uint64][]T
+}
+
+func newRowMap[T comparable]() rowMap[T] {
+	return rowMap[T]{one: map[uint64]T{}, many: map[uint64][]T{}}
+}
+
+func (m rowMap[T]) add(k uint64, r T) {
+	if rows, ok := m.many[k]; ok {
+		m.many[k] = append(rows, r)
+	} else if old, ok := m.one[k]; ok {
+		delete(m.one, k)
+		m.many[k] = []T{old, r}
+	} else {
+		m.one[k] = r
+	}
+}
+
+func (m rowMap[T]) remove(k uint64, r T) {
+	if rows, ok := m.many[k]; ok {
+		switch rows = deleteRow(rows, r); len(rows) {
+		case 0:
+			delete(m.many, k)
+		case 1:
+			delete(m.many, k)
+			m.one[k] = rows[0]
+		default:
+			m.many[k] = rows
+		}
+	} else if old, ok := m.one[k]; ok && old == r {
+		delete(m.one, k)
+	}
+}
+
+// find returns the rows under k for which ok holds, in order; nil when none
+// does.
+func (m rowMap[T]) find(k uint64, ok func(T) bool) []T {
+	if r, found := m.one[k]; found {
+		if ok(r) {
+			return []T{r}
+		}
+		return nil
+	}
+	var out []T
+	for _, r := range m.many[k] {
+		if ok(r) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 func (ix *rowIndex) hash(b []byte) uint64 { return maphash.Bytes(ix.seed, b) }
 
 func (ix *rowIndex) pairHash(issuer, serial []byte) uint64 { return pairHash(ix.seed, issuer, serial) }
 
-// matching returns the rows of rows for which ok holds, without copying
-// when all do.
-func matching[T any](rows []T, ok func(T) bool) []T {
-	for i, r := range rows {
-		if !ok(r) {
-			out := append([]T(nil), rows[:i]...)
-			for _, r := range rows[i+1:] {
-				if ok(r) {
-					out = append(out, r)
-				}
-			}
-			return out
-		}
-	}
-	return rows
-}
-
 func (ix *rowIndex) certsByDER(der []byte) []*certRow {
-	return matching(ix.byDER[ix.hash(der)], func(r *certRow) bool { return bytes.Equal(r.der, der) })
+	return ix.byDER.find(ix.hash(der), func(r *certRow) bool { return bytes.Equal(r.der, der) })
 }
 
 func (ix *rowIndex) certsByIssuer(issuer, serial []byte) []*certRow {
-	return matching(ix.byIssuer[ix.pairHash(issuer, serial)], func(r *certRow) bool {
+	return ix.byIssuer.find(ix.pairHash(issuer, serial), func(r *certRow) bool {
 		return bytes.Equal(r.issuer, issuer) && bytes.Equal(r.serial, serial)
 	})
 }
 
 func (ix *rowIndex) certsBySubject(subject []byte) []*certRow {
-	return matching(ix.bySubject[ix.hash(subject)], func(r *certRow) bool { return bytes.Equal(r.subject, subject) })
+	return ix.bySubject.find(ix.hash(subject), func(r *certRow) bool { return bytes.Equal(r.subject, subject) })
 }
 
 func (ix *rowIndex) certsByLabel(label []byte) []*certRow {
-	return matching(ix.byLabel[ix.hash(label)], func(r *certRow) bool { return bytes.Equal(r.label, label) })
+	return ix.byLabel.find(ix.hash(label), func(r *certRow) bool { return bytes.Equal(r.label, label) })
 }
 
 func (ix *rowIndex) trustsFor(issuer, serial []byte) []*trustRow {
-	return matching(ix.trusts[ix.pairHash(issuer, serial)], func(t *trustRow) bool {
+	return ix.trusts.find(ix.pairHash(issuer, serial), func(t *trustRow) bool {
 		return bytes.Equal(t.issuer, issuer) && bytes.Equal(t.serial, serial)
 	})
 }
 
 func (pl *planner) index() *rowIndex {
 	if pl.ix == nil {
-		ix := &rowIndex{seed: maphash.MakeSeed(), byDER: map[uint64][]*certRow{}, byIssuer: map[uint64][]*certRow{},
-			bySubject: map[uint64][]*certRow{}, byLabel: map[uint64][]*certRow{}, trusts: map[uint64][]*trustRow{}}
+		ix := &rowIndex{seed: maphash.MakeSeed(), byDER: newRowMap[*certRow](), byIssuer: newRowMap[*certRow](),
+			bySubject: newRowMap[*certRow](), byLabel: newRowMap[*certRow](), trusts: newRowMap[*trustRow]()}
 		for _, r := range pl.st.certs {
 			ix.addCert(r)
 		}
@@ -247,40 +286,22 @@ func (pl *planner) index() *rowIndex {
 }
 
 func (ix *rowIndex) addCert(r *certRow) {
-	for _, e := range [...]struct {
-		m map[uint64][]*certRow
-		k uint64
-	}{{ix.byDER, ix.hash(r.der)}, {ix.byIssuer, ix.pairHash(r.issuer, r.serial)}, {ix.bySubject, ix.hash(r.subject)}, {ix.byLabel, ix.hash(r.label)}} {
-		e.m[e.k] = append(e.m[e.k], r)
-	}
+	ix.byDER.add(ix.hash(r.der), r)
+	ix.byIssuer.add(ix.pairHash(r.issuer, r.serial), r)
+	ix.bySubject.add(ix.hash(r.subject), r)
+	ix.byLabel.add(ix.hash(r.label), r)
 }
 
 func (ix *rowIndex) deleteCert(r *certRow) {
-	for _, e := range [...]struct {
-		m map[uint64][]*certRow
-		k uint64
-	}{{ix.byDER, ix.hash(r.der)}, {ix.byIssuer, ix.pairHash(r.issuer, r.serial)}, {ix.bySubject, ix.hash(r.subject)}, {ix.byLabel, ix.hash(r.label)}} {
-		if rows := deleteRow(e.m[e.k], r); len(rows) > 0 {
-			e.m[e.k] = rows
-		} else {
-			delete(e.m, e.k)
-		}
-	}
+	ix.byDER.remove(ix.hash(r.der), r)
+	ix.byIssuer.remove(ix.pairHash(r.issuer, r.serial), r)
+	ix.bySubject.remove(ix.hash(r.subject), r)
+	ix.byLabel.remove(ix.hash(r.label), r)
 }
 
-func (ix *rowIndex) addTrust(t *trustRow) {
-	k := ix.pairHash(t.issuer, t.serial)
-	ix.trusts[k] = append(ix.trusts[k], t)
-}
+func (ix *rowIndex) addTrust(t *trustRow) { ix.trusts.add(ix.pairHash(t.issuer, t.serial), t) }
 
-func (ix *rowIndex) deleteTrust(t *trustRow) {
-	k := ix.pairHash(t.issuer, t.serial)
-	if rows := deleteRow(ix.trusts[k], t); len(rows) > 0 {
-		ix.trusts[k] = rows
-	} else {
-		delete(ix.trusts, k)
-	}
-}
+func (ix *rowIndex) deleteTrust(t *trustRow) { ix.trusts.remove(ix.pairHash(t.issuer, t.serial), t) }
 
 func (pl *planner) newID() uint32 {
 	for {
@@ -904,7 +925,14 @@ func readState(ctx context.Context, cc, kc *conn, wrap func(context.Context, *co
 // plan simulates the changes on st and returns the statements, signatures
 // included.
 func (s *Store) plan(st *state, a *auth, sg *signer, keyPath string, changes []stores.Change) (*plan, error) {
-	pl := &planner{st: st, a: a, sg: sg, keyPath: keyPath, p: &plan{oldSigs: map[string][]byte{}}}
+	// An addition writes a certificate and a trust object, mostly.
+	n := 0
+	for _, ch := range changes {
+		if ch.Action != stores.Remove {
+			n += 2
+		}
+	}
+	pl := &planner{st: st, a: a, sg: sg, keyPath: keyPath, p: &plan{oldSigs: map[string][]byte{}, writes: make([]rowWrite, 0, n)}}
 	for _, ch := range changes {
 		if err := pl.refuseUserCert(ch); err != nil {
 			return nil, err

@@ -295,3 +295,42 @@ func TestReadSharesCertificatesInUse(t *testing.T) {
 	runtime.KeepAlive(c1)
 	runtime.KeepAlive(c2)
 }
+
+// TestRowMap: rows under one key come back in the order they were added,
+// filtered, through one row, many and back.
+func TestRowMap(t *testing.T) {
+	m := newRowMap[*int]()
+	r := make([]*int, 5)
+	for i := range r {
+		r[i] = new(int)
+		*r[i] = i
+	}
+	all := func(*int) bool { return true }
+	for _, x := range r {
+		m.add(7, x)
+	}
+	m.add(8, r[0])
+	if got := m.find(7, all); len(got) != 5 || got[0] != r[0] || got[4] != r[4] {
+		t.Fatalf("find(7) = %v", got)
+	}
+	if got := m.find(7, func(x *int) bool { return *x%2 == 1 }); len(got) != 2 || got[0] != r[1] || got[1] != r[3] {
+		t.Fatalf("find(7, odd) = %v", got)
+	}
+	for _, x := range r[:4] {
+		m.remove(7, x)
+	}
+	if got := m.find(7, all); len(got) != 1 || got[0] != r[4] || len(m.many) != 0 {
+		t.Fatalf("after removals: %v, %d keys with many rows", got, len(m.many))
+	}
+	m.remove(7, r[0]) // not there any more: no effect
+	m.remove(7, r[4])
+	if got := m.find(7, all); got != nil {
+		t.Fatalf("after removing all: %v", got)
+	}
+	if got := m.find(8, func(*int) bool { return false }); got != nil {
+		t.Fatalf("find(8, none) = %v", got)
+	}
+	if got := m.find(8, all); len(got) != 1 || got[0] != r[0] {
+		t.Fatalf("find(8) = %v", got)
+	}
+}
