@@ -22,6 +22,10 @@ import (
 type certFields struct {
 	serial, issuer, subject []byte // whole elements: tag, length and content
 	notBefore, notAfter     time.Time
+	// For parseFast: the signature algorithm (inside and outside the
+	// TBSCertificate), the public key's content and the TBSCertificate after
+	// it (unique ids and extensions), all as read.
+	sigAlg, outerSigAlg, spki, tail cryptobyte.String
 }
 
 // readFields reads what parseRaw reads, from a certificate in strict DER whose
@@ -49,7 +53,7 @@ func readFields(der []byte) (certFields, bool) {
 		}
 	}
 	if !tbs.ReadASN1Element(&serial, cbasn1.INTEGER) ||
-		!skipElement(&tbs, cbasn1.SEQUENCE) || // signature algorithm
+		!tbs.ReadASN1Element(&f.sigAlg, cbasn1.SEQUENCE) ||
 		!tbs.ReadASN1Element(&issuer, cbasn1.SEQUENCE) ||
 		!tbs.ReadASN1(&validity, cbasn1.SEQUENCE) ||
 		!readTime(&validity, &f.notBefore) || !readTime(&validity, &f.notAfter) || !validity.Empty() ||
@@ -58,22 +62,15 @@ func readFields(der []byte) (certFields, bool) {
 	}
 	// The rest of the TBSCertificate: the public key (a SEQUENCE of
 	// elements, which encoding/asn1 reads one by one) and the optional parts.
-	var spki cryptobyte.String
-	if !tbs.ReadASN1(&spki, cbasn1.SEQUENCE) || !wellFormed(spki) || !wellFormed(tbs) {
+	if !tbs.ReadASN1(&f.spki, cbasn1.SEQUENCE) || !wellFormed(f.spki) || !wellFormed(tbs) {
 		return f, false
 	}
 	var sig asn1.BitString
-	if !skipElement(&cert, cbasn1.SEQUENCE) || !cert.ReadASN1BitString(&sig) || !cert.Empty() {
+	if !cert.ReadASN1Element(&f.outerSigAlg, cbasn1.SEQUENCE) || !cert.ReadASN1BitString(&sig) || !cert.Empty() {
 		return f, false
 	}
-	f.serial, f.issuer, f.subject = serial, issuer, subject
+	f.serial, f.issuer, f.subject, f.tail = serial, issuer, subject, tbs
 	return f, true
-}
-
-// skipElement reads one element with the given tag and drops it.
-func skipElement(s *cryptobyte.String, tag cbasn1.Tag) bool {
-	var x cryptobyte.String
-	return s.ReadASN1(&x, tag)
 }
 
 // wellFormed reports whether s is a run of DER elements with one-byte tags.

@@ -1,9 +1,15 @@
 package stores_test
 
 import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/pem"
+	"math/big"
+	"net"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -85,8 +91,10 @@ func differentialCorpus(t *testing.T) map[string][]byte {
 		time.Date(1949, 12, 31, 23, 59, 59, 0, time.UTC), time.Date(2051, 1, 2, 3, 4, 5, 0, time.UTC))).DER
 	out["UTC times at the edges"] = testpki.Root("Differential 1950", testpki.Validity(
 		time.Date(1950, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2049, 12, 31, 23, 59, 59, 0, time.UTC))).DER
-	neg := testpki.Root("Differential Negative")
-	out["negative serial"] = negativeSerial(t, neg.DER, neg.Cert.SerialNumber.Bytes())
+	neg := testpki.Root("Differential Negative", testpki.Serial(0x1234))
+	negDER := append([]byte(nil), neg.DER...)
+	negDER[bytes.Index(negDER, []byte{0x02, 0x02, 0x12, 0x34})+2] |= 0x80
+	out["negative serial"] = negDER
 	names := map[string][]byte{
 		"escapes":           rawName([]atv{utf8s(oidCN, ` a,b+c"d\e<f>g;h #i `)}, []atv{printable(oidC, "DE")}),
 		"leading hash":      rawName([]atv{utf8s(oidCN, "#hash")}),
@@ -111,8 +119,55 @@ func differentialCorpus(t *testing.T) map[string][]byte {
 	for n, raw := range names {
 		out["subject "+n] = testpki.RootDER("Differential "+n, testpki.RawSubject(raw))
 	}
+	for n, der := range richCertificates(t, root) {
+		out[n] = der
+	}
 	return out
 }
+
+// richCertificates are certificates with the extensions and keys the fast
+// parser reads or must leave alone, made with crypto/x509.
+func richCertificates(t *testing.T, issuer *testpki.Cert) map[string][]byte {
+	t.Helper()
+	edPub := ed25519.NewKeyFromSeed(make([]byte, 32)).Public()
+	base := func() *x509.Certificate {
+		return &x509.Certificate{
+			SerialNumber: big.NewInt(4242), Subject: pkix.Name{CommonName: "Rich", Organization: []string{"rootsync tests"}},
+			NotBefore: testpki.NotBefore, NotAfter: testpki.NotAfter, BasicConstraintsValid: true,
+			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+			UnknownExtKeyUsage: []asn1.ObjectIdentifier{{1, 3, 6, 1, 4, 1, 311, 10, 3, 12}},
+			DNSNames:           []string{"rich.example"}, EmailAddresses: []string{"ca@rich.example"},
+			IPAddresses:           []net.IP{net.IPv4(192, 0, 2, 1), net.ParseIP("2001:db8::1")},
+			PolicyIdentifiers:     []asn1.ObjectIdentifier{{2, 23, 140, 1, 2, 1}},
+			CRLDistributionPoints: []string{"http://crl.rich.example/root.crl"},
+			OCSPServer:            []string{"http://ocsp.rich.example"}, IssuingCertificateURL: []string{"http://rich.example/ca.crt"},
+			SubjectKeyId: []byte{1, 2, 3, 4},
+		}
+	}
+	make := func(tmpl *x509.Certificate, pub any) []byte {
+		der, err := x509.CreateCertificate(nil, tmpl, issuer.Cert, pub, issuer.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return der
+	}
+	out := map[string][]byte{}
+	out["rich leaf"] = make(base(), &testpki.Key("rich").PublicKey)
+	out["Ed25519 key"] = make(base(), edPub)
+	nc := base()
+	nc.IsCA, nc.PermittedDNSDomains = true, []string{"rich.example"}
+	out["name constraints"] = make(nc, &testpki.Key("rich").PublicKey)
+	uri := base()
+	uri.URIs = []*url.URL{{Scheme: "https", Host: "rich.example"}}
+	out["URI name"] = make(uri, &testpki.Key("rich").PublicKey)
+	crit := base()
+	crit.ExtraExtensions = []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 2, 3, 4}, Critical: true, Value: []byte{0x05, 0x00}}}
+	out["unknown critical extension"] = make(crit, &testpki.Key("rich").PublicKey)
+	return out
+}
+
+// fastParsed records the certificates checkSame saw parseFast read.
+var fastParsed = map[string]bool{}
 
 // checkSame holds the fast readers to the encoding/asn1 ones for der:
 // wherever a fast reader reads something, it must read the same.
@@ -121,6 +176,13 @@ func checkSame(t *testing.T, name string, der []byte) (fieldsRead, nameRead bool
 	fieldsRead, diff := stores.FastFieldsAgree(der)
 	if diff != "" {
 		t.Errorf("%s: readFields and parseRaw disagree: %s\n%x", name, diff, der)
+	}
+	parsed, d := stores.FastParseAgrees(der)
+	if d != "" {
+		t.Errorf("%s: parseFast and the lenient parser disagree: %s\n%x", name, d, der)
+	}
+	if parsed {
+		fastParsed[name] = true
 	}
 	if c, err := stores.ParseCertificate(der); err == nil {
 		var d string
@@ -154,6 +216,19 @@ func TestFastReadersAgreeWithEncodingASN1(t *testing.T) {
 			t.Errorf("%s: the fast readers do not read it (fields %v, name %v)", name, f, n)
 		}
 	}
+	for _, name := range []string{"root", "intermediate", "leaf", "not a CA", "generalized times", "UTC times at the edges",
+		"subject escapes", "subject unicode", "subject multi-valued RDN", "subject empty subject",
+		"rich leaf", "Ed25519 key", "unknown critical extension"} {
+		if !fastParsed[name] {
+			t.Errorf("%s: parseFast does not read it", name)
+		}
+	}
+	for _, name := range []string{"negative serial", "malformed key usage", "malformed basic constraints",
+		"name constraints", "URI name", "subject email", "subject T61String"} {
+		if fastParsed[name] {
+			t.Errorf("%s: parseFast reads it", name)
+		}
+	}
 	// And leave what they do not know to encoding/asn1.
 	for _, name := range []string{"subject email", "subject unknown attribute", "subject T61String", "subject BMPString",
 		"subject VisibleString", "subject printable with @", "subject IA5 high byte", "subject invalid UTF-8", "subject empty RDN"} {
@@ -161,26 +236,49 @@ func TestFastReadersAgreeWithEncodingASN1(t *testing.T) {
 			t.Errorf("%s: simpleName reads it", name)
 		}
 	}
+	fast := 0
+	for name := range corpus {
+		if strings.HasPrefix(name, "system root ") && fastParsed[name] {
+			fast++
+		}
+	}
+	if system > 0 && fast*10 < system*8 {
+		t.Errorf("parseFast reads only %d of the system's %d roots", fast, system)
+	}
+	t.Logf("system roots parseFast reads: %d of %d", fast, system)
 	if system > 0 && systemRead*10 < system*8 {
 		t.Errorf("the fast readers read only %d of the system's %d roots", systemRead, system)
 	}
 	t.Logf("system roots the fast readers read: %d of %d", systemRead, system)
 }
 
-// TestFastReadersAgreeOnDamage flips every bit of two certificates, one by
-// one: wherever a fast reader still reads the damaged certificate, it must
-// read what encoding/asn1 reads.
+// TestFastReadersAgreeOnDamage flips every bit of two certificates (and one
+// bit of every byte of an RSA root of the system's), one by one: wherever a
+// fast reader still reads the damaged certificate, it must read what
+// encoding/asn1 and the lenient parser read.
 func TestFastReadersAgreeOnDamage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("flips every bit of two certificates")
 	}
-	for _, base := range [][]byte{
+	bases := [][]byte{
 		testpki.Root("Damaged Root").DER,
+		richCertificates(t, testpki.Root("Damaged Issuer"))["rich leaf"],
 		testpki.RootDER("Damaged Names", testpki.RawSubject(rawName([]atv{printable(oidC, "DE")}, []atv{utf8s(oidO, "Ä, Inc.")}, []atv{utf8s(oidCN, "Damaged Names")}))),
-	} {
+	}
+	// An RSA root of the system's, when there is one.
+	for name, der := range differentialCorpus(t) {
+		if x, err := x509.ParseCertificate(der); err == nil && strings.HasPrefix(name, "system root ") && x.PublicKeyAlgorithm == x509.RSA {
+			bases = append(bases, der)
+			break
+		}
+	}
+	for n, base := range bases {
 		der := append([]byte(nil), base...)
 		for i := range der {
 			for bit := range 8 {
+				if n == 2 && bit != i%8 {
+					continue // the large RSA root: one bit of each byte
+				}
 				der[i] ^= 1 << bit
 				checkSame(t, "damaged", der)
 				der[i] ^= 1 << bit
@@ -193,6 +291,9 @@ func TestFastReadersAgreeOnDamage(t *testing.T) {
 // same.
 func FuzzFastReaders(f *testing.F) {
 	f.Add(testpki.Root("Fuzz Root").DER)
+	for _, der := range richCertificates(&testing.T{}, testpki.Root("Fuzz Issuer")) {
+		f.Add(der)
+	}
 	f.Add(testpki.RootDER("Fuzz Names", testpki.RawSubject(rawName([]atv{printable(oidO, "O"), utf8s(oidCN, "a+b")}))))
 	f.Fuzz(func(t *testing.T, der []byte) {
 		checkSame(t, "fuzzed", der)

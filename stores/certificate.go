@@ -98,10 +98,30 @@ func ParseCertificate(der []byte) (*Certificate, error) {
 func InUse(der []byte) *Certificate { return shared.get(FingerprintOf(der)) }
 
 func parseCertificate(der []byte, fp Fingerprint) (*Certificate, error) {
-	f, err := certificateFields(der)
-	if err != nil {
-		return nil, err
+	f, ok := readFields(der)
+	if ok {
+		if c := parseFast(der, &f, fp); c != nil {
+			return c, nil
+		}
+	} else {
+		raw, err := parseRaw(der)
+		if err != nil {
+			return nil, err
+		}
+		f = certFields{
+			serial:    raw.TBS.Serial.FullBytes,
+			issuer:    raw.TBS.Issuer.FullBytes,
+			subject:   raw.TBS.Subject.FullBytes,
+			notBefore: raw.TBS.Validity.NotBefore,
+			notAfter:  raw.TBS.Validity.NotAfter,
+		}
 	}
+	return parseGeneral(der, &f, fp), nil
+}
+
+// parseGeneral reads any certificate whose identifying fields f holds, with
+// certificate-transparency-go's lenient parser.
+func parseGeneral(der []byte, f *certFields, fp Fingerprint) *Certificate {
 	c := &Certificate{
 		DER:         der,
 		Fingerprint: fp,
@@ -116,31 +136,12 @@ func parseCertificate(der []byte, fp Fingerprint) (*Certificate, error) {
 	p, perr := ctx509.ParseCertificate(der)
 	if perr != nil && ctx509.IsFatal(perr) {
 		c.ParseError = perr
-		return c, nil
+		return c
 	}
 	c.NotBefore, c.NotAfter = p.NotBefore, p.NotAfter
 	c.IsCA = (p.BasicConstraintsValid && p.IsCA) || (p.Version < 3 && c.SelfIssued)
 	c.CN = p.Subject.CommonName
-	return c, nil
-}
-
-// certificateFields reads the fields that identify and name a certificate:
-// readFields where it can, parseRaw for the rest.
-func certificateFields(der []byte) (certFields, error) {
-	if f, ok := readFields(der); ok {
-		return f, nil
-	}
-	raw, err := parseRaw(der)
-	if err != nil {
-		return certFields{}, err
-	}
-	return certFields{
-		serial:    raw.TBS.Serial.FullBytes,
-		issuer:    raw.TBS.Issuer.FullBytes,
-		subject:   raw.TBS.Subject.FullBytes,
-		notBefore: raw.TBS.Validity.NotBefore,
-		notAfter:  raw.TBS.Validity.NotAfter,
-	}, nil
+	return c
 }
 
 // Parsed is the lenient parse of the certificate (extensions, keys,

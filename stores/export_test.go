@@ -49,3 +49,34 @@ func FastNameAgrees(der []byte) (read bool, diff string) {
 // SharedPut records c in the table of Certificates in use, as
 // ParseCertificate does, and returns the one the table keeps.
 func SharedPut(c *Certificate) *Certificate { return shared.put(c) }
+
+// FastParseAgrees reports whether parseFast reads der and, if it does, how
+// its Certificate differs from the lenient parser's ("" when not at all).
+func FastParseAgrees(der []byte) (read bool, diff string) {
+	f, ok := readFields(der)
+	if !ok {
+		return false, ""
+	}
+	fp := FingerprintOf(der)
+	c := parseFast(der, &f, fp)
+	if c == nil {
+		return false, ""
+	}
+	g := parseGeneral(der, &f, fp)
+	switch {
+	case g.ParseError != nil:
+		return true, fmt.Sprintf("the lenient parser refuses it: %v", g.ParseError)
+	case !bytes.Equal(c.DER, g.DER) || c.Fingerprint != g.Fingerprint:
+		return true, "DER or fingerprint"
+	case !bytes.Equal(c.RawSubject, g.RawSubject) || !bytes.Equal(c.RawIssuer, g.RawIssuer) || !bytes.Equal(c.RawSerial, g.RawSerial):
+		return true, "raw subject, issuer or serial"
+	case c.Subject != g.Subject || c.CN != g.CN:
+		return true, fmt.Sprintf("subject %q CN %q, lenient %q %q", c.Subject, c.CN, g.Subject, g.CN)
+	case !c.NotBefore.Equal(g.NotBefore) || !c.NotAfter.Equal(g.NotAfter) ||
+		c.NotBefore.Location().String() != g.NotBefore.Location().String() || c.NotAfter.Location().String() != g.NotAfter.Location().String():
+		return true, fmt.Sprintf("validity %v-%v, lenient %v-%v", c.NotBefore, c.NotAfter, g.NotBefore, g.NotAfter)
+	case c.IsCA != g.IsCA || c.SelfIssued != g.SelfIssued:
+		return true, fmt.Sprintf("CA %v self-issued %v, lenient %v %v", c.IsCA, c.SelfIssued, g.IsCA, g.SelfIssued)
+	}
+	return true, ""
+}
