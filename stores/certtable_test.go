@@ -56,3 +56,23 @@ func TestCertTable(t *testing.T) {
 		t.Error("a collected Certificate is still returned")
 	}
 }
+
+// TestSetPut: Put keeps the entry itself for a new certificate and merges a
+// second entry for the same certificate as Add does (distrust wins, the first
+// label stays).
+func TestSetPut(t *testing.T) {
+	c := &Certificate{Fingerprint: Fingerprint{1}}
+	first := &Entry{Cert: c, Trust: TrustAll(), Label: "first"}
+	s := NewSet()
+	s.Put(first)
+	if s.Get(c.Fingerprint) != first {
+		t.Fatal("Put copied the entry")
+	}
+	var distrust Trust
+	distrust[ServerAuth] = Distrusted
+	s.Put(&Entry{Cert: c, Trust: distrust, Label: "second"})
+	got := s.Get(c.Fingerprint)
+	if got != first || got.Label != "first" || got.Trust[ServerAuth] != Distrusted || s.Len() != 1 {
+		t.Fatalf("after a second Put: %+v (len %d)", got, s.Len())
+	}
+}

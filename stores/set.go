@@ -49,6 +49,17 @@ func (s *Set) Add(e *Entry) {
 	s.m[e.Cert.Fingerprint] = &cp
 }
 
+// Put is Add without the copy: a new certificate's entry is e itself, which
+// the caller gives up (it must not change or reuse it afterwards). For
+// building a set from another one's entries without holding each twice.
+func (s *Set) Put(e *Entry) {
+	if _, ok := s.m[e.Cert.Fingerprint]; ok {
+		s.Add(e)
+		return
+	}
+	s.m[e.Cert.Fingerprint] = e
+}
+
 // Get returns the entry for f, or nil.
 func (s *Set) Get(f Fingerprint) *Entry { return s.m[f] }
 

@@ -178,6 +178,10 @@ type holders struct{ from, trusted, distrusted listID }
 // Merge computes the desired state of sources in two phases: collect takes
 // every selected entry with its trust restricted to the chosen purposes, and
 // judge warns about each and applies the filters.
+//
+// Merge consumes the sources: the entries of their sets become the desired
+// state's (restricted and annotated in place, rather than copied, so that
+// 100,000 roots are held once), and the sets must not be used afterwards.
 func Merge(sources []Source, opts Options) *Desired {
 	d := &Desired{
 		Set:      stores.NewSet(),
@@ -248,7 +252,9 @@ func (d *Desired) collect(sources []Source, opts Options) sides {
 			}
 			h.from = d.names.with(h.from, src.Name)
 			d.held[fp] = h
-			d.Set.Add(&stores.Entry{Cert: e.Cert, Trust: t, Label: e.Label, Notes: notesFrom(src.Name, e)})
+			// The source's entry itself becomes the desired one (see Merge).
+			e.Trust, e.Owned, e.Notes = t, false, notesFrom(src.Name, e)
+			d.Set.Put(e)
 		}
 		if len(unrecorded) > 0 {
 			s.unrecorded = append(s.unrecorded, unrecordedSource{src.Name, unrecorded})
