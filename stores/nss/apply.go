@@ -2,6 +2,7 @@ package nss
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/md5"
 	"crypto/sha1"
@@ -17,6 +18,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -788,8 +790,13 @@ func writeRows(ctx context.Context, cc, kc *conn, pr *prepared) error {
 	}
 	wr := &rowWriter{cc: cc, kc: kc, sg: pr.sg, stmts: map[string]*sql.Stmt{}}
 	defer wr.close()
+	// The statements run without ctx (which costs SQLite's driver a
+	// goroutine per statement); ctx is looked at every 256 rows instead.
 	for i := range p.writes {
-		if err := wr.write(ctx, &p.writes[i]); err != nil {
+		if i%256 == 0 && ctx.Err() != nil {
+			return dbError(cc.path, ctx.Err())
+		}
+		if err := wr.write(context.WithoutCancel(ctx), &p.writes[i]); err != nil {
 			return err
 		}
 	}
@@ -943,6 +950,10 @@ func (s *Store) plan(st *state, a *auth, sg *signer, keyPath string, changes []s
 			return nil, err
 		}
 	}
+	// Rows go in in ascending id order (writes of one row keep theirs), so
+	// that the id indexes of nssPublic and metaData grow at one end instead
+	// of at random pages: a large write touches each page once.
+	slices.SortStableFunc(pl.p.writes, func(a, b rowWrite) int { return cmp.Compare(a.id(), b.id()) })
 	return pl.p, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math/big"
 	"os"
@@ -332,5 +333,55 @@ func TestRowMap(t *testing.T) {
 	}
 	if got := m.find(8, all); len(got) != 1 || got[0] != r[0] {
 		t.Fatalf("find(8) = %v", got)
+	}
+}
+
+// TestWriteRowsStopsWhenCancelled: the rows are written without the
+// context, which is looked at between rows: a cancelled write stops with
+// context.Canceled and its transaction leaves the database as it was.
+func TestWriteRowsStopsWhenCancelled(t *testing.T) {
+	dir := newCertutilDB(t)
+	s := openDir(t, dir).(*Store)
+	var ch []stores.Change
+	for i := range 3 {
+		ch = append(ch, addChange(testpki.Root(fmt.Sprintf("Cancelled Root %d", i)), stores.TrustAll()))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cc, err := openConn(ctx, s.certPath(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.close()
+	kc, err := openConn(ctx, s.keyPath(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.close()
+	pr, err := s.prepare(ctx, cc, kc, ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*conn{cc, kc} {
+		if err := c.exec(ctx, "BEGIN IMMEDIATE"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cancel()
+	if err := writeRows(ctx, cc, kc, pr); !errors.Is(err, context.Canceled) {
+		t.Fatalf("writeRows after cancel: %v", err)
+	}
+	for _, c := range []*conn{kc, cc} {
+		if err := c.exec(context.Background(), "ROLLBACK"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if l := certutilList(t, dir); len(l) != 0 {
+		t.Errorf("certutil -L after a cancelled write: %v", l)
+	}
+	if err := writeRows(context.Background(), cc, kc, pr); err != nil {
+		t.Fatalf("writeRows: %v", err)
+	}
+	if l := certutilList(t, dir); len(l) != 3 {
+		t.Errorf("certutil -L after the write: %v", l)
 	}
 }
