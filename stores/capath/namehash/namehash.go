@@ -78,9 +78,13 @@ var canonicalised = map[int]int{
 // Name: the first four bytes of the SHA-1 of its canonical form, read
 // little-endian. It fails, wrapping ErrRefused, for names OpenSSL refuses.
 func SubjectHash(rawName []byte) (uint32, error) {
-	c, err := Canonical(rawName)
-	if err != nil {
-		return 0, err
+	var buf [256]byte
+	c, ok := appendPlainCanonical(buf[:0], rawName)
+	if !ok {
+		var err error
+		if c, err = Canonical(rawName); err != nil {
+			return 0, err
+		}
 	}
 	sum := sha1.Sum(c)
 	return binary.LittleEndian.Uint32(sum[:4]), nil
@@ -155,6 +159,42 @@ func plainATV(atv tlv) bool {
 		}
 	}
 	return true
+}
+
+// appendPlainCanonical appends to dst the canonical form of a name that
+// plainName accepts and whose RDNs hold at most one attribute each (nearly
+// every certificate's name), built in place without allocating: ok is false
+// for any other name, whose form Canonical builds. For such a name the
+// canonical form is, for each non-empty RDN, SET { SEQUENCE { the OID, the
+// value as a UTF8String trimmed, folded and lower-cased } }: ASCII values
+// are their own UTF-8, and one member needs no sorting.
+func appendPlainCanonical(dst, rawName []byte) ([]byte, bool) {
+	if !plainName(rawName) {
+		return dst, false
+	}
+	name, _, _ := readTLV(rawName)
+	for body := name.content; len(body) > 0; {
+		rdn, rest, _ := readTLV(body)
+		body = rest
+		if len(rdn.content) == 0 {
+			continue // empty RDNs disappear
+		}
+		atv, others, _ := readTLV(rdn.content)
+		if len(others) > 0 {
+			return dst, false // several attributes: Canonical sorts them
+		}
+		oid, rest, _ := readTLV(atv.content)
+		val, _, _ := readTLV(rest)
+		folded := foldedLen(val.content)
+		seq := tlvLen(len(oid.content)) + tlvLen(folded)
+		dst = appendHeader(dst, 0x31, tlvLen(seq))
+		dst = appendHeader(dst, 0x30, seq)
+		dst = appendHeader(dst, tagOID, len(oid.content))
+		dst = append(dst, oid.content...)
+		dst = appendHeader(dst, tagUTF8String, folded)
+		dst = appendFold(dst, val.content)
+	}
+	return dst, true
 }
 
 // SubjectHashOld is the hash OpenSSL used before 1.0 (X509_NAME_hash_old):
@@ -379,13 +419,35 @@ func isSpace(c byte) bool {
 // fold trims leading and trailing ASCII whitespace, folds inner runs to one
 // space and lower-cases A-Z; other bytes are copied.
 func fold(b []byte) []byte {
+	return appendFold(make([]byte, 0, len(b)), b)
+}
+
+// trimSpace trims leading and trailing ASCII whitespace.
+func trimSpace(b []byte) []byte {
 	for len(b) > 0 && isSpace(b[0]) {
 		b = b[1:]
 	}
 	for len(b) > 0 && isSpace(b[len(b)-1]) {
 		b = b[:len(b)-1]
 	}
-	out := make([]byte, 0, len(b))
+	return b
+}
+
+// foldedLen is the length of fold(b).
+func foldedLen(b []byte) int {
+	b = trimSpace(b)
+	n := 0
+	for i := 0; i < len(b); i++ {
+		if !isSpace(b[i]) || !isSpace(b[i-1]) { // b[0] is not a space
+			n++
+		}
+	}
+	return n
+}
+
+// appendFold appends fold(b) to out.
+func appendFold(out, b []byte) []byte {
+	b = trimSpace(b)
 	for i := 0; i < len(b); {
 		c := b[i]
 		switch {
@@ -515,8 +577,28 @@ func collect(b []byte, depth int) ([]byte, error) {
 
 // appendTLV appends a DER element with a minimal length.
 func appendTLV(dst []byte, tag byte, content []byte) []byte {
+	return append(appendHeader(dst, tag, len(content)), content...)
+}
+
+// tlvLen is the length of a DER element with n bytes of content.
+func tlvLen(n int) int {
+	switch {
+	case n < 0x80:
+		return 2 + n
+	case n < 0x100:
+		return 3 + n
+	case n < 0x10000:
+		return 4 + n
+	case n < 0x1000000:
+		return 5 + n
+	}
+	return 6 + n
+}
+
+// appendHeader appends the tag and minimal length of a DER element with n
+// bytes of content.
+func appendHeader(dst []byte, tag byte, n int) []byte {
 	dst = append(dst, tag)
-	n := len(content)
 	switch {
 	case n < 0x80:
 		dst = append(dst, byte(n))
@@ -529,5 +611,5 @@ func appendTLV(dst []byte, tag byte, content []byte) []byte {
 	default:
 		dst = append(dst, 0x84, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
 	}
-	return append(dst, content...)
+	return dst
 }

@@ -2,6 +2,8 @@ package namehash
 
 import (
 	"bytes"
+	"crypto/sha1"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"github.com/rootsync/rootsync/stores/storetest"
@@ -309,6 +311,9 @@ func FuzzCanonical(f *testing.F) {
 		if plainName(raw) && err1 != nil {
 			t.Fatalf("plainName passes a name Canonical refuses: %v", err1)
 		}
+		if c, ok := appendPlainCanonical(nil, raw); ok && !bytes.Equal(c, c1) {
+			t.Fatalf("fast canonical form %x, Canonical %x", c, c1)
+		}
 		if err1 != nil {
 			if !errors.Is(err1, ErrRefused) {
 				t.Fatalf("error does not wrap ErrRefused: %v", err1)
@@ -341,6 +346,95 @@ func TestCheckNamesFastPath(t *testing.T) {
 			t.Errorf("%s: CheckNames %v, Canonical %v", tc.name, cerr, err)
 		}
 	}
+}
+
+// TestPlainCanonical: the canonical form built in place is Canonical's for
+// the names it takes (whitespace trimmed and folded, upper case, values long
+// enough for long-form lengths, empty RDNs), it leaves names with several
+// attributes in one RDN and non-plain names to Canonical, and SubjectHash
+// gives the same hash either way.
+func TestPlainCanonical(t *testing.T) {
+	long := strings.Repeat("Long  Value ", 30)
+	cases := []struct {
+		name string
+		raw  []byte
+		fast bool
+	}{
+		{"usual", name(rdn(atv(oidC, 0x13, []byte("DE"))), rdn(atv(oidO, 0x0c, []byte("Some Trust Center GmbH"))), cn(0x0c, "Root CA 2")), true},
+		{"spaces and case", name(cn(0x13, "  Some \t\n ROOT   CA  ")), true},
+		{"IA5String", name(rdn(atv(oidCN, 0x16, []byte("Mail Root")))), true},
+		{"only spaces", name(cn(0x0c, "   ")), true},
+		{"empty value", name(cn(0x0c, "")), true},
+		{"empty RDN", name(rdn(), cn(0x0c, "After Empty")), true},
+		{"empty name", name(), true},
+		{"long value", name(cn(0x0c, long)), true},
+		{"very long value", name(cn(0x0c, strings.Repeat(long, 3))), true},
+		{"two attributes in one RDN", name(rdn(atv(oidO, 0x0c, []byte("B")), atv(oidCN, 0x0c, []byte("A")))), false},
+		{"BMPString", name(rdn(atv(oidCN, 0x1e, bmp("Wide")))), false},
+		{"Latin-1 T61String", name(rdn(atv(oidCN, 0x14, []byte("Caf\xe9")))), false},
+	}
+	for _, tc := range append(cases, func() (out []struct {
+		name string
+		raw  []byte
+		fast bool
+	}) {
+		for _, a := range awkwardNames() {
+			out = append(out, struct {
+				name string
+				raw  []byte
+				fast bool
+			}{a.name, a.raw, plainName(a.raw) && !multiValued(a.raw)})
+		}
+		return out
+	}()...) {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := appendPlainCanonical([]byte("prefix"), tc.raw)
+			if ok != tc.fast {
+				t.Fatalf("fast path taken = %v, want %v", ok, tc.fast)
+			}
+			want, err := Canonical(tc.raw)
+			if ok {
+				if err != nil {
+					t.Fatalf("fast path took a name Canonical refuses: %v", err)
+				}
+				if !bytes.Equal(got, append([]byte("prefix"), want...)) {
+					t.Errorf("fast form %x, Canonical %x", got[6:], want)
+				}
+			}
+			h, herr := SubjectHash(tc.raw)
+			if (herr == nil) != (err == nil) {
+				t.Fatalf("SubjectHash error %v, Canonical error %v", herr, err)
+			}
+			if err == nil {
+				sum := sha1.Sum(want)
+				if h != binary.LittleEndian.Uint32(sum[:4]) {
+					t.Errorf("SubjectHash %08x is not the hash of Canonical's form", h)
+				}
+			}
+		})
+	}
+}
+
+// multiValued reports whether some RDN of a well-formed name holds more
+// than one attribute.
+func multiValued(raw []byte) bool {
+	n, _, err := readTLV(raw)
+	if err != nil {
+		return false
+	}
+	for body := n.content; len(body) > 0; {
+		r, rest, err := readTLV(body)
+		if err != nil {
+			return false
+		}
+		body = rest
+		if len(r.content) > 0 {
+			if _, others, err := readTLV(r.content); err == nil && len(others) > 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func BenchmarkCheckNames(b *testing.B) {
