@@ -130,18 +130,25 @@ func (p *planner) read(changes []stores.Change) error {
 			edited[ch.Entry.Cert.Fingerprint] = true
 		}
 	}
+	var buf []byte
 	for i := range p.f.entries {
-		pf, err := p.f.read(int32(i))
+		pf, err := p.f.read(int32(i), &buf)
 		if err != nil {
 			return err
 		}
 		if pf == nil {
 			continue
 		}
+		keep := false
 		for _, b := range pf.Certificates() {
 			p.held = append(p.held, holding{b.Cert.Fingerprint, int32(i)})
-			if edited[b.Cert.Fingerprint] {
-				p.f.entries[i].file = pf
+			keep = keep || edited[b.Cert.Fingerprint]
+		}
+		if keep {
+			// The file outlives buf: parse a copy of its text.
+			path := filepath.Join(p.f.dir, p.f.entries[i].name)
+			if p.f.entries[i].file, err = pemstore.ParseFile(path, bytes.Clone(pf.Bytes())); err != nil {
+				return err
 			}
 		}
 	}

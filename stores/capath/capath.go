@@ -94,8 +94,9 @@ func (s *Store) Load(ctx context.Context) (*stores.Set, error) {
 	}
 	reach := f.reachable()
 	set := stores.NewSet()
+	var buf []byte
 	for i := range f.entries {
-		pf, err := f.read(int32(i))
+		pf, err := f.read(int32(i), &buf)
 		if err != nil {
 			return nil, err
 		}

@@ -178,22 +178,30 @@ func (f *folder) holder(i int32) int32 {
 
 // read reads the certificates of entry i: nil for a name that holds none (a
 // link into the folder, whose file is read under its own name, a dangling
-// link, a folder, a file that is not PEM). It notes the file's mode.
-func (f *folder) read(i int32) (*pem.File, error) {
+// link, a folder, a file that is not PEM). It notes the file's mode. The
+// file's text is read into *buf, which read reuses from call to call: the
+// File returned is valid only until the next read with the same buf
+// (File.Bytes is that text; a caller that keeps the File parses a copy).
+func (f *folder) read(i int32, buf *[]byte) (*pem.File, error) {
 	e := &f.entries[i]
 	if e.link && f.inFolder(i) {
 		return nil, nil // read under its own name
 	}
 	path := filepath.Join(f.dir, e.name)
-	fi, err := os.Stat(path)
-	if err != nil || !fi.Mode().IsRegular() {
+	data, mode, skip, ok := readFile(path, *buf)
+	*buf = data[:0]
+	if skip {
 		return nil, nil // dangling links and folders hold no certificates
 	}
-	e.mode = fi.Mode().Perm()
-	data, err := stores.ReadFile(path)
-	if err != nil {
-		return nil, err
+	e.mode = mode
+	if !ok {
+		var err error
+		if data, err = stores.ReadFile(path); err != nil {
+			return nil, err
+		}
 	}
+	// DER is read only from data without a BEGIN line, so no Certificate
+	// keeps data.
 	if !bytes.Contains(data, []byte("-----BEGIN ")) {
 		return nil, nil // OpenSSL reads only PEM here
 	}
