@@ -17,7 +17,6 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
-	"runtime/metrics"
 	"slices"
 	"strings"
 	"syscall"
@@ -118,15 +117,17 @@ func Main(args []string, stdout, stderr io.Writer) int {
 // (docs/benchmarks.md) for some more CPU time.
 const GCPercent = 25
 
-// largeHeap is the live heap from which rootsync collects at GCPercent.
+// largeHeap is the heap (after a collection) from which rootsync collects at
+// GCPercent.
 // Below it Go's default applies: with a quarter, the smallest heap goal
 // would be 1 MiB and a sync of a few hundred certificates would collect
 // ten times over; with the default it collects once or twice, and a heap
 // this small costs little memory either way.
 const largeHeap = 8 << 20
 
-// TuneMemory sets the garbage collector's target to GCPercent once the live
-// heap passes largeHeap, unless GOGC in the environment chooses a target.
+// TuneMemory sets the garbage collector's target to GCPercent once the heap
+// after a collection passes largeHeap, unless GOGC in the environment
+// chooses a target.
 // Programs that run Main call it once.
 func TuneMemory() {
 	if os.Getenv("GOGC") != "" {
@@ -136,16 +137,17 @@ func TuneMemory() {
 }
 
 // watchHeap calls large once, at the end of the first garbage collection
-// after which the live heap is at least limit bytes. It runs as a cleanup
-// of an object made anew after each collection, so it costs nothing between
-// collections.
+// after which the heap is at least limit bytes. It runs as a cleanup of an
+// object made anew after each collection, so it costs nothing between
+// collections (and runtime/metrics, whose start-up alone costs more than a
+// small run's reads of the heap size, stays out of the program).
 func watchHeap(limit uint64, large func()) {
-	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	var arm func()
 	arm = func() {
 		runtime.AddCleanup(new(gcTick), func(struct{}) {
-			metrics.Read(sample)
-			if sample[0].Value.Kind() == metrics.KindUint64 && sample[0].Value.Uint64() >= limit {
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			if ms.HeapAlloc >= limit {
 				large()
 				return
 			}
