@@ -2,6 +2,7 @@ package stores
 
 import (
 	"bytes"
+	"encoding/pem"
 	"fmt"
 )
 
@@ -77,6 +78,27 @@ func FastParseAgrees(der []byte) (read bool, diff string) {
 		return true, fmt.Sprintf("validity %v-%v, lenient %v-%v", c.NotBefore, c.NotAfter, g.NotBefore, g.NotAfter)
 	case c.IsCA != g.IsCA || c.SelfIssued != g.SelfIssued:
 		return true, fmt.Sprintf("CA %v self-issued %v, lenient %v %v", c.IsCA, c.SelfIssued, g.IsCA, g.SelfIssued)
+	}
+	return true, ""
+}
+
+// PlainBlockAgrees reports whether decodePlainBlock decodes the block raw
+// and, if it does, how it differs from encoding/pem ("" when not at all).
+func PlainBlockAgrees(raw []byte, label string) (read bool, diff string) {
+	got := decodePlainBlock(raw, label)
+	if got == nil {
+		return false, ""
+	}
+	p, _ := pem.Decode(raw)
+	switch {
+	case p == nil:
+		return true, "encoding/pem finds no block"
+	case p.Type != label:
+		return true, fmt.Sprintf("encoding/pem reads a %q block", p.Type)
+	case len(p.Headers) > 0:
+		return true, "encoding/pem reads headers"
+	case !bytes.Equal(p.Bytes, got) || cap(p.Bytes) != cap(got):
+		return true, fmt.Sprintf("bytes %x (capacity %d), encoding/pem %x (capacity %d)", got, cap(got), p.Bytes, cap(p.Bytes))
 	}
 	return true, ""
 }

@@ -413,14 +413,17 @@ func (d *blockDecoder) stop() {
 
 // decodeCertBlock decodes the PEM text of a certificate block into b.
 func decodeCertBlock(b *PEMBlock, raw []byte) error {
-	p, _ := pem.Decode(raw)
-	if p == nil || p.Type != b.Label {
-		return errors.New("bad PEM encoding (base64 or headers)")
+	body := decodePlainBlock(raw, b.Label)
+	if body == nil {
+		p, _ := pem.Decode(raw)
+		if p == nil || p.Type != b.Label {
+			return errors.New("bad PEM encoding (base64 or headers)")
+		}
+		body = p.Bytes
 	}
-	body := p.Bytes
 	var aux []byte
 	if b.Label == LabelTrustedCertificate {
-		s := cryptobyte.String(p.Bytes)
+		s := cryptobyte.String(body)
 		var cert cryptobyte.String
 		if !s.ReadASN1Element(&cert, cbasn1.SEQUENCE) {
 			return errors.New("TRUSTED CERTIFICATE does not start with a certificate")
@@ -440,6 +443,44 @@ func decodeCertBlock(b *PEMBlock, raw []byte) error {
 		b.Aux = a
 	}
 	return nil
+}
+
+// decodePlainBlock decodes a block in the form nearly every bundle has:
+// the BEGIN line, lines of base64 (which base64.StdEncoding decodes as
+// encoding/pem gives them to it), the END line, each ending in a bare line
+// feed (the last one may have none). It returns nil for anything else
+// (headers, spaces, bad base64), which encoding/pem then reads; where it
+// decodes a block, encoding/pem gives the same bytes (the differential test
+// in pemcodec_test.go holds it to that), without searching the block for
+// its lines again.
+func decodePlainBlock(raw []byte, label string) []byte {
+	const begin, end, dashes = "-----BEGIN ", "-----END ", "-----"
+	n := len(begin) + len(label) + len(dashes)
+	if len(raw) <= n || string(raw[:len(begin)]) != begin || string(raw[len(begin):n-len(dashes)]) != label ||
+		string(raw[n-len(dashes):n]) != dashes || raw[n] != '\n' {
+		return nil
+	}
+	body := raw[n+1:]
+	if len(body) > 0 && body[len(body)-1] == '\n' {
+		body = body[:len(body)-1]
+	}
+	m := len(end) + len(label) + len(dashes)
+	if len(body) <= m || string(body[len(body)-m:len(body)-m+len(end)]) != end ||
+		string(body[len(body)-len(label)-len(dashes):len(body)-len(dashes)]) != label ||
+		string(body[len(body)-len(dashes):]) != dashes {
+		return nil
+	}
+	body = body[:len(body)-m]
+	if len(body) < 2 || body[len(body)-1] != '\n' {
+		return nil
+	}
+	body = body[:len(body)-1] // what encoding/pem decodes (and sizes the result by)
+	der := make([]byte, base64.StdEncoding.DecodedLen(len(body)))
+	k, err := base64.StdEncoding.Decode(der, body)
+	if err != nil {
+		return nil
+	}
+	return der[:k]
 }
 
 // cutLine returns the line starting at pos (with its line break) and where

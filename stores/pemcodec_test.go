@@ -594,3 +594,68 @@ func TestScanPEMInParallel(t *testing.T) {
 		t.Errorf("cut-off last block: %d blocks given, error %v", n, err)
 	}
 }
+
+// TestPlainBlockAgreesWithEncodingPEM: the fast block decoder reads the
+// plain blocks and, on every block it reads (each byte of some blocks
+// replaced by characters that matter to a PEM reader, or removed),
+// decodes what encoding/pem decodes.
+func TestPlainBlockAgreesWithEncodingPEM(t *testing.T) {
+	cert := codecRoot.PEM()
+	trusted := trustedRaw(codecInter.DER, nil)
+	x509Label := bytes.ReplaceAll(cert, []byte("CERTIFICATE"), []byte("X509 CERTIFICATE"))
+	wide := encpem.EncodeToMemory(&encpem.Block{Type: "CERTIFICATE", Bytes: codecLeaf.DER})
+	wide = bytes.Replace(wide, []byte("\n"), nil, 3) // longer lines
+	wide = bytes.Replace(wide, []byte("BEGIN CERTIFICATE-----"), []byte("BEGIN CERTIFICATE-----\n"), 1)
+	for _, c := range []struct {
+		name  string
+		raw   []byte
+		label string
+		plain bool
+	}{
+		{"certificate", cert, "CERTIFICATE", true},
+		{"no final line feed", bytes.TrimSuffix(cert, []byte("\n")), "CERTIFICATE", true},
+		{"trusted", trusted, "TRUSTED CERTIFICATE", true},
+		{"X509 CERTIFICATE", x509Label, "X509 CERTIFICATE", true},
+		{"long lines", wide, "CERTIFICATE", true},
+		{"CRLF", bytes.ReplaceAll(cert, []byte("\n"), []byte("\r\n")), "CERTIFICATE", false},
+		{"header", bytes.Replace(cert, []byte("-----\n"), []byte("-----\nProc-Type: 4,ENCRYPTED\n\n"), 1), "CERTIFICATE", false},
+		{"trailing blank", bytes.Replace(cert, []byte("-----\n"), []byte("----- \n"), 1), "CERTIFICATE", false},
+		{"other label", cert, "TRUSTED CERTIFICATE", false},
+	} {
+		read, diff := stores.PlainBlockAgrees(c.raw, c.label)
+		if diff != "" {
+			t.Errorf("%s: %s", c.name, diff)
+		}
+		if read != c.plain {
+			t.Errorf("%s: read by the fast decoder %v, want %v", c.name, read, c.plain)
+		}
+		if !c.plain {
+			continue
+		}
+		for i := range c.raw {
+			for _, r := range []byte{'-', ' ', '\r', '\n', ':', '=', 'A', '/', '\t', 0} {
+				m := append([]byte(nil), c.raw...)
+				m[i] = r
+				if _, diff := stores.PlainBlockAgrees(m, c.label); diff != "" {
+					t.Fatalf("%s with byte %d set to %q: %s", c.name, i, r, diff)
+				}
+			}
+			m := append(append([]byte(nil), c.raw[:i]...), c.raw[i+1:]...)
+			if _, diff := stores.PlainBlockAgrees(m, c.label); diff != "" {
+				t.Fatalf("%s without byte %d: %s", c.name, i, diff)
+			}
+		}
+	}
+}
+
+// FuzzPlainBlock: whatever the fast block decoder reads, encoding/pem reads
+// the same.
+func FuzzPlainBlock(f *testing.F) {
+	f.Add(codecRoot.PEM(), "CERTIFICATE")
+	f.Add(trustedRaw(codecInter.DER, nil), "TRUSTED CERTIFICATE")
+	f.Fuzz(func(t *testing.T, raw []byte, label string) {
+		if _, diff := stores.PlainBlockAgrees(raw, label); diff != "" {
+			t.Fatal(diff)
+		}
+	})
+}
