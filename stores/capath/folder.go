@@ -60,39 +60,57 @@ type folder struct {
 }
 
 // scan lists the folder and reads where its HASH.N links point; it reads no
-// file (see read).
+// file (see read). The names are kept in one string.
 func (s *Store) scan() (*folder, error) {
 	f := &folder{dir: s.dir, targets: map[int32]string{}}
-	des, err := stores.ReadDir(s.dir)
-	if errors.Is(err, fs.ErrNotExist) {
+	if _, err := stores.StatDir(s.dir); errors.Is(err, fs.ErrNotExist) {
 		return f, nil
-	}
-	if err != nil {
+	} else if err != nil {
 		return nil, err
 	}
 	f.exists = true
-	f.entries = make([]entry, 0, len(des))
-	for _, de := range des {
-		name := de.Name()
-		if nssFiles[name] {
-			return nil, stores.WrongKind(s.dir, "a hashed certificate folder", "it holds an NSS database ("+name+")",
-				"use the spec nss:"+s.dir+" for an NSS database, or name another folder")
+	var names []byte
+	var ends []int // where each entry's name ends in names
+	var nss string
+	take := func(name []byte, symlink bool) {
+		if nssFiles[string(name)] && (nss == "" || string(name) < nss) {
+			nss = string(name) // the first in name order
 		}
-		if strings.HasPrefix(name, tempPrefix) {
-			continue
+		if bytes.HasPrefix(name, []byte(tempPrefix)) {
+			return
 		}
-		e := entry{name: name, ref: refNone, symlink: de.Type()&fs.ModeSymlink != 0}
-		if hash, crl, n, ok := parseHashName(name); ok {
+		e := entry{ref: refNone, symlink: symlink}
+		if hash, crl, n, ok := parseHashName(string(name)); ok {
 			if crl {
-				continue // a CRL link: never read, never touched
+				return // a CRL link: never read, never touched
 			}
 			e.hashed, e.hash, e.n = true, hash, n
 			e.link = e.symlink
 		}
+		names = append(names, name...)
+		ends = append(ends, len(names))
 		f.entries = append(f.entries, e)
 	}
-	des = nil
-	// ReadDir sorts by name already; the entries are searched by name.
+	if !listDir(s.dir, take) {
+		names, ends, f.entries, nss = nil, nil, nil, ""
+		des, err := stores.ReadDir(s.dir)
+		if err != nil {
+			return nil, err
+		}
+		for _, de := range des {
+			take([]byte(de.Name()), de.Type()&fs.ModeSymlink != 0)
+		}
+	}
+	if nss != "" {
+		return nil, stores.WrongKind(s.dir, "a hashed certificate folder", "it holds an NSS database ("+nss+")",
+			"use the spec nss:"+s.dir+" for an NSS database, or name another folder")
+	}
+	all, start := string(names), 0
+	for i, end := range ends {
+		f.entries[i].name = all[start:end]
+		start = end
+	}
+	// The entries are searched by name.
 	if !slices.IsSortedFunc(f.entries, byEntryName) {
 		slices.SortFunc(f.entries, byEntryName)
 	}

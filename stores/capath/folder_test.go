@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/rootsync/rootsync/stores"
@@ -219,4 +220,39 @@ func TestRenumberClosesGaps(t *testing.T) {
 	apply(t, s, ch)
 	want := map[string]string{h + ".0": before[h+".0"], h + ".1": before[h+".4"], h + ".2": before[h+".2"]}
 	compareMaps(t, "links after removing .1 and .3", linkMap(t, dir, false), want)
+}
+
+// TestListDir: listDir reads the same names as os.ReadDir, with the same
+// symbolic links, over listings longer than one read of the folder.
+func TestListDir(t *testing.T) {
+	dir := t.TempDir()
+	want := map[string]bool{}
+	for i := 0; i < 3000; i++ {
+		name := fmt.Sprintf("rootsync-%016x.pem", i*7919)
+		if i%3 == 0 {
+			name = fmt.Sprintf("%08x.%d", i, i%5)
+			if err := os.Symlink("target", filepath.Join(dir, name)); err != nil {
+				t.Fatal(err)
+			}
+			want[name] = true
+			continue
+		}
+		writeFile(t, filepath.Join(dir, name), nil)
+		want[name] = false
+	}
+	long := strings.Repeat("x", 250)
+	if err := os.Mkdir(filepath.Join(dir, long), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	want[long] = false
+	got := map[string]bool{}
+	if !listDir(dir, func(name []byte, symlink bool) { got[string(name)] = symlink }) {
+		t.Skip("listDir reads no folder on this system")
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("listDir read %d names, want %d (or link flags differ)", len(got), len(want))
+	}
+	if listDir(filepath.Join(dir, "missing"), func([]byte, bool) {}) {
+		t.Error("listDir of a missing folder reports success")
+	}
 }

@@ -3,7 +3,9 @@
 package capath
 
 import (
+	"encoding/binary"
 	"io/fs"
+	"path/filepath"
 
 	"golang.org/x/sys/unix"
 
@@ -56,5 +58,60 @@ func readFile(path string, buf []byte) (data []byte, mode fs.FileMode, skip, ok 
 			return data, mode, false, true
 		}
 		data = data[:len(data)+n]
+	}
+}
+
+// listDir calls add with each name in the folder dir (not . and ..) and
+// whether it is a symbolic link, reading the listing with getdents into one
+// buffer: name is valid only during the call. ok is false when the folder
+// could not be listed; the caller then lists it with stores.ReadDir, which
+// says what is wrong. Names come in the system's order.
+func listDir(dir string, add func(name []byte, symlink bool)) (ok bool) {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := unix.ReadDirent(fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return false
+		}
+		if n <= 0 {
+			return true
+		}
+		// struct linux_dirent64: d_ino (8 bytes), d_off (8), d_reclen (2),
+		// d_type (1), d_name (NUL-terminated).
+		for rec := buf[:n]; len(rec) >= 19; {
+			size := int(binary.NativeEndian.Uint16(rec[16:18]))
+			if size < 19 || size > len(rec) {
+				return false
+			}
+			ino, typ, name := binary.NativeEndian.Uint64(rec[0:8]), rec[18], rec[19:size]
+			rec = rec[size:]
+			for i, c := range name {
+				if c == 0 {
+					name = name[:i]
+					break
+				}
+			}
+			if ino == 0 || string(name) == "." || string(name) == ".." {
+				continue
+			}
+			if typ == unix.DT_UNKNOWN {
+				var st unix.Stat_t
+				if err := unix.Lstat(filepath.Join(dir, string(name)), &st); err != nil {
+					return false
+				}
+				if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+					typ = unix.DT_LNK
+				}
+			}
+			add(name, typ == unix.DT_LNK)
+		}
 	}
 }

@@ -17,3 +17,6 @@ func readFile(path string, buf []byte) (data []byte, mode fs.FileMode, skip, ok 
 	}
 	return buf, fi.Mode().Perm(), false, false
 }
+
+// listDir says the folder must be listed with stores.ReadDir.
+func listDir(dir string, add func(name []byte, symlink bool)) (ok bool) { return false }
