@@ -69,47 +69,25 @@ func (s *Store) scan() (*folder, error) {
 		return nil, err
 	}
 	f.exists = true
-	var names []byte
-	var ends []int // where each entry's name ends in names
-	var nss string
-	take := func(name []byte, symlink bool) {
-		if nssFiles[string(name)] && (nss == "" || string(name) < nss) {
-			nss = string(name) // the first in name order
-		}
-		if bytes.HasPrefix(name, []byte(tempPrefix)) {
-			return
-		}
-		e := entry{ref: refNone, symlink: symlink}
-		if hash, crl, n, ok := parseHashName(string(name)); ok {
-			if crl {
-				return // a CRL link: never read, never touched
-			}
-			e.hashed, e.hash, e.n = true, hash, n
-			e.link = e.symlink
-		}
-		names = append(names, name...)
-		ends = append(ends, len(names))
-		f.entries = append(f.entries, e)
-	}
-	if !listDir(s.dir, take) {
-		names, ends, f.entries, nss = nil, nil, nil, ""
+	// The listing is gathered in chunks, then put in one slice and one
+	// string of exactly their size: growing one slice by appending would
+	// allocate several times its final size over 200,000 names.
+	var l listing
+	if !listDir(s.dir, l.take) {
+		l = listing{}
 		des, err := stores.ReadDir(s.dir)
 		if err != nil {
 			return nil, err
 		}
 		for _, de := range des {
-			take([]byte(de.Name()), de.Type()&fs.ModeSymlink != 0)
+			l.take([]byte(de.Name()), de.Type()&fs.ModeSymlink != 0)
 		}
 	}
-	if nss != "" {
-		return nil, stores.WrongKind(s.dir, "a hashed certificate folder", "it holds an NSS database ("+nss+")",
+	if l.nss != "" {
+		return nil, stores.WrongKind(s.dir, "a hashed certificate folder", "it holds an NSS database ("+l.nss+")",
 			"use the spec nss:"+s.dir+" for an NSS database, or name another folder")
 	}
-	all, start := string(names), 0
-	for i, end := range ends {
-		f.entries[i].name = all[start:end]
-		start = end
-	}
+	f.entries = l.finish()
 	// The entries are searched by name.
 	if !slices.IsSortedFunc(f.entries, byEntryName) {
 		slices.SortFunc(f.entries, byEntryName)
@@ -144,6 +122,67 @@ func (s *Store) scan() (*folder, error) {
 		}
 	}
 	return f, nil
+}
+
+// listing gathers a folder's entries as listDir gives their names.
+type listing struct {
+	entries [][]entry // in chunks of listChunk
+	names   [][]byte  // the entries' names one after another, in chunks
+	lens    []uint16  // the length of each entry's name
+	size    int       // of all names
+	nss     string    // the first NSS database file in name order
+}
+
+const listChunk = 4096
+
+// take adds the entry for name, unless it is one of Apply's temporary files
+// or a CRL link.
+func (l *listing) take(name []byte, symlink bool) {
+	if nssFiles[string(name)] && (l.nss == "" || string(name) < l.nss) {
+		l.nss = string(name)
+	}
+	if bytes.HasPrefix(name, []byte(tempPrefix)) {
+		return
+	}
+	e := entry{ref: refNone, symlink: symlink}
+	if hash, crl, n, ok := parseHashName(string(name)); ok {
+		if crl {
+			return // a CRL link: never read, never touched
+		}
+		e.hashed, e.hash, e.n = true, hash, n
+		e.link = e.symlink
+	}
+	if k := len(l.entries) - 1; k < 0 || len(l.entries[k]) == listChunk {
+		l.entries = append(l.entries, make([]entry, 0, listChunk))
+	}
+	k := len(l.entries) - 1
+	l.entries[k] = append(l.entries[k], e)
+	if k := len(l.names) - 1; k < 0 || len(l.names[k])+len(name) > cap(l.names[k]) {
+		l.names = append(l.names, make([]byte, 0, max(64<<10, len(name))))
+	}
+	k = len(l.names) - 1
+	l.names[k] = append(l.names[k], name...)
+	l.lens = append(l.lens, uint16(len(name)))
+	l.size += len(name)
+}
+
+// finish returns the entries in one slice, named from one string.
+func (l *listing) finish() []entry {
+	out := make([]entry, 0, len(l.lens))
+	for _, c := range l.entries {
+		out = append(out, c...)
+	}
+	var b strings.Builder
+	b.Grow(l.size)
+	for _, c := range l.names {
+		b.Write(c)
+	}
+	all, start := b.String(), 0
+	for i, n := range l.lens {
+		out[i].name = all[start : start+int(n)]
+		start += int(n)
+	}
+	return out
 }
 
 func byEntryName(a, b entry) int { return strings.Compare(a.name, b.name) }
