@@ -6,40 +6,42 @@ import (
 	"time"
 )
 
-// watchHeap calls back once the live heap passes the limit, and not before.
-func TestWatchHeap(t *testing.T) {
-	large := make(chan struct{}, 2)
-	watchHeap(1<<40, func() { large <- struct{}{} })
-	runtime.GC()
-	runtime.GC()
-	select {
-	case <-large:
-		t.Fatal("called back with a live heap far below the limit")
-	case <-time.After(100 * time.Millisecond):
-	}
-
-	watchHeap(4<<20, func() { large <- struct{}{} })
+// afterEachGC calls back after every collection with the live heap.
+func TestAfterEachGC(t *testing.T) {
+	seen := make(chan uint64, 100)
+	afterEachGC(func(live uint64) {
+		select {
+		case seen <- live:
+		default:
+		}
+	})
 	live := make([]byte, 8<<20)
 	for i := range live {
 		live[i] = byte(i)
 	}
 	deadline := time.After(10 * time.Second)
-	for done := false; !done; {
+	for n := 0; n < 3; {
 		runtime.GC()
 		select {
-		case <-large:
-			done = true
+		case v := <-seen:
+			if v < 8<<20 {
+				t.Fatalf("live heap %d with 8 MiB held", v)
+			}
+			n++
 		case <-time.After(10 * time.Millisecond):
 		case <-deadline:
-			t.Fatal("not called back with a live heap above the limit")
+			t.Fatalf("called back %d times after many collections", n)
 		}
 	}
 	runtime.KeepAlive(live)
-	runtime.GC()
-	runtime.GC()
-	select {
-	case <-large:
-		t.Fatal("called back twice")
-	case <-time.After(100 * time.Millisecond):
+}
+
+// The limit is the live heap plus a quarter plus the fixed headroom.
+func TestMemoryLimit(t *testing.T) {
+	if got := memoryLimit(0); got != heapHeadroom {
+		t.Errorf("empty heap: %d", got)
+	}
+	if got, want := memoryLimit(100<<20), int64(125<<20+heapHeadroom); got != want {
+		t.Errorf("100 MiB live: %d, want %d", got, want)
 	}
 }
