@@ -97,8 +97,8 @@ func (v *rowValues) values(w *rowWrite) []attrVal {
 	if w.kind == insertCert {
 		r := w.cert
 		a = append(a, attrVal{attrClass, valCertificate}, attrVal{attrToken, valTrue}, attrVal{attrPrivate, valFalse},
-			attrVal{attrLabel, r.label}, attrVal{attrValue, r.der}, attrVal{attrCertType, valX509},
-			attrVal{attrIssuer, r.issuer}, attrVal{attrSerial, r.serial}, attrVal{attrSubject, r.subject},
+			attrVal{attrLabel, r.label}, attrVal{attrValue, r.der()}, attrVal{attrCertType, valX509},
+			attrVal{attrIssuer, r.issuer()}, attrVal{attrSerial, r.serial()}, attrVal{attrSubject, r.subject()},
 			attrVal{attrID, r.ckaID}, attrVal{attrModifiable, valTrue})
 		v.attrs = a
 		return a
@@ -249,17 +249,17 @@ func (ix *rowIndex) hash(b []byte) uint64 { return maphash.Bytes(ix.seed, b) }
 func (ix *rowIndex) pairHash(issuer, serial []byte) uint64 { return pairHash(ix.seed, issuer, serial) }
 
 func (ix *rowIndex) certsByDER(der []byte) []*certRow {
-	return ix.byDER.find(ix.hash(der), func(r *certRow) bool { return bytes.Equal(r.der, der) })
+	return ix.byDER.find(ix.hash(der), func(r *certRow) bool { return bytes.Equal(r.der(), der) })
 }
 
 func (ix *rowIndex) certsByIssuer(issuer, serial []byte) []*certRow {
 	return ix.byIssuer.find(ix.pairHash(issuer, serial), func(r *certRow) bool {
-		return bytes.Equal(r.issuer, issuer) && bytes.Equal(r.serial, serial)
+		return bytes.Equal(r.issuer(), issuer) && bytes.Equal(r.serial(), serial)
 	})
 }
 
 func (ix *rowIndex) certsBySubject(subject []byte) []*certRow {
-	return ix.bySubject.find(ix.hash(subject), func(r *certRow) bool { return bytes.Equal(r.subject, subject) })
+	return ix.bySubject.find(ix.hash(subject), func(r *certRow) bool { return bytes.Equal(r.subject(), subject) })
 }
 
 func (ix *rowIndex) certsByLabel(label []byte) []*certRow {
@@ -288,16 +288,16 @@ func (pl *planner) index() *rowIndex {
 }
 
 func (ix *rowIndex) addCert(r *certRow) {
-	ix.byDER.add(ix.hash(r.der), r)
-	ix.byIssuer.add(ix.pairHash(r.issuer, r.serial), r)
-	ix.bySubject.add(ix.hash(r.subject), r)
+	ix.byDER.add(ix.hash(r.der()), r)
+	ix.byIssuer.add(ix.pairHash(r.issuer(), r.serial()), r)
+	ix.bySubject.add(ix.hash(r.subject()), r)
 	ix.byLabel.add(ix.hash(r.label), r)
 }
 
 func (ix *rowIndex) deleteCert(r *certRow) {
-	ix.byDER.remove(ix.hash(r.der), r)
-	ix.byIssuer.remove(ix.pairHash(r.issuer, r.serial), r)
-	ix.bySubject.remove(ix.hash(r.subject), r)
+	ix.byDER.remove(ix.hash(r.der()), r)
+	ix.byIssuer.remove(ix.pairHash(r.issuer(), r.serial()), r)
+	ix.bySubject.remove(ix.hash(r.subject()), r)
 	ix.byLabel.remove(ix.hash(r.label), r)
 }
 
@@ -350,7 +350,7 @@ func (pl *planner) nickname(c *stores.Certificate) string {
 		}
 		taken := false
 		for _, r := range pl.index().certsByLabel([]byte(cand)) {
-			if string(r.subject) != string(c.RawSubject) {
+			if string(r.subject()) != string(c.RawSubject) {
 				taken = true
 				break
 			}
@@ -426,13 +426,10 @@ func (pl *planner) ensure(e *stores.Entry) error {
 				Err:  fmt.Errorf("%w: the database holds a different certificate (%q) with the same issuer and serial number", stores.ErrUnsupported, string(same[0].label)),
 				Hint: "remove that certificate first (certutil -D -n NICKNAME)"}
 		}
-		id := pl.newID()
-		subject := c.RawSubject
-		if subject == nil {
-			subject = []byte{}
+		row := &certRow{id: pl.newID(), label: []byte(pl.nickname(c)), ckaID: keyID(c), cert: c}
+		if c.RawSubject == nil {
+			row.cols = &certCols{der: c.DER, issuer: c.RawIssuer, serial: c.RawSerial, subject: []byte{}}
 		}
-		row := &certRow{id: id, label: []byte(pl.nickname(c)), der: c.DER, issuer: c.RawIssuer,
-			serial: c.RawSerial, subject: subject, ckaID: keyID(c)}
 		pl.st.certs = append(pl.st.certs, row)
 		pl.index().addCert(row)
 		pl.addWrite(rowWrite{kind: insertCert, cert: row})
@@ -477,7 +474,7 @@ func (pl *planner) remove(e *stores.Entry) {
 	rows := pl.certsByDER(e.Cert.DER)
 	for _, r := range rows {
 		pl.p.deletes = append(pl.p.deletes, r.id)
-		for _, tr := range pl.trustsFor(r.issuer, r.serial) {
+		for _, tr := range pl.trustsFor(r.issuer(), r.serial()) {
 			pl.p.deletes = append(pl.p.deletes, tr.id)
 			pl.p.sigDeletes = append(pl.p.sigDeletes, tr.id)
 			pl.st.sigs.forID(tr.id, func(k sigKey, v []byte) { pl.p.oldSigs[k.metaID()] = v })

@@ -220,7 +220,7 @@ func fuzzDecodeObjects(t *testing.T, objects, sig, check []byte, metaID string) 
 	}
 	var certs []*certRow
 	for _, cr := range st.certs {
-		if cr.der != nil {
+		if cr.der() != nil {
 			certs = append(certs, cr)
 		}
 	}
@@ -229,7 +229,7 @@ func fuzzDecodeObjects(t *testing.T, objects, sig, check []byte, metaID string) 
 	}
 	for i, cr := range certs {
 		for _, e := range []*stores.Entry{verified[i], plain[i]} {
-			if !bytes.Equal(e.Cert.DER, cr.der) {
+			if !bytes.Equal(e.Cert.DER, cr.der()) {
 				t.Fatalf("entry %d does not carry its object's certificate", i)
 			}
 			for _, l := range e.Trust {
@@ -243,7 +243,7 @@ func fuzzDecodeObjects(t *testing.T, objects, sig, check []byte, metaID string) 
 		}
 		var rows []*trustRow
 		for _, tr := range st.trusts {
-			if bytes.Equal(tr.issuer, cr.issuer) && bytes.Equal(tr.serial, cr.serial) {
+			if bytes.Equal(tr.issuer, cr.issuer()) && bytes.Equal(tr.serial, cr.serial()) {
 				rows = append(rows, tr)
 			}
 		}

@@ -17,13 +17,46 @@ import (
 
 // certRow is one certificate object of nssPublic.
 type certRow struct {
-	id                                  uint32
-	label                               []byte
-	der, issuer, serial, subject, ckaID []byte
-	// cert is the Certificate of der when one was in use as the row was read
-	// (see stores.InUse); der, and issuer, serial and subject when they are
-	// the certificate's own, then share its bytes.
+	id           uint32
+	label, ckaID []byte
+	// cert is the Certificate of the row's value when one was in use as the
+	// row was read (see stores.InUse), or the one a write adds; cols holds
+	// the value, issuer, serial number and subject columns unless they are
+	// all cert's own bytes.
 	cert *stores.Certificate
+	cols *certCols
+}
+
+// certCols are the columns of a certificate object that name it; nil for
+// an absent one.
+type certCols struct{ der, issuer, serial, subject []byte }
+
+func (r *certRow) der() []byte {
+	if r.cols != nil {
+		return r.cols.der
+	}
+	return r.cert.DER
+}
+
+func (r *certRow) issuer() []byte {
+	if r.cols != nil {
+		return r.cols.issuer
+	}
+	return r.cert.RawIssuer
+}
+
+func (r *certRow) serial() []byte {
+	if r.cols != nil {
+		return r.cols.serial
+	}
+	return r.cert.RawSerial
+}
+
+func (r *certRow) subject() []byte {
+	if r.cols != nil {
+		return r.cols.subject
+	}
+	return r.cert.RawSubject
 }
 
 // trustRow is one trust object (classic or PKCS#11 3.2) of nssPublic.
@@ -196,26 +229,22 @@ func (st *state) addObject(id uint32, get func(uint32) []byte) {
 		if t, ok := ulong(get(attrCertType)); get(attrCertType) != nil && (!ok || t != ckcX509) {
 			return
 		}
-		r := &certRow{
-			id: id, label: get(attrLabel), der: get(attrValue), issuer: get(attrIssuer),
-			serial: get(attrSerial), subject: get(attrSubject), ckaID: get(attrID),
+		r := &certRow{id: id, label: get(attrLabel), ckaID: get(attrID)}
+		cols := certCols{der: get(attrValue), issuer: get(attrIssuer), serial: get(attrSerial), subject: get(attrSubject)}
+		if cols.der != nil {
+			r.cert = stores.InUse(cols.der)
 		}
-		var c *stores.Certificate
-		if r.der != nil {
-			c = stores.InUse(r.der)
-		}
-		if c == nil {
-			pack(&r.label, &r.ckaID, &r.der, &r.issuer, &r.serial, &r.subject)
+		own := func(col, b []byte) bool { return col != nil && b != nil && bytes.Equal(col, b) }
+		if c := r.cert; c != nil && own(cols.issuer, c.RawIssuer) && own(cols.serial, c.RawSerial) && own(cols.subject, c.RawSubject) {
+			pack(&r.label, &r.ckaID)
 		} else {
-			r.cert, r.der = c, c.DER
-			share := func(b *[]byte, own []byte) *[]byte {
-				if len(*b) > 0 && bytes.Equal(*b, own) {
-					*b = own
-					return new([]byte)
-				}
-				return b
+			if c != nil {
+				cols.der = c.DER
+				pack(&r.label, &r.ckaID, &cols.issuer, &cols.serial, &cols.subject)
+			} else {
+				pack(&r.label, &r.ckaID, &cols.der, &cols.issuer, &cols.serial, &cols.subject)
 			}
-			pack(&r.label, &r.ckaID, share(&r.issuer, c.RawIssuer), share(&r.serial, c.RawSerial), share(&r.subject, c.RawSubject))
+			r.cols = &cols
 		}
 		st.certs = append(st.certs, r)
 	case ckoNSSTrust, ckoTrust:
@@ -471,13 +500,13 @@ func entries(st *state, a *auth, v *verifier) (out []*stores.Entry, bad int, err
 	if st.listing {
 		st.trusts = nil
 		for _, cr := range st.certs {
-			if b := byKey[pairHash(seed, cr.issuer, cr.serial)]; b != nil && cr.der != nil {
+			if b := byKey[pairHash(seed, cr.issuer(), cr.serial())]; b != nil && cr.der() != nil {
 				b.users++
 			}
 		}
 	}
 	for i, cr := range st.certs {
-		if cr.der == nil {
+		if cr.der() == nil {
 			continue
 		}
 		if st.listing {
@@ -485,12 +514,12 @@ func entries(st *state, a *auth, v *verifier) (out []*stores.Entry, bad int, err
 		}
 		cert, err := cr.cert, error(nil)
 		if cert == nil {
-			cert, err = stores.ParseCertificate(cr.der)
+			cert, err = stores.ParseCertificate(cr.der())
 		}
 		if err != nil {
 			cert = &stores.Certificate{
-				DER: cr.der, Fingerprint: stores.FingerprintOf(cr.der), RawSubject: cr.subject,
-				RawIssuer: cr.issuer, RawSerial: cr.serial, ParseError: err,
+				DER: cr.der(), Fingerprint: stores.FingerprintOf(cr.der()), RawSubject: cr.subject(),
+				RawIssuer: cr.issuer(), RawSerial: cr.serial(), ParseError: err,
 				Subject: fmt.Sprintf("(unreadable certificate, object %d)", cr.id),
 			}
 		}
@@ -498,10 +527,10 @@ func entries(st *state, a *auth, v *verifier) (out []*stores.Entry, bad int, err
 		e.Owned = strings.HasPrefix(e.Label, OwnerPrefix)
 		// The classic object comes first: it is what this NSS version reads.
 		var cands []*trustRow
-		k := pairHash(seed, cr.issuer, cr.serial)
+		k := pairHash(seed, cr.issuer(), cr.serial())
 		if b := byKey[k]; b != nil {
 			for _, tr := range b.rows {
-				if bytes.Equal(tr.issuer, cr.issuer) && bytes.Equal(tr.serial, cr.serial) {
+				if bytes.Equal(tr.issuer, cr.issuer()) && bytes.Equal(tr.serial, cr.serial()) {
 					cands = append(cands, tr)
 				}
 			}
@@ -515,7 +544,7 @@ func entries(st *state, a *auth, v *verifier) (out []*stores.Entry, bad int, err
 		var chosen *nssTrust
 		var rejected []string
 		for _, tr := range cands {
-			t, why := evalTrust(tr, cr.der, st, v)
+			t, why := evalTrust(tr, cr.der(), st, v)
 			if t != nil {
 				chosen = t
 				break

@@ -278,8 +278,8 @@ func TestReadSharesCertificatesInUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, r := range st.certs {
-		c := map[string]*stores.Certificate{string(c1.DER): c1, string(c2.DER): c2}[string(r.der)]
-		if c == nil || r.cert != c || &r.der[0] != &c.DER[0] || &r.issuer[0] != &c.RawIssuer[0] || &r.subject[0] != &c.RawSubject[0] {
+		c := map[string]*stores.Certificate{string(c1.DER): c1, string(c2.DER): c2}[string(r.der())]
+		if c == nil || r.cert != c || r.cols != nil || &r.der()[0] != &c.DER[0] || &r.issuer()[0] != &c.RawIssuer[0] || &r.subject()[0] != &c.RawSubject[0] {
 			t.Errorf("row %d does not share its certificate's bytes", r.id)
 		}
 	}
@@ -384,4 +384,28 @@ func TestWriteRowsStopsWhenCancelled(t *testing.T) {
 	if l := certutilList(t, dir); len(l) != 3 {
 		t.Errorf("certutil -L after the write: %v", l)
 	}
+}
+
+// TestReadKeepsColumnsThatDiffer: a certificate object whose issuer column
+// is not its certificate's keeps the column as read (the value still shares
+// the Certificate's DER).
+func TestReadKeepsColumnsThatDiffer(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "db")
+	s := openDir(t, dir)
+	c := stores.MustParse(testpki.RootDER("Differing Column Root"))
+	mustApply(t, s, stores.Change{Action: stores.Add, Entry: &stores.Entry{Cert: c, Trust: stores.TrustAll()}})
+	sqlExec(t, filepath.Join(dir, certFile), "UPDATE nssPublic SET a81 = X'3000' WHERE a0 = ?", valCertificate)
+	st, err := s.(*Store).read(context.Background(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.certs) != 1 {
+		t.Fatalf("%d certificate objects", len(st.certs))
+	}
+	r := st.certs[0]
+	if r.cert != c || r.cols == nil || !bytes.Equal(r.issuer(), []byte{0x30, 0x00}) || &r.der()[0] != &c.DER[0] ||
+		!bytes.Equal(r.serial(), c.RawSerial) || !bytes.Equal(r.subject(), c.RawSubject) {
+		t.Errorf("row: cert %p (want %p), issuer %x, serial %x", r.cert, c, r.issuer(), r.serial())
+	}
+	runtime.KeepAlive(c)
 }
