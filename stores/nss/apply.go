@@ -53,10 +53,10 @@ const (
 // small records, and the signatures are made then too.
 type rowWrite struct {
 	kind  writeKind
+	want  [4]uint32           // the trust values to write, in stores.Purposes order
 	cert  *certRow            // insertCert
 	trust *trustRow           // insertTrust, updateTrust
 	c     *stores.Certificate // the trust object's certificate, whose hashes it carries
-	want  nssTrust
 }
 
 func (w *rowWrite) id() uint32 {
@@ -97,7 +97,7 @@ func (v *rowValues) values(w *rowWrite) []attrVal {
 	if w.kind == insertCert {
 		r := w.cert
 		a = append(a, attrVal{attrClass, valCertificate}, attrVal{attrToken, valTrue}, attrVal{attrPrivate, valFalse},
-			attrVal{attrLabel, r.label}, attrVal{attrValue, r.der()}, attrVal{attrCertType, valX509},
+			attrVal{attrLabel, []byte(r.label)}, attrVal{attrValue, r.der()}, attrVal{attrCertType, valX509},
 			attrVal{attrIssuer, r.issuer()}, attrVal{attrSerial, r.serial()}, attrVal{attrSubject, r.subject()},
 			attrVal{attrID, r.ckaID}, attrVal{attrModifiable, valTrue})
 		v.attrs = a
@@ -111,7 +111,7 @@ func (v *rowValues) values(w *rowWrite) []attrVal {
 				attrVal{attrSerial, tr.serial})
 		}
 		for i, at := range classicPurposeAttrs {
-			binary.BigEndian.PutUint32(v.purpose[i][:], w.want.vals[i])
+			binary.BigEndian.PutUint32(v.purpose[i][:], w.want[i])
 			a = append(a, attrVal{at, v.purpose[i][:]})
 		}
 		stepUp := valFalse
@@ -122,7 +122,7 @@ func (v *rowValues) values(w *rowWrite) []attrVal {
 		a = append(a, attrVal{attrTrustStepUp, stepUp}, attrVal{attrCertSHA1Hash, v.sha1[:]}, attrVal{attrCertMD5Hash, v.md5[:]})
 	} else {
 		for i, at := range p11PurposeAttrs {
-			binary.BigEndian.PutUint32(v.purpose[i][:], p11Value(w.want.vals[i]))
+			binary.BigEndian.PutUint32(v.purpose[i][:], p11Value(w.want[i]))
 			a = append(a, attrVal{at, v.purpose[i][:]})
 		}
 		if tr.attrs.get(attrHashOfCert) != nil {
@@ -262,8 +262,8 @@ func (ix *rowIndex) certsBySubject(subject []byte) []*certRow {
 	return ix.bySubject.find(ix.hash(subject), func(r *certRow) bool { return bytes.Equal(r.subject(), subject) })
 }
 
-func (ix *rowIndex) certsByLabel(label []byte) []*certRow {
-	return ix.byLabel.find(ix.hash(label), func(r *certRow) bool { return bytes.Equal(r.label, label) })
+func (ix *rowIndex) certsByLabel(label string) []*certRow {
+	return ix.byLabel.find(maphash.String(ix.seed, label), func(r *certRow) bool { return r.label == label })
 }
 
 func (ix *rowIndex) trustsFor(issuer, serial []byte) []*trustRow {
@@ -291,14 +291,14 @@ func (ix *rowIndex) addCert(r *certRow) {
 	ix.byDER.add(ix.hash(r.der()), r)
 	ix.byIssuer.add(ix.pairHash(r.issuer(), r.serial()), r)
 	ix.bySubject.add(ix.hash(r.subject()), r)
-	ix.byLabel.add(ix.hash(r.label), r)
+	ix.byLabel.add(maphash.String(ix.seed, r.label), r)
 }
 
 func (ix *rowIndex) deleteCert(r *certRow) {
 	ix.byDER.remove(ix.hash(r.der()), r)
 	ix.byIssuer.remove(ix.pairHash(r.issuer(), r.serial()), r)
 	ix.bySubject.remove(ix.hash(r.subject()), r)
-	ix.byLabel.remove(ix.hash(r.label), r)
+	ix.byLabel.remove(maphash.String(ix.seed, r.label), r)
 }
 
 func (ix *rowIndex) addTrust(t *trustRow) { ix.trusts.add(ix.pairHash(t.issuer, t.serial), t) }
@@ -329,8 +329,8 @@ func (pl *planner) trustsFor(issuer, serial []byte) []*trustRow {
 // with " (2)", " (3)", ... when another subject already uses it.
 func (pl *planner) nickname(c *stores.Certificate) string {
 	for _, r := range pl.index().certsBySubject(c.RawSubject) {
-		if strings.HasPrefix(string(r.label), OwnerPrefix) {
-			return string(r.label)
+		if strings.HasPrefix(r.label, OwnerPrefix) {
+			return r.label
 		}
 	}
 	name := strings.Map(func(r rune) rune {
@@ -349,7 +349,7 @@ func (pl *planner) nickname(c *stores.Certificate) string {
 			cand = fmt.Sprintf("%s (%d)", base, n)
 		}
 		taken := false
-		for _, r := range pl.index().certsByLabel([]byte(cand)) {
+		for _, r := range pl.index().certsByLabel(cand) {
 			if string(r.subject()) != string(c.RawSubject) {
 				taken = true
 				break
@@ -406,7 +406,7 @@ func (pl *planner) refuseUserCert(ch stores.Change) error {
 	for _, r := range pl.certsByDER(ch.Entry.Cert.DER) {
 		if isUser(pl.st, r) {
 			return &stores.Error{Path: filepath.Join(filepath.Dir(pl.keyPath), certFile), Entry: ch.Entry.Cert.Subject,
-				Err:  fmt.Errorf("%w: %q is a user certificate (its private key is in the database); rootsync does not change it", stores.ErrUnsupported, string(r.label)),
+				Err:  fmt.Errorf("%w: %q is a user certificate (its private key is in the database); rootsync does not change it", stores.ErrUnsupported, r.label),
 				Hint: "change it with certutil -M or certutil -D"}
 		}
 	}
@@ -423,10 +423,10 @@ func (pl *planner) ensure(e *stores.Entry) error {
 	if len(pl.index().certsByDER(c.DER)) == 0 {
 		if same := pl.index().certsByIssuer(c.RawIssuer, c.RawSerial); len(same) > 0 {
 			return &stores.Error{Path: filepath.Join(filepath.Dir(pl.keyPath), certFile), Entry: c.Subject,
-				Err:  fmt.Errorf("%w: the database holds a different certificate (%q) with the same issuer and serial number", stores.ErrUnsupported, string(same[0].label)),
+				Err:  fmt.Errorf("%w: the database holds a different certificate (%q) with the same issuer and serial number", stores.ErrUnsupported, same[0].label),
 				Hint: "remove that certificate first (certutil -D -n NICKNAME)"}
 		}
-		row := &certRow{id: pl.newID(), label: []byte(pl.nickname(c)), ckaID: keyID(c), cert: c}
+		row := &certRow{id: pl.newID(), label: pl.nickname(c), ckaID: keyID(c), cert: c}
 		if c.RawSubject == nil {
 			row.cols = &certCols{der: c.DER, issuer: c.RawIssuer, serial: c.RawSerial, subject: []byte{}}
 		}
@@ -434,7 +434,7 @@ func (pl *planner) ensure(e *stores.Entry) error {
 		pl.index().addCert(row)
 		pl.addWrite(rowWrite{kind: insertCert, cert: row})
 	}
-	want := fromStores(e.Trust)
+	want := fromStores(e.Trust).vals
 	trusts := pl.index().trustsFor(c.RawIssuer, c.RawSerial)
 	if len(trusts) == 0 && e.Trust.IsZero() {
 		return nil // as certutil -t ",,": no trust object at all

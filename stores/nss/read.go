@@ -17,8 +17,9 @@ import (
 
 // certRow is one certificate object of nssPublic.
 type certRow struct {
-	id           uint32
-	label, ckaID []byte
+	id    uint32
+	label string // nickname; absent reads as ""
+	ckaID []byte
 	// cert is the Certificate of the row's value when one was in use as the
 	// row was read (see stores.InUse), or the one a write adds; cols holds
 	// the value, issuer, serial number and subject columns unless they are
@@ -229,20 +230,20 @@ func (st *state) addObject(id uint32, get func(uint32) []byte) {
 		if t, ok := ulong(get(attrCertType)); get(attrCertType) != nil && (!ok || t != ckcX509) {
 			return
 		}
-		r := &certRow{id: id, label: get(attrLabel), ckaID: get(attrID)}
+		r := &certRow{id: id, label: string(get(attrLabel)), ckaID: get(attrID)}
 		cols := certCols{der: get(attrValue), issuer: get(attrIssuer), serial: get(attrSerial), subject: get(attrSubject)}
 		if cols.der != nil {
 			r.cert = stores.InUse(cols.der)
 		}
 		own := func(col, b []byte) bool { return col != nil && b != nil && bytes.Equal(col, b) }
 		if c := r.cert; c != nil && own(cols.issuer, c.RawIssuer) && own(cols.serial, c.RawSerial) && own(cols.subject, c.RawSubject) {
-			pack(&r.label, &r.ckaID)
+			pack(&r.ckaID)
 		} else {
 			if c != nil {
 				cols.der = c.DER
-				pack(&r.label, &r.ckaID, &cols.issuer, &cols.serial, &cols.subject)
+				pack(&r.ckaID, &cols.issuer, &cols.serial, &cols.subject)
 			} else {
-				pack(&r.label, &r.ckaID, &cols.der, &cols.issuer, &cols.serial, &cols.subject)
+				pack(&r.ckaID, &cols.der, &cols.issuer, &cols.serial, &cols.subject)
 			}
 			r.cols = &cols
 		}
@@ -523,7 +524,7 @@ func entries(st *state, a *auth, v *verifier) (out []*stores.Entry, bad int, err
 				Subject: fmt.Sprintf("(unreadable certificate, object %d)", cr.id),
 			}
 		}
-		e := &stores.Entry{Cert: cert, Label: string(cr.label)}
+		e := &stores.Entry{Cert: cert, Label: cr.label}
 		e.Owned = strings.HasPrefix(e.Label, OwnerPrefix)
 		// The classic object comes first: it is what this NSS version reads.
 		var cands []*trustRow
