@@ -13,31 +13,38 @@ import (
 )
 
 // readFile reads the regular file at path (following links) into buf's
-// storage, with one stat, open, fstat and close and no allocation once buf
+// storage, with one open, fstat and close and no allocation once buf
 // is large enough: a folder of 100,000 certificates is 100,000 small files.
 // skip: path names no regular file (absent, a dangling link, a folder, a
 // device), which holds no certificates. ok is false when anything else is
-// unusual (no permission, larger than stores.MaxFileSize, replaced while it
-// was opened, a read error): the caller then reads the file with
-// stores.ReadFile, which applies the same checks and says what is wrong.
+// unusual (no permission, larger than stores.MaxFileSize, a read error): the
+// caller then reads the file with stores.ReadFile, which applies the same
+// checks and says what is wrong.
 func readFile(path string, buf []byte) (data []byte, mode fs.FileMode, skip, ok bool) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		// Absent, a dangling link or a socket (skipped), or no permission
+		// (ReadFile's error): stat tells which.
+		var st unix.Stat_t
+		if err := unix.Stat(path, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+			return buf, 0, true, true
+		}
+		return buf, fs.FileMode(st.Mode & 0o777), false, false
+	}
+	defer unix.Close(fd)
 	var st unix.Stat_t
-	if err := unix.Stat(path, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+	if err := unix.Fstat(fd, &st); err != nil {
+		return buf, 0, false, false
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return buf, 0, true, true
 	}
 	mode = fs.FileMode(st.Mode & 0o777)
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return buf, mode, false, false
-	}
-	defer unix.Close(fd)
-	var ost unix.Stat_t
-	if err := unix.Fstat(fd, &ost); err != nil || ost.Mode&unix.S_IFMT != unix.S_IFREG ||
-		ost.Dev != st.Dev || ost.Ino != st.Ino || ost.Size > stores.MaxFileSize {
+	if st.Size > stores.MaxFileSize {
 		return buf, mode, false, false
 	}
 	data = buf[:0]
-	if need := int(ost.Size) + 1; cap(data) < need {
+	if need := int(st.Size) + 1; cap(data) < need {
 		data = make([]byte, 0, need)
 	}
 	for {
