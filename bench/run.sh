@@ -14,7 +14,8 @@
 # Usage (Debian 12, as root so that missing packages can be installed):
 #     bench/run.sh
 # Environment: RUNS (default 10) runs per fast command; WORK (default a new
-# temporary folder) where stores are written; KEEP=1 keeps it.
+# temporary folder) where stores are written; KEEP=1 keeps it; PAIRS_ONLY=1
+# runs only the interleaved pairs and the write count.
 # Takes about 5-10 minutes on a 2-core machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -120,6 +121,7 @@ printf 'group\ttool\toperation\tmedian_s\tcpu_s\tpeak_kib\truns\n' >"$RESULTS"
 # Median wall time and CPU (user+system) from hyperfine, median peak RSS from
 # GNU time over min(RUNS,3) runs, each after PREPARE.
 measure() {
+  [ -z "${PAIRS_ONLY:-}" ] || return 0
   local group=$1 tool=$2 op=$3 runs=$4 prep=$5 cmd=$6
   echo "== $group: $tool: $op" >&2
   hyperfine --style basic --runs "$runs" --prepare "$prep" --export-csv "$W/h.csv" "$cmd" >&2
@@ -140,8 +142,16 @@ measure() {
 SYNC="$RS sync --include-expired --origin all pem:$BUNDLE --to" # every root, public ones too, as the other tools write them
 
 # --- CA directory ------------------------------------------------------------
-measure capath rootsync "sync $N roots into an empty CA directory" "$RUNS" "rm -rf $W/capath" "$SYNC capath:$W/capath"
-measure capath "openssl rehash" "rehash a directory holding the $N PEM files" "$RUNS" "rm -rf $W/rehash && cp -r $W/pems $W/rehash" "openssl rehash $W/rehash"
+# The previous round's folders are moved aside, not deleted, until the pair
+# is over: on ext4 a new inode's search skips inodes deleted in the last
+# seconds (minutes, until their inode table block is written back), so
+# files created right after an rm -rf of the same number of files cost up to
+# thirty times as much system time, and the sync creates twice as many
+# inodes as rehash (150 files and 150 links; rehash's files are copied by
+# its untimed prepare step).
+ASIDE="mkdir -p $W/aside && for d in $W/capath $W/rehash; do [ ! -e \$d ] || mv \$d \$(mktemp -u -d $W/aside/x.XXXXXXXX); done"
+measure capath rootsync "sync $N roots into an empty CA directory" "$RUNS" "$ASIDE" "$SYNC capath:$W/capath"
+measure capath "openssl rehash" "rehash a directory holding the $N PEM files" "$RUNS" "$ASIDE && cp -r $W/pems $W/rehash" "openssl rehash $W/rehash"
 measure capath update-ca-certificates "first build from $N local .crt files (sandbox)" "$RUNS" "rm -rf $W/uca-out && mkdir -p $W/uca-out" "$UCA"
 measure capath "p11-kit trust" "extract --format=pem-directory-hash ($N anchors)" "$RUNS" "rm -rf $P11/out/d" "$TRUST"
 
@@ -165,7 +175,7 @@ measure noop rootsync "pem bundle already in sync" "$RUNS" "true" "$SYNC pem:$W/
 measure noop rootsync "NSS database already in sync" "$RUNS" "true" "$SYNC nss:$W/nss"
 measure noop rootsync "PKCS#12 already in sync" "$RUNS" "true" "$SYNC 'p12:$W/trust.p12?password-env=KSPW'"
 measure noop rootsync "JKS already in sync" "$RUNS" "true" "$SYNC 'jks:$W/trust.jks?password-env=KSPW'"
-$UCA >/dev/null 2>&1
+[ -n "${PAIRS_ONLY:-}" ] || $UCA >/dev/null 2>&1
 measure noop update-ca-certificates "rerun, nothing changed (sandbox)" 3 "true" "$UCA"
 measure noop "openssl rehash" "rerun on the hashed directory" "$RUNS" "true" "openssl rehash $W/rehash"
 
@@ -203,8 +213,9 @@ pair() {
 }
 SH="sh -c"
 pair "capath: rootsync sync into an empty CA directory / openssl rehash of the same $N PEM files" "$RUNS" \
-  "rm -rf $W/capath" "$SYNC capath:$W/capath" \
-  "$SH 'rm -rf $W/rehash && cp -r $W/pems $W/rehash'" "openssl rehash $W/rehash"
+  "$SH '$ASIDE'" "$SYNC capath:$W/capath" \
+  "$SH '$ASIDE && cp -r $W/pems $W/rehash'" "openssl rehash $W/rehash"
+rm -rf "$W/aside"
 pair "no-op: rootsync sync, CA directory already in sync / rootsync list SOURCE TARGET" "$RUNS" \
   "true" "$SYNC capath:$W/capath" "true" "$RS list pem:$BUNDLE capath:$W/capath"
 pair "no-op: rootsync sync, pem bundle already in sync / rootsync list SOURCE TARGET" "$RUNS" \
