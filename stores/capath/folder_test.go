@@ -1,6 +1,7 @@
 package capath
 
 import (
+	"context"
 	"fmt"
 	"math/rand"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/rootsync/rootsync/stores"
+	"github.com/rootsync/rootsync/stores/storetest"
 )
 
 // TestParseHashName: parseHashName and isOwnedName accept exactly the names
@@ -312,5 +314,41 @@ func TestReadFile(t *testing.T) {
 			t.Errorf("%s: read %d bytes %.20q..., want %d", tc.name, len(data), data, len(tc.want))
 		}
 		buf = data[:0]
+	}
+}
+
+// TestLinkLimit: with HASH.0 to HASH.255 all taken (a name beyond them does
+// not count), an Add of a certificate with that hash fails naming the hash
+// and leaves the folder as it was; with one of them free, the Add takes it.
+func TestLinkLimit(t *testing.T) {
+	roots := colliding(2)
+	h, _ := HashName(stores.MustParse(roots[0].DER).RawSubject)
+	for _, free := range []int{-1, 137} {
+		dir := t.TempDir()
+		for n := 0; n <= 300; n++ {
+			if n == free || (n >= maxLinks && n != 300) {
+				continue
+			}
+			if err := os.Symlink(fmt.Sprintf("elsewhere-%d.pem", n), filepath.Join(dir, fmt.Sprintf("%s.%d", h, n))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s := open(t, dir)
+		before := storetest.Snapshot(t, s.Paths())
+		err := s.Apply(context.Background(), adds(roots[0]))
+		if free < 0 {
+			if err == nil || !strings.Contains(err.Error(), "all 256 links for hash "+h+" are taken") {
+				t.Errorf("Add with every link taken: %v", err)
+			}
+			storetest.Compare(t, before, storetest.Snapshot(t, s.Paths()))
+			continue
+		}
+		if err != nil {
+			t.Fatalf("Add with %s.%d free: %v", h, free, err)
+		}
+		want := OwnedName(stores.FingerprintOf(roots[0].DER))
+		if got, err := os.Readlink(filepath.Join(dir, fmt.Sprintf("%s.%d", h, free))); err != nil || got != want {
+			t.Errorf("%s.%d -> %q, %v; want -> %s", h, free, got, err, want)
+		}
 	}
 }
