@@ -193,14 +193,14 @@ func fuzzDecodeObjects(t *testing.T, objects, sig, check []byte, metaID string) 
 	st2 := &state{listing: true, keyExists: true, hasPasswordEntry: true, globalSalt: fuzzGlobalSalt, check: check, userIDs: map[string]bool{}}
 	decodeObjects(st2, objects)
 	v := newVerifier(pk)
-	v.readLimit = readWork
+	v.reading = &readAllowance{first: readWork, shared: readWorkShared, deferred: map[string]bool{}}
 	keep := st2.checkAsRead(v)
 	st.sigs.forEach(func(k sigKey, der []byte) {
 		if keep(k, der) {
 			st2.sigs.set(k, der)
 		}
 	})
-	v.readLimit = 0
+	v.reading = nil
 	if asRead, bad2, err := entries(st2, &auth{pk: pk}, v); err == nil {
 		if bad2 != bad || len(asRead) != len(verified) {
 			t.Fatalf("checked as read: %d entries, %d ignored trust objects; afterwards: %d, %d", len(asRead), bad2, len(verified), bad)

@@ -182,38 +182,9 @@ func (s *Store) Load(ctx context.Context) (*stores.Set, error) {
 	// A trust object that fails its check may be one whose signatures another
 	// program is rewriting at this moment; look again before reporting it.
 	for attempt := 0; ; attempt++ {
-		// Logging in as key4.db is read lets the signatures be checked as
-		// they are read, so that they need not be kept.
-		var a *auth
-		var v *verifier
-		st, err := s.readWith(ctx, func(st *state) (func(sigKey, []byte) bool, error) {
-			if err := checkConverted(s.dir, st); err != nil {
-				return nil, err
-			}
-			var err error
-			if a, err = login(st, s.keyPath(), s.secret); err != nil {
-				return nil, err
-			}
-			if a.pk == nil {
-				return func(sigKey, []byte) bool { return false }, nil // nothing is checked
-			}
-			v = newVerifier(a.pk)
-			v.readLimit = readWork
-			return st.checkAsRead(v), nil
-		})
+		st, a, v, err := s.readListing(ctx)
 		if err != nil {
 			return nil, err
-		}
-		if a == nil { // no key4.db
-			if err := checkConverted(s.dir, st); err != nil {
-				return nil, err
-			}
-			if a, err = login(st, s.keyPath(), s.secret); err != nil {
-				return nil, err
-			}
-		}
-		if v != nil {
-			v.readLimit = 0
 		}
 		var bad int
 		es, bad, err = entries(st, a, v)
@@ -235,6 +206,43 @@ func (s *Store) Load(ctx context.Context) (*stores.Set, error) {
 		set.Add(e)
 	}
 	return set, nil
+}
+
+// readListing reads the state for Load and logs in. Logging in as key4.db is
+// read lets the signatures be checked as they are read, so that they need
+// not be kept (see checkAsRead); v is the verifier that checked them, nil
+// when there is no key.
+func (s *Store) readListing(ctx context.Context) (st *state, a *auth, v *verifier, err error) {
+	st, err = s.readWith(ctx, func(st *state) (func(sigKey, []byte) bool, error) {
+		if err := checkConverted(s.dir, st); err != nil {
+			return nil, err
+		}
+		var err error
+		if a, err = login(st, s.keyPath(), s.secret); err != nil {
+			return nil, err
+		}
+		if a.pk == nil {
+			return func(sigKey, []byte) bool { return false }, nil // nothing is checked
+		}
+		v = newVerifier(a.pk)
+		v.reading = &readAllowance{first: readWork, shared: readWorkShared, deferred: map[string]bool{}}
+		return st.checkAsRead(v), nil
+	})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if a == nil { // no key4.db
+		if err := checkConverted(s.dir, st); err != nil {
+			return nil, nil, nil, err
+		}
+		if a, err = login(st, s.keyPath(), s.secret); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	if v != nil {
+		v.reading = nil
+	}
+	return st, a, v, nil
 }
 
 // read loads the state through read-only connections, each in one short

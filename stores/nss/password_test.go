@@ -1,6 +1,7 @@
 package nss
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -161,4 +162,73 @@ func TestNewDatabaseUnreadablePassword(t *testing.T) {
 	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the folder was made: %v", err)
 	}
+}
+
+// TestSignaturesCheckedAsRead: reading for a listing checks the signatures
+// of a password-protected database as key4.db is read. Those rootsync wrote
+// (one key per write) are checked then, all but the first, which is kept;
+// certutil's (a key of 10,000 iterations each) are checked while the read's
+// PBKDF2 allowance lasts and the rest kept for afterwards; the entries are
+// those certutil lists, with verified trust.
+func TestSignaturesCheckedAsRead(t *testing.T) {
+	dir, pwFile := newPasswordDB(t)
+	s := openDir(t, dir, "password-file", pwFile).(*Store)
+	roots := []*testpki.Cert{testpki.Root("As Read One"), testpki.Root("As Read Two"), testpki.Root("As Read Three")}
+	var ch []stores.Change
+	for _, r := range roots {
+		ch = append(ch, addChange(r, stores.TrustAll()))
+	}
+	mustApply(t, s, ch...)
+	st, a, v, err := s.readListing(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.pk == nil || v == nil {
+		t.Fatalf("no key: %s", a.unverified)
+	}
+	certutils := testpki.Root("Protected Existing").Cert
+	ownKept := 0
+	for _, tr := range st.trusts {
+		need := 0
+		for a, val := range tr.attrs.all() {
+			if authenticated[a] && !exemptFromCheck(a, val) {
+				need++
+			}
+		}
+		kept := 0
+		st.sigs.forID(tr.id, func(sigKey, []byte) { kept++ })
+		checked := bitsSet(tr.verified)
+		if checked+kept != need {
+			t.Errorf("trust object %d: %d signatures checked as read and %d kept, want %d in all", tr.id, checked, kept, need)
+		}
+		if !bytes.Equal(tr.issuer, certutils.RawIssuer) {
+			ownKept += kept
+		} else if want := readWork / passwordIterations; checked != want {
+			// certutil's: a key of its own per signature.
+			t.Errorf("certutil's trust object: %d signatures checked as read, want %d", checked, want)
+		}
+	}
+	// rootsync's write: its one key is derived when a second signature
+	// shows it is shared; only the first is kept.
+	if ownKept != 1 {
+		t.Errorf("%d of rootsync's signatures kept, want 1", ownKept)
+	}
+	es, bad, err := entries(st, a, v)
+	if err != nil || bad != 0 || len(es) != len(roots)+1 {
+		t.Fatalf("entries: %d, %d ignored, %v", len(es), bad, err)
+	}
+	want := normalise(certutilList(t, dir, "-f", pwFile))
+	for _, e := range es {
+		if len(e.Notes) != 0 || want[e.Label] != TrustFlags(e) {
+			t.Errorf("%s: %s, notes %v; certutil -L: %s", e.Label, TrustFlags(e), e.Notes, want[e.Label])
+		}
+	}
+}
+
+func bitsSet(x uint16) int {
+	n := 0
+	for ; x != 0; x &= x - 1 {
+		n++
+	}
+	return n
 }

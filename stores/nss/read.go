@@ -573,16 +573,23 @@ func entries(st *state, a *auth, v *verifier) (out []*stores.Entry, bad int, err
 	return out, bad, nil
 }
 
-// readWork bounds the PBKDF2 iterations checkAsRead may spend while key4.db
-// is read (a few milliseconds): a signature that needs more is kept and
-// checked after the read.
-const readWork = 200_000
+// readWork and readWorkShared bound the PBKDF2 iterations checkAsRead may
+// spend while key4.db is read (see readAllowance): readWork (about 4 ms
+// here) for keys met once, as many as thousands of NSS's one-iteration keys
+// of the empty password; readWorkShared (about 40 ms) more for keys that
+// several signatures share, such as the one key of each write rootsync made
+// with a password. A signature that needs more is kept and checked after
+// the read.
+const (
+	readWork       = 20_000
+	readWorkShared = 200_000
+)
 
 // checkAsRead returns the filter readKey4 keeps signatures by when the state
 // is read for listing: a signature evalTrust would never look at is dropped,
 // one that checks out is marked on its trust object (trustRow.verified) and
 // dropped, and the rest (those that fail, or whose key would cost more than
-// readWork to derive) are kept for evalTrust, which checks them as before.
+// the read allows) are kept for evalTrust, which checks them as before.
 func (st *state) checkAsRead(v *verifier) func(sigKey, []byte) bool {
 	return func(k sigKey, der []byte) bool {
 		i := sort.Search(len(st.trusts), func(i int) bool { return st.trusts[i].id >= k.id })

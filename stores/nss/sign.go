@@ -229,14 +229,23 @@ type verifier struct {
 	algs map[string]*sigAlg // by the signature's bytes before its last sigTail
 	work int                // PBKDF2 iterations spent
 	over bool               // a signature was refused for the budget
-	// readLimit, when not 0, makes a signature whose key would take the
-	// iterations spent past it fail with errDeferred instead: it is
-	// checked later (see checkAsRead).
-	readLimit int
+	// reading, when set, makes a signature whose key would cost more than
+	// the read allows fail with errDeferred instead: it is checked after
+	// the read (see checkAsRead).
+	reading *readAllowance
+}
+
+// readAllowance is the PBKDF2 work a verifier may spend while key4.db is
+// read: first, iterations for any key; beyond them, shared, for keys whose
+// salt a second signature uses (a key most signatures of a write share, as
+// rootsync writes them, rather than one per signature, as NSS writes them).
+type readAllowance struct {
+	first, shared int
+	deferred      map[string]bool // beginnings of signatures deferred once
 }
 
 // errDeferred: the signature was not checked, because deriving its key
-// would cost more than the verifier's readLimit allows.
+// would cost more than the read allows.
 var errDeferred = errors.New("signature check deferred")
 
 // sigAlg is what a verified signature's beginning says: the key and MAC
@@ -301,8 +310,12 @@ func (v *verifier) verify(der []byte, objectID, attr uint32, value []byte) error
 	cacheKey := fmt.Sprintf("%x/%d/%d/%v", p.Salt, p.Iterations, p.KeyLength, p.PRF.Algorithm)
 	key, ok := v.keys[cacheKey]
 	if !ok {
-		if v.readLimit != 0 && v.work+max(p.Iterations, 0) > min(v.readLimit, verifyBudget) {
-			return errDeferred
+		if r := v.reading; r != nil && v.work+max(p.Iterations, 0) > min(r.first, verifyBudget) {
+			prefix := string(der[:max(len(der)-sigTail, 0)])
+			if !r.deferred[prefix] || v.work+max(p.Iterations, 0) > min(r.first+r.shared, verifyBudget) {
+				r.deferred[prefix] = true
+				return errDeferred
+			}
 		}
 		if v.work+max(p.Iterations, 0) > verifyBudget {
 			v.over = true
