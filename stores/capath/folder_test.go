@@ -259,7 +259,6 @@ func TestListDir(t *testing.T) {
 	}
 }
 
-
 // TestLinkLimit: with HASH.0 to HASH.255 all taken (a name beyond them does
 // not count), an Add of a certificate with that hash fails naming the hash
 // and leaves the folder as it was; with one of them free, the Add takes it.
