@@ -42,7 +42,7 @@ var (
 type writeKind uint8
 
 const (
-	insertCert  writeKind = iota // a new certificate object
+	insertCert  writeKind = iota // a new certificate object, and its new trust object when trust is set
 	insertTrust                  // a new classic trust object
 	updateTrust                  // new trust values on an existing trust object
 )
@@ -55,7 +55,7 @@ type rowWrite struct {
 	kind  writeKind
 	want  [4]uint32           // the trust values to write, in stores.Purposes order
 	cert  *certRow            // insertCert
-	trust *trustRow           // insertTrust, updateTrust
+	trust *trustRow           // insertTrust, updateTrust; insertCert: a trust object inserted next
 	c     *stores.Certificate // the trust object's certificate, whose hashes it carries
 }
 
@@ -149,17 +149,30 @@ type plan struct {
 
 func (p *plan) empty() bool { return len(p.writes) == 0 && len(p.deletes) == 0 }
 
+// trustPart is the trust object write of w: w itself, or for a certificate
+// inserted with its trust object, that insertion; ok is false when w writes
+// no trust object.
+func (w *rowWrite) trustPart() (_ rowWrite, ok bool) {
+	switch {
+	case w.kind != insertCert:
+		return *w, true
+	case w.trust != nil:
+		return rowWrite{kind: insertTrust, trust: w.trust, c: w.c, want: w.want}, true
+	}
+	return rowWrite{}, false
+}
+
 // signedKeys calls f with the key of every signature the plan writes.
 func (p *plan) signedKeys(f func(sigKey)) {
 	var v rowValues
 	for i := range p.writes {
-		w := &p.writes[i]
-		if w.kind == insertCert {
+		tw, ok := p.writes[i].trustPart()
+		if !ok {
 			continue
 		}
-		for _, av := range v.values(w) {
+		for _, av := range v.values(&tw) {
 			if authenticated[av.attr] {
-				f(sigKey{w.trust.id, av.attr})
+				f(sigKey{tw.trust.id, av.attr})
 			}
 		}
 	}
@@ -173,6 +186,7 @@ type planner struct {
 	keyPath string
 	p       *plan
 	ix      *rowIndex // built on first use; kept in step with st.certs and st.trusts
+	next    uint32    // the next object id to try (see newID)
 }
 
 // rowIndex finds rows by value without scanning the whole database, so that
@@ -181,7 +195,7 @@ type planner struct {
 // values. Rows under one key keep the order of st.certs or st.trusts.
 type rowIndex struct {
 	seed      maphash.Seed
-	byDER     rowMap[*certRow]
+	byDER     rowMap[*certRow] // only rows whose columns are kept (cols not nil)
 	byIssuer  rowMap[*certRow] // issuer and serial
 	bySubject rowMap[*certRow]
 	byLabel   rowMap[*certRow]
@@ -248,8 +262,17 @@ func (ix *rowIndex) hash(b []byte) uint64 { return maphash.Bytes(ix.seed, b) }
 
 func (ix *rowIndex) pairHash(issuer, serial []byte) uint64 { return pairHash(ix.seed, issuer, serial) }
 
-func (ix *rowIndex) certsByDER(der []byte) []*certRow {
-	return ix.byDER.find(ix.hash(der), func(r *certRow) bool { return bytes.Equal(r.der(), der) })
+// certsByDER finds the certificate objects holding c. One that names its
+// certificate as the certificate does (cols nil) is found by c's issuer
+// and serial number; byDER holds only the others.
+func (ix *rowIndex) certsByDER(c *stores.Certificate) []*certRow {
+	rows := ix.byIssuer.find(ix.pairHash(c.RawIssuer, c.RawSerial), func(r *certRow) bool {
+		return r.cols == nil && bytes.Equal(r.der(), c.DER)
+	})
+	if len(ix.byDER.one) > 0 || len(ix.byDER.many) > 0 {
+		rows = append(rows, ix.byDER.find(ix.hash(c.DER), func(r *certRow) bool { return bytes.Equal(r.der(), c.DER) })...)
+	}
+	return rows
 }
 
 func (ix *rowIndex) certsByIssuer(issuer, serial []byte) []*certRow {
@@ -288,14 +311,18 @@ func (pl *planner) index() *rowIndex {
 }
 
 func (ix *rowIndex) addCert(r *certRow) {
-	ix.byDER.add(ix.hash(r.der()), r)
+	if r.cols != nil {
+		ix.byDER.add(ix.hash(r.der()), r)
+	}
 	ix.byIssuer.add(ix.pairHash(r.issuer(), r.serial()), r)
 	ix.bySubject.add(ix.hash(r.subject()), r)
 	ix.byLabel.add(maphash.String(ix.seed, r.label), r)
 }
 
 func (ix *rowIndex) deleteCert(r *certRow) {
-	ix.byDER.remove(ix.hash(r.der()), r)
+	if r.cols != nil {
+		ix.byDER.remove(ix.hash(r.der()), r)
+	}
 	ix.byIssuer.remove(ix.pairHash(r.issuer(), r.serial()), r)
 	ix.bySubject.remove(ix.hash(r.subject()), r)
 	ix.byLabel.remove(maphash.String(ix.seed, r.label), r)
@@ -305,11 +332,23 @@ func (ix *rowIndex) addTrust(t *trustRow) { ix.trusts.add(ix.pairHash(t.issuer, 
 
 func (ix *rowIndex) deleteTrust(t *trustRow) { ix.trusts.remove(ix.pairHash(t.issuer, t.serial), t) }
 
+// maxID is the largest object id NSS uses (its ids are 30 bits).
+const maxID = 0x3fffffff
+
+// newID returns an object id no object has, the way NSS's sdb_getObjectId
+// picks them: counting up from a start (NSS takes the time, rootsync a random
+// number), skipping ids in use. The ids it hands out are not
+// recorded: the count meets them again only after 2^30 of them.
 func (pl *planner) newID() uint32 {
+	if pl.next == 0 {
+		pl.next = uint32(rand.IntN(maxID)) + 1
+	}
 	for {
-		id := uint32(rand.IntN(0x3fffffff)) + 1
+		id := pl.next
+		if pl.next++; pl.next > maxID {
+			pl.next = 1
+		}
 		if !pl.st.ids[id] {
-			pl.st.ids[id] = true
 			return id
 		}
 	}
@@ -317,8 +356,8 @@ func (pl *planner) newID() uint32 {
 
 // certsByDER and trustsFor return copies, which the caller may hold while
 // the planner changes the index.
-func (pl *planner) certsByDER(der []byte) []*certRow {
-	return append([]*certRow(nil), pl.index().certsByDER(der)...)
+func (pl *planner) certsByDER(c *stores.Certificate) []*certRow {
+	return append([]*certRow(nil), pl.index().certsByDER(c)...)
 }
 
 func (pl *planner) trustsFor(issuer, serial []byte) []*trustRow {
@@ -400,10 +439,10 @@ func (pl *planner) addWrite(w rowWrite) {
 // refuseUserCert refuses a change to a user certificate, one whose private
 // key is in key4.db: plans never make one (see stores.Entry.PrivateKey).
 func (pl *planner) refuseUserCert(ch stores.Change) error {
-	if ch.Action == stores.Add && len(pl.index().certsByDER(ch.Entry.Cert.DER)) == 0 {
+	if ch.Action == stores.Add && len(pl.index().certsByDER(ch.Entry.Cert)) == 0 {
 		return nil
 	}
-	for _, r := range pl.certsByDER(ch.Entry.Cert.DER) {
+	for _, r := range pl.certsByDER(ch.Entry.Cert) {
 		if isUser(pl.st, r) {
 			return &stores.Error{Path: filepath.Join(filepath.Dir(pl.keyPath), certFile), Entry: ch.Entry.Cert.Subject,
 				Err:  fmt.Errorf("%w: %q is a user certificate (its private key is in the database); rootsync does not change it", stores.ErrUnsupported, r.label),
@@ -420,7 +459,7 @@ func (pl *planner) ensure(e *stores.Entry) error {
 		return &stores.Error{Path: pl.keyPath, Entry: c.Subject,
 			Err: fmt.Errorf("%w: certificate has no readable issuer and serial number", stores.ErrUnsupported)}
 	}
-	if len(pl.index().certsByDER(c.DER)) == 0 {
+	if len(pl.index().certsByDER(c)) == 0 {
 		if same := pl.index().certsByIssuer(c.RawIssuer, c.RawSerial); len(same) > 0 {
 			return &stores.Error{Path: filepath.Join(filepath.Dir(pl.keyPath), certFile), Entry: c.Subject,
 				Err:  fmt.Errorf("%w: the database holds a different certificate (%q) with the same issuer and serial number", stores.ErrUnsupported, same[0].label),
@@ -455,7 +494,15 @@ func (pl *planner) ensure(e *stores.Entry) error {
 	tr := &trustRow{id: pl.newID(), class: ckoNSSTrust, issuer: c.RawIssuer, serial: c.RawSerial}
 	pl.st.trusts = append(pl.st.trusts, tr)
 	pl.index().addTrust(tr)
-	pl.addWrite(rowWrite{kind: insertTrust, trust: tr, c: c, want: want})
+	tw := rowWrite{kind: insertTrust, trust: tr, c: c, want: want}
+	if n := len(pl.p.writes); n > 0 && pl.p.writes[n-1].kind == insertCert && pl.p.writes[n-1].cert.cert == c && pl.p.writes[n-1].trust == nil {
+		// The certificate inserted just before: one planned row for both.
+		last := &pl.p.writes[n-1]
+		last.trust, last.c, last.want = tr, c, want
+		pl.saveOldSigs(&tw)
+	} else {
+		pl.addWrite(tw)
+	}
 	return nil
 }
 
@@ -471,7 +518,7 @@ func p11Value(v uint32) uint32 {
 // remove deletes the certificate, its trust objects and their signatures, as
 // certutil -D does.
 func (pl *planner) remove(e *stores.Entry) {
-	rows := pl.certsByDER(e.Cert.DER)
+	rows := pl.certsByDER(e.Cert)
 	for _, r := range rows {
 		pl.p.deletes = append(pl.p.deletes, r.id)
 		for _, tr := range pl.trustsFor(r.issuer(), r.serial()) {
@@ -793,7 +840,15 @@ func writeRows(ctx context.Context, cc, kc *conn, pr *prepared) error {
 		if i%256 == 0 && ctx.Err() != nil {
 			return dbError(cc.path, ctx.Err())
 		}
-		if err := wr.write(context.WithoutCancel(ctx), &p.writes[i]); err != nil {
+		w := &p.writes[i]
+		if w.kind == insertCert && w.trust != nil {
+			if err := wr.write(context.WithoutCancel(ctx), &rowWrite{kind: insertCert, cert: w.cert}); err != nil {
+				return err
+			}
+			tw, _ := w.trustPart()
+			w = &tw
+		}
+		if err := wr.write(context.WithoutCancel(ctx), w); err != nil {
 			return err
 		}
 	}
@@ -929,11 +984,12 @@ func readState(ctx context.Context, cc, kc *conn, wrap func(context.Context, *co
 // plan simulates the changes on st and returns the statements, signatures
 // included.
 func (s *Store) plan(st *state, a *auth, sg *signer, keyPath string, changes []stores.Change) (*plan, error) {
-	// An addition writes a certificate and a trust object, mostly.
+	// An addition plans one write (a certificate and its trust object),
+	// mostly.
 	n := 0
 	for _, ch := range changes {
 		if ch.Action != stores.Remove {
-			n += 2
+			n++
 		}
 	}
 	pl := &planner{st: st, a: a, sg: sg, keyPath: keyPath, p: &plan{oldSigs: map[string][]byte{}, writes: make([]rowWrite, 0, n)}}

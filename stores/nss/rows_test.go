@@ -407,5 +407,15 @@ func TestReadKeepsColumnsThatDiffer(t *testing.T) {
 		!bytes.Equal(r.serial(), c.RawSerial) || !bytes.Equal(r.subject(), c.RawSubject) {
 		t.Errorf("row: cert %p (want %p), issuer %x, serial %x", r.cert, c, r.issuer(), r.serial())
 	}
+	// A write finds the object by its value all the same: adding the
+	// certificate again adds nothing, removing it removes that object.
+	mustApply(t, s, stores.Change{Action: stores.Add, Entry: &stores.Entry{Cert: c, Trust: stores.TrustAll()}})
+	if st, err = s.(*Store).read(context.Background(), false); err != nil || len(st.certs) != 1 {
+		t.Fatalf("after adding it again: %v, %d certificate objects", err, len(st.certs))
+	}
+	mustApply(t, s, stores.Change{Action: stores.Remove, Entry: &stores.Entry{Cert: c}})
+	if st, err = s.(*Store).read(context.Background(), false); err != nil || len(st.certs) != 0 {
+		t.Fatalf("after removing it: %v, %d certificate objects", err, len(st.certs))
+	}
 	runtime.KeepAlive(c)
 }
