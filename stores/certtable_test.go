@@ -1,13 +1,16 @@
 package stores
 
 import (
+	"cmp"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"math/big"
+	mrand "math/rand/v2"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
@@ -74,5 +77,40 @@ func TestSetPut(t *testing.T) {
 	got := s.Get(c.Fingerprint)
 	if got != first || got.Label != "first" || got.Trust[ServerAuth] != Distrusted || s.Len() != 1 {
 		t.Fatalf("after a second Put: %+v (len %d)", got, s.Len())
+	}
+}
+
+// TestCompareFold: compareFold orders as the lower-cased strings do, for
+// ASCII, other scripts, case pairs of different UTF-8 lengths and invalid
+// UTF-8; namePrefix never orders two names against their order; SortEntries
+// gives the order of Less.
+func TestCompareFold(t *testing.T) {
+	pieces := []string{"", "a", "A", "b", "Z", "é", "É", "ß", "ẞ", "İ", "K", "k", "Ω", "ω", "\xff", "\xc3", "\ufffd", " ", "0", "日本", "Root CA", "ROOT", "root ca 2", "\x00"}
+	rng := mrand.New(mrand.NewPCG(3, 4))
+	word := func() string {
+		var b strings.Builder
+		for range rng.IntN(4) {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		return b.String()
+	}
+	sign := func(c int) int { return cmp.Compare(c, 0) }
+	var es []*Entry
+	for i := range 3000 {
+		a, b := word(), word()
+		if got, want := sign(compareFold(a, b)), strings.Compare(strings.ToLower(a), strings.ToLower(b)); got != want {
+			t.Fatalf("compareFold(%q, %q) = %d, lowered strings compare %d", a, b, got, want)
+		}
+		la, lb := strings.ToLower(a), strings.ToLower(b)
+		if pa, pb := namePrefix(la), namePrefix(lb); pa < pb && la >= lb || pa > pb && la <= lb {
+			t.Fatalf("namePrefix orders %q and %q against their order", la, lb)
+		}
+		es = append(es, &Entry{Cert: &Certificate{CN: a, Fingerprint: Fingerprint{byte(i), byte(i >> 8)}}})
+	}
+	SortEntries(es)
+	for i := 1; i < len(es); i++ {
+		if Less(es[i].Cert, es[i-1].Cert) {
+			t.Fatalf("SortEntries put %q before %q", es[i-1].Cert.CN, es[i].Cert.CN)
+		}
 	}
 }

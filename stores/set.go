@@ -1,8 +1,13 @@
 package stores
 
 import (
-	"sort"
+	"bytes"
+	"cmp"
+	"encoding/binary"
+	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Entry is one certificate in one store, with what that store says about it.
@@ -79,38 +84,62 @@ func (s *Set) Entries() []*Entry {
 // SortEntries orders entries by common name (ignoring case), then
 // fingerprint: the order of every listing and plan.
 func SortEntries(es []*Entry) {
-	// The lower-case names are made once, not at every comparison.
-	keys := make([]string, len(es))
+	// Each name is lowered once, not at every comparison, and its first
+	// eight bytes are kept beside it as a number: most comparisons end
+	// there, without reading the name itself.
+	keys := make([]entryKey, len(es))
 	for i, e := range es {
-		keys[i] = strings.ToLower(e.Cert.CommonName())
+		name := strings.ToLower(e.Cert.CommonName())
+		keys[i] = entryKey{prefix: namePrefix(name), name: name, e: e}
 	}
-	sort.Sort(byName{es, keys})
-}
-
-type byName struct {
-	es   []*Entry
-	keys []string
-}
-
-func (b byName) Len() int { return len(b.es) }
-
-func (b byName) Swap(i, j int) {
-	b.es[i], b.es[j] = b.es[j], b.es[i]
-	b.keys[i], b.keys[j] = b.keys[j], b.keys[i]
-}
-
-func (b byName) Less(i, j int) bool {
-	if b.keys[i] != b.keys[j] {
-		return b.keys[i] < b.keys[j]
+	slices.SortFunc(keys, func(a, b entryKey) int {
+		if a.prefix != b.prefix {
+			return cmp.Compare(a.prefix, b.prefix)
+		}
+		if c := strings.Compare(a.name, b.name); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.e.Cert.Fingerprint[:], b.e.Cert.Fingerprint[:])
+	})
+	for i, k := range keys {
+		es[i] = k.e
 	}
-	return string(b.es[i].Cert.Fingerprint[:]) < string(b.es[j].Cert.Fingerprint[:])
 }
 
-// Less is the order of SortEntries.
+type entryKey struct {
+	prefix uint64
+	name   string
+	e      *Entry
+}
+
+// namePrefix is the first eight bytes of s as a big-endian number (zeros
+// after a shorter s): a < b for two prefixes means s < t for their strings.
+func namePrefix(s string) uint64 {
+	var b [8]byte
+	copy(b[:], s)
+	return binary.BigEndian.Uint64(b[:])
+}
+
+// Less is the order of SortEntries. It makes no lower-case copies.
 func Less(a, b *Certificate) bool {
-	an, bn := strings.ToLower(a.CommonName()), strings.ToLower(b.CommonName())
-	if an != bn {
-		return an < bn
+	if c := compareFold(a.CommonName(), b.CommonName()); c != 0 {
+		return c < 0
 	}
 	return string(a.Fingerprint[:]) < string(b.Fingerprint[:])
+}
+
+// compareFold compares strings.ToLower(a) with strings.ToLower(b) without
+// making them: rune by rune, each lowered as ToLower lowers it (an invalid
+// byte reads as U+FFFD, as ToLower writes it), which orders as the UTF-8
+// bytes of the lowered strings do.
+func compareFold(a, b string) int {
+	for a != "" && b != "" {
+		ra, na := utf8.DecodeRuneInString(a)
+		rb, nb := utf8.DecodeRuneInString(b)
+		if c := cmp.Compare(unicode.ToLower(ra), unicode.ToLower(rb)); c != 0 {
+			return c
+		}
+		a, b = a[na:], b[nb:]
+	}
+	return cmp.Compare(len(a), len(b))
 }

@@ -169,6 +169,17 @@ type Desired struct {
 	held     map[stores.Fingerprint]holders
 	names    nameLists
 	purposes []stores.Purpose
+	// sorted is Set's entries in stores.SortEntries order, made once by
+	// judge for every target's plan.
+	sorted []*stores.Entry
+}
+
+// entries is Set's entries in stores.SortEntries order.
+func (d *Desired) entries() []*stores.Entry {
+	if d.sorted == nil || len(d.sorted) != d.Set.Len() {
+		d.sorted = d.Set.Entries()
+	}
+	return d.sorted
 }
 
 // holders are the sources that hold a certificate, that trust it and that
@@ -299,8 +310,9 @@ func (d *Desired) judge(s sides, opts Options) []Warning {
 		w.add(CodePurposeUnspecified, detail{source: u.source, purposes: opts.Purposes, label: u.label, trust: u.trust}, u.ref)
 	}
 	if len(d.Filtered) > 0 {
-		d.Set = without(entries, d.Filtered)
+		d.Set, entries = without(entries, d.Filtered)
 	}
+	d.sorted = entries
 	return w.list()
 }
 
@@ -340,16 +352,19 @@ func filterReason(e *stores.Entry, opts Options) (Reason, bool) {
 	return Reason{}, false
 }
 
-// without builds the set of entries whose certificate is not in drop, in one
-// pass (rebuilding it once per dropped certificate would be quadratic).
-func without(entries []*stores.Entry, drop map[stores.Fingerprint]Reason) *stores.Set {
+// without builds the set of entries whose certificate is not in drop, and
+// those entries in their order, in one pass (rebuilding the set once per
+// dropped certificate would be quadratic).
+func without(entries []*stores.Entry, drop map[stores.Fingerprint]Reason) (*stores.Set, []*stores.Entry) {
 	out := stores.NewSet()
+	kept := make([]*stores.Entry, 0, max(0, len(entries)-len(drop)))
 	for _, e := range entries {
 		if _, ok := drop[e.Cert.Fingerprint]; !ok {
-			out.Add(e)
+			out.Put(e)
+			kept = append(kept, e)
 		}
 	}
-	return out
+	return out, kept
 }
 
 // Sources lists the sources that hold a certificate of the desired state.

@@ -85,7 +85,7 @@ func (b *builder) exact(e *stores.Entry) bool {
 // toDesired plans each certificate of the desired state: add it, change its
 // trust, remove it (distrust a store records as absence), or nothing.
 func (b *builder) toDesired() {
-	for _, want := range b.d.Set.Entries() {
+	for _, want := range b.d.entries() {
 		fp := want.Cert.Fingerprint
 		ref := CertRef{fp, want.Cert.Subject}
 		have := b.current.Get(fp)
@@ -356,6 +356,13 @@ func (d *Desired) absentReason(fp stores.Fingerprint, mode Code) Reason {
 	return Reason{Code: mode}
 }
 
+// sortChanges orders changes as stores.SortEntries orders entries. The
+// adds come from the desired set's entries in that order already, so the
+// common case is one pass that finds them sorted.
 func sortChanges(cs []stores.Change) {
-	sort.Slice(cs, func(i, j int) bool { return stores.Less(cs[i].Entry.Cert, cs[j].Entry.Cert) })
+	less := func(i, j int) bool { return stores.Less(cs[i].Entry.Cert, cs[j].Entry.Cert) }
+	if sort.SliceIsSorted(cs, less) {
+		return
+	}
+	sort.Slice(cs, less)
 }
