@@ -131,9 +131,12 @@ const (
 	heapHeadroom = 16 << 20
 )
 
-// memoryLimit is the runtime memory allowed with a live heap of live bytes.
-func memoryLimit(live uint64) int64 {
-	return int64(live + live*liveShare/100 + heapHeadroom)
+// memoryLimit is the runtime memory allowed with a live heap of live bytes
+// and other bytes of the runtime's own (stacks, span and collector metadata:
+// the memory limit counts them too, and without them the heap's headroom
+// would be 12 MiB short).
+func memoryLimit(live, other uint64) int64 {
+	return int64(other + live + live*liveShare/100 + heapHeadroom)
 }
 
 // TuneMemory applies the memory policy: collections only when the runtime's
@@ -145,23 +148,28 @@ func TuneMemory() {
 	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
 		return
 	}
-	debug.SetMemoryLimit(memoryLimit(0))
+	debug.SetMemoryLimit(memoryLimit(heapNow()))
 	debug.SetGCPercent(-1)
-	afterEachGC(func(live uint64) { debug.SetMemoryLimit(memoryLimit(live)) })
+	afterEachGC(func(live, other uint64) { debug.SetMemoryLimit(memoryLimit(live, other)) })
+}
+
+// heapNow is the heap in use and the runtime's other memory.
+func heapNow() (live, other uint64) {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc, ms.Sys - ms.HeapSys
 }
 
 // afterEachGC calls f with the heap left at the end of every garbage
-// collection. It runs as a cleanup of an object made anew after each
-// collection, so it costs nothing between collections (and runtime/metrics,
-// whose start-up alone costs more than a small run's reads of the heap size,
-// stays out of the program).
-func afterEachGC(f func(live uint64)) {
+// collection and the runtime's other memory. It runs as a cleanup of an
+// object made anew after each collection, so it costs nothing between
+// collections (and runtime/metrics, whose start-up alone costs more than a
+// small run's reads of the heap size, stays out of the program).
+func afterEachGC(f func(live, other uint64)) {
 	var arm func()
 	arm = func() {
 		runtime.AddCleanup(new(gcTick), func(struct{}) {
-			var ms runtime.MemStats
-			runtime.ReadMemStats(&ms)
-			f(ms.HeapAlloc)
+			f(heapNow())
 			arm()
 		}, struct{}{})
 	}

@@ -9,7 +9,7 @@ import (
 // afterEachGC calls back after every collection with the live heap.
 func TestAfterEachGC(t *testing.T) {
 	seen := make(chan uint64, 100)
-	afterEachGC(func(live uint64) {
+	afterEachGC(func(live, _ uint64) {
 		select {
 		case seen <- live:
 		default:
@@ -36,12 +36,13 @@ func TestAfterEachGC(t *testing.T) {
 	runtime.KeepAlive(live)
 }
 
-// The limit is the live heap plus a quarter plus the fixed headroom.
+// The limit is the runtime's other memory, the live heap, a quarter of it
+// and the fixed headroom.
 func TestMemoryLimit(t *testing.T) {
-	if got := memoryLimit(0); got != heapHeadroom {
+	if got := memoryLimit(0, 0); got != heapHeadroom {
 		t.Errorf("empty heap: %d", got)
 	}
-	if got, want := memoryLimit(100<<20), int64(125<<20+heapHeadroom); got != want {
-		t.Errorf("100 MiB live: %d, want %d", got, want)
+	if got, want := memoryLimit(100<<20, 10<<20), int64(135<<20+heapHeadroom); got != want {
+		t.Errorf("100 MiB live, 10 MiB other: %d, want %d", got, want)
 	}
 }
