@@ -248,7 +248,19 @@ func (s *Store) readListing(ctx context.Context) (st *state, a *auth, v *verifie
 // read loads the state through read-only connections, each in one short
 // read transaction.
 func (s *Store) read(ctx context.Context, write bool) (*state, error) {
-	st := &state{}
+	return s.readState(ctx, &state{}, write, nil)
+}
+
+// readWith is read for listing: the state has no object ids (only a write
+// needs them), and onKey, called once key4.db's password entry is read,
+// returns which signatures to keep (see readKey4). onKey is not called
+// without a key4.db.
+func (s *Store) readWith(ctx context.Context, onKey func(*state) (func(sigKey, []byte) bool, error)) (*state, error) {
+	return s.readState(ctx, &state{listing: true}, false, onKey)
+}
+
+// readState reads cert9.db and, when there is one, key4.db into st.
+func (s *Store) readState(ctx context.Context, st *state, write bool, onKey func(*state) (func(sigKey, []byte) bool, error)) (*state, error) {
 	cc, err := openConn(ctx, s.certPath(), write)
 	if err != nil {
 		return nil, err
@@ -265,38 +277,6 @@ func (s *Store) read(ctx context.Context, write bool) (*state, error) {
 		return st, nil
 	}
 	kc, err := openConn(ctx, s.keyPath(), write)
-	if err != nil {
-		return nil, err
-	}
-	defer kc.close()
-	if err := inReadTx(ctx, kc, func() error { return readKey4(ctx, kc, st, nil) }); err != nil {
-		return nil, err
-	}
-	return st, nil
-}
-
-// readWith is read for listing: the state has no object ids (only a write
-// needs them), and onKey, called once key4.db's password entry is read,
-// returns which signatures to keep (see readKey4). onKey is not called
-// without a key4.db.
-func (s *Store) readWith(ctx context.Context, onKey func(*state) (func(sigKey, []byte) bool, error)) (*state, error) {
-	st := &state{listing: true}
-	cc, err := openConn(ctx, s.certPath(), false)
-	if err != nil {
-		return nil, err
-	}
-	defer cc.close()
-	if err := inReadTx(ctx, cc, func() error { return readCert9(ctx, cc, st) }); err != nil {
-		return nil, err
-	}
-	ok, err := exists(s.keyPath())
-	if err != nil {
-		return nil, &stores.Error{Path: s.keyPath(), Err: err}
-	}
-	if !ok {
-		return st, nil
-	}
-	kc, err := openConn(ctx, s.keyPath(), false)
 	if err != nil {
 		return nil, err
 	}
