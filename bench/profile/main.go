@@ -46,12 +46,12 @@ func main() {
 			fail(err)
 		}
 	}
-	var w *watcher
+	var w *sampler[heapPeak]
 	if *peak != "" {
 		runtime.MemProfileRate = 64 << 10
-		w = watch()
+		w = watchHeap()
 	}
-	var rc *rssWatcher
+	var rc *sampler[string]
 	if *classes {
 		rc = watchRSS()
 	}
@@ -63,9 +63,9 @@ func main() {
 		pprof.StopCPUProfile()
 	}
 	if w != nil {
-		p, live := w.stop()
-		fmt.Fprintf(os.Stderr, "profile: largest live heap seen %.1f MiB\n", float64(live)/(1<<20))
-		if err := os.WriteFile(*peak, p, 0o644); err != nil {
+		p := w.stop()
+		fmt.Fprintf(os.Stderr, "profile: largest live heap seen %.1f MiB\n", float64(p.live)/(1<<20))
+		if err := os.WriteFile(*peak, p.profile, 0o644); err != nil {
 			fail(err)
 		}
 	}
@@ -88,97 +88,84 @@ func fail(err error) {
 	os.Exit(1)
 }
 
-// watcher samples the live heap (as of the last collection) and keeps the
-// heap profile of the highest sample.
-type watcher struct {
+// sampler calls a function every period, in its own goroutine, until stop;
+// the function keeps what it wants in the value stop returns.
+type sampler[T any] struct {
 	done chan struct{}
-	out  chan result
+	out  chan T
 }
 
-type result struct {
+func sample[T any](period time.Duration, tick func(best *T)) *sampler[T] {
+	s := &sampler[T]{done: make(chan struct{}), out: make(chan T, 1)}
+	go func() {
+		var best T
+		t := time.NewTicker(period)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.done:
+				s.out <- best
+				return
+			case <-t.C:
+				tick(&best)
+			}
+		}
+	}()
+	return s
+}
+
+func (s *sampler[T]) stop() T {
+	close(s.done)
+	return <-s.out
+}
+
+// heapPeak is the heap profile taken at the largest live heap seen.
+type heapPeak struct {
 	profile []byte
 	live    uint64
 }
 
-func watch() *watcher {
-	w := &watcher{done: make(chan struct{}), out: make(chan result, 1)}
-	go func() {
-		sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-		var best result
-		t := time.NewTicker(20 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-w.done:
-				w.out <- best
-				return
-			case <-t.C:
-			}
-			metrics.Read(sample)
-			if v := sample[0].Value.Uint64(); v > best.live+best.live/20 {
-				var b bytes.Buffer
-				if pprof.Lookup("heap").WriteTo(&b, 0) == nil {
-					best = result{b.Bytes(), v}
-				}
+// watchHeap samples the live heap (as of the last collection) every 20 ms
+// and keeps the heap profile of the highest sample.
+func watchHeap() *sampler[heapPeak] {
+	live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	return sample(20*time.Millisecond, func(best *heapPeak) {
+		metrics.Read(live)
+		if v := live[0].Value.Uint64(); v > best.live+best.live/20 {
+			var b bytes.Buffer
+			if pprof.Lookup("heap").WriteTo(&b, 0) == nil {
+				*best = heapPeak{b.Bytes(), v}
 			}
 		}
-	}()
-	return w
+	})
 }
 
-func (w *watcher) stop() ([]byte, uint64) {
-	close(w.done)
-	r := <-w.out
-	return r.profile, r.live
-}
-
-// rssWatcher samples the resident set size every 10 ms and keeps the
-// runtime's memory classes read at the largest sample.
-type rssWatcher struct {
-	done chan struct{}
-	out  chan string
-}
-
-func watchRSS() *rssWatcher {
-	w := &rssWatcher{done: make(chan struct{}), out: make(chan string, 1)}
-	var samples []metrics.Sample
+// watchRSS samples the resident set size every 10 ms and keeps the
+// runtime's memory classes read at the largest sample, as text.
+func watchRSS() *sampler[string] {
+	var classes []metrics.Sample
 	for _, d := range metrics.All() {
 		if strings.HasPrefix(d.Name, "/memory/classes/") || d.Name == "/gc/heap/live:bytes" {
-			samples = append(samples, metrics.Sample{Name: d.Name})
+			classes = append(classes, metrics.Sample{Name: d.Name})
 		}
 	}
-	go func() {
-		var best string
-		var most int64
-		t := time.NewTicker(10 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-w.done:
-				w.out <- best
-				return
-			case <-t.C:
-			}
-			if r := rss(); r > most {
-				most = r
-				metrics.Read(samples)
-				var b strings.Builder
-				fmt.Fprintf(&b, "profile: largest resident set %.1f MiB; then:\n", float64(r)/(1<<20))
-				for _, s := range samples {
-					if v := s.Value.Uint64(); v >= 1<<20 {
-						fmt.Fprintf(&b, "  %-45s %7.1f MiB\n", s.Name, float64(v)/(1<<20))
-					}
-				}
-				best = b.String()
+	var most int64
+	return sample(10*time.Millisecond, func(best *string) {
+		r := rss()
+		if r <= most {
+			return
+		}
+		most = r
+		metrics.Read(classes)
+		var b strings.Builder
+		fmt.Fprintf(&b, "profile: largest resident set %.1f MiB; then:\n", float64(r)/(1<<20))
+		for _, c := range classes {
+			if v := c.Value.Uint64(); v >= 1<<20 {
+				fmt.Fprintf(&b, "  %-45s %7.1f MiB\n", c.Name, float64(v)/(1<<20))
 			}
 		}
-	}()
-	return w
-}
-
-func (w *rssWatcher) stop() string {
-	close(w.done)
-	return <-w.out
+		*best = b.String()
+	})
 }
 
 // rss is the resident set size in bytes (Linux: /proc/self/statm).
