@@ -197,6 +197,7 @@ func replace(dfd int, name, full string, data content, m *Meta, exact bool) erro
 	if err := setMeta(fd, m, exact); err != nil {
 		return fmt.Errorf("%s: %w", full, err)
 	}
+	noteFlush(FlushFile, full)
 	if err := f.Sync(); err != nil {
 		return fmt.Errorf("%s: %w", full, err)
 	}
@@ -218,6 +219,7 @@ func replace(dfd int, name, full string, data content, m *Meta, exact bool) erro
 			return fmt.Errorf("%s: %w: %w", full, ErrDirSync, err)
 		}
 	}
+	noteFlush(FlushDir, filepath.Dir(full))
 	if err := unix.Fsync(dfd); err != nil && !errors.Is(err, unix.EINVAL) {
 		return fmt.Errorf("%s: %w: %s: %w", full, ErrDirSync, filepath.Dir(full), err)
 	}

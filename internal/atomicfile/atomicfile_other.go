@@ -65,6 +65,7 @@ func write(path string, data content, perm fs.FileMode, want *Meta, follow bool)
 	if err := tmp.Chmod(meta.Mode.Perm()); err != nil {
 		return err
 	}
+	noteFlush(FlushFile, path)
 	if err := tmp.Sync(); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}

@@ -10,6 +10,7 @@ import (
 
 // SyncDir flushes a folder's entries (new names, renames, removals) to disk.
 func SyncDir(dir string) error {
+	noteFlush(FlushDir, dir)
 	d, err := os.Open(dir)
 	if err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 // flush a folder (FlushFileBuffers on a folder handle is refused), and NTFS
 // journals its folder entries itself.
 func SyncDir(dir string) error {
+	noteFlush(FlushDir, dir)
 	fi, err := os.Stat(dir)
 	if err != nil {
 		return err

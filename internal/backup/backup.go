@@ -25,6 +25,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -110,6 +111,21 @@ func Take(root, store string, paths []string, now time.Time) (*Backup, error) {
 // TakeState is Take for a store that is more than files: state (what the
 // store's SaveState returned) is kept in the manifest too.
 func TakeState(root, store string, paths []string, state []byte, now time.Time) (*Backup, error) {
+	return take(root, store, paths, state, now, true)
+}
+
+// TakeUnflushed is TakeState without its flush: the saved bytes and the
+// manifest are written but not flushed, so that the caller makes them
+// durable together with what it writes next, with one flush of the state
+// folder's file system (journal.Publish makes it) before anything names the
+// backup. A crash before that flush can leave the backup without a manifest
+// or with a broken one, which List skips. Where there is no syncfs (systems
+// other than Linux) the manifest is flushed as TakeState flushes it.
+func TakeUnflushed(root, store string, paths []string, state []byte, now time.Time) (*Backup, error) {
+	return take(root, store, paths, state, now, runtime.GOOS != "linux")
+}
+
+func take(root, store string, paths []string, state []byte, now time.Time, flush bool) (*Backup, error) {
 	slug := strings.Trim(unsafeChars.ReplaceAllString(store, "-"), "-")
 	if len(slug) > 80 {
 		slug = slug[len(slug)-80:]
@@ -141,11 +157,29 @@ func TakeState(root, store string, paths []string, state []byte, now time.Time) 
 		b.Items = append(b.Items, it)
 	}
 	m, _ := json.MarshalIndent(b, "", "  ")
-	if err := atomicfile.WriteNoFollow(filepath.Join(dir, "manifest.json"), m, 0o600); err != nil {
+	if flush {
+		if err := atomicfile.WriteNoFollow(filepath.Join(dir, "manifest.json"), m, 0o600); err != nil {
+			return nil, err
+		}
+	} else if err := writeNew(filepath.Join(dir, "manifest.json"), m); err != nil {
 		return nil, err
 	}
 	ok = true
 	return b, nil
+}
+
+// writeNew writes data to the new file path (never through a link put
+// there), without flushing it.
+func writeNew(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 func save(p, data string) (Item, error) {

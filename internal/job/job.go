@@ -149,14 +149,18 @@ func targetSteps(targets []Target, r *report.Run) []*step {
 		}
 		st := t.Store
 		changes := rt.Plan.Changes
-		out = append(out, &step{
+		s := &step{
 			spec:   st.Spec().String(),
 			store:  st,
 			paths:  st.Paths(),
 			hooks:  t.Hooks,
 			apply:  func(ctx context.Context) error { return st.Apply(ctx, changes) },
 			report: rt,
-		})
+		}
+		if sg, ok := st.(stores.Stager); ok {
+			s.stage = func(ctx context.Context) (stores.Staged, error) { return sg.Stage(ctx, changes) }
+		}
+		out = append(out, s)
 	}
 	return out
 }

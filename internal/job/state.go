@@ -19,7 +19,8 @@ func takeBackup(ctx context.Context, stateDir, spec string, s stores.Store, path
 			return nil, fmt.Errorf("saving the state of %s: %w", spec, err)
 		}
 	}
-	return backup.TakeState(stateDir, spec, paths, state, now)
+	// Not flushed: journal.Publish flushes it with the journal.
+	return backup.TakeUnflushed(stateDir, spec, paths, state, now)
 }
 
 // restoreSaved puts back the saved state a backup holds (after its files),

@@ -126,6 +126,10 @@ type step struct {
 	store stores.Store // nil: the store could not be opened; files only
 	paths []string
 	apply func(ctx context.Context) error
+	// stage, when the store can (stores.Stager), writes aside what apply
+	// would make, to be flushed with the journal and put in place by a
+	// rename instead of apply; nil Staged: it staged nothing.
+	stage func(ctx context.Context) (stores.Staged, error)
 	// partial: a failing apply may have changed the store (it makes no
 	// all-or-nothing promise of its own), so it is put back all the same.
 	partial bool
@@ -265,13 +269,43 @@ func (t *Tx) transact(ctx context.Context, name string, steps []*step, log *zap.
 		}
 		s.backup = b
 		log.Info("backed up", zap.String("store", s.spec), zap.String("backup", b.Dir))
-		if err := jr.Add(s.spec, b); err != nil {
+		if err := jr.Stage(s.spec, b); err != nil {
 			s.err = fmt.Errorf("before changing %s: %w", s.spec, err)
 			failure = s.err
 			s.sync()
 			break
 		}
-		if err := s.apply(ctx); err != nil {
+		var staged stores.Staged
+		if s.stage != nil {
+			if staged, err = s.stage(ctx); err != nil {
+				// Nothing was changed and nothing staged is left.
+				jr.Discard()
+				s.err = err
+				failure = fmt.Errorf("%s: %w", s.spec, err)
+				s.sync()
+				break
+			}
+		}
+		// One flush per file system for the backup, the journal and what
+		// was staged; then the journal takes its name.
+		var dirs []string
+		if staged != nil {
+			dirs = staged.Dirs()
+		}
+		if err := jr.Publish(dirs...); err != nil {
+			if staged != nil {
+				_ = staged.Discard()
+			}
+			s.err = fmt.Errorf("before changing %s: %w", s.spec, err)
+			failure = s.err
+			s.sync()
+			break
+		}
+		apply := s.apply
+		if staged != nil {
+			apply = func(context.Context) error { return staged.Commit() }
+		}
+		if err := apply(ctx); err != nil {
 			s.err = err
 			failure = fmt.Errorf("%s: %w", s.spec, err)
 			if s.partial || errors.Is(err, atomicfile.ErrDirSync) {
@@ -302,13 +336,18 @@ func (t *Tx) transact(ctx context.Context, name string, steps []*step, log *zap.
 		s.sync()
 	}
 	if failure == nil {
-		if err := jr.Finish(); err != nil {
-			return err, err
-		}
+		// The journal's removal is flushed while old backups are pruned:
+		// the journal names only this unit's backups, the newest, which
+		// pruning keeps.
+		finished := make(chan error, 1)
+		go func() { finished <- jr.Finish() }()
 		if t.Keep > 0 {
 			if err := backup.Prune(t.StateDir, t.Keep); err != nil {
 				log.Warn("pruning old backups", zap.Error(err))
 			}
+		}
+		if err := <-finished; err != nil {
+			return err, err
 		}
 		return nil, nil
 	}

@@ -20,6 +20,8 @@
 package journal
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -56,6 +58,9 @@ type Journal struct {
 	path    string
 	rec     Record
 	written bool
+	// staged is the temporary file Stage wrote and Publish has not yet
+	// renamed into place ("": none).
+	staged string
 }
 
 // Begin starts the journal of job in stateDir. Nothing is written until the
@@ -70,23 +75,92 @@ func Begin(stateDir, job string, now time.Time) (*Journal, error) {
 }
 
 // Add records that store is about to change and b holds its state before;
-// it returns once the record is on disk.
+// it returns once the record is on disk. It is Stage and Publish.
 func (j *Journal) Add(store string, b *backup.Backup) error {
+	if err := j.Stage(store, b); err != nil {
+		return err
+	}
+	return j.Publish()
+}
+
+// Stage writes the journal with store added (b holds its state before)
+// under a temporary name in the state folder, without flushing it; the
+// journal on disk is still the one before. Publish makes it the journal;
+// Discard drops it.
+func (j *Journal) Stage(store string, b *backup.Backup) error {
+	j.Discard()
 	j.rec.Targets = append(j.rec.Targets, Target{Store: store, Backup: b.Dir})
 	data, _ := json.MarshalIndent(j.rec, "", "  ")
-	if err := os.MkdirAll(filepath.Dir(j.path), 0o700); err != nil {
+	dir := filepath.Dir(j.path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		j.rec.Targets = j.rec.Targets[:len(j.rec.Targets)-1]
 		return fmt.Errorf("journal: %w", err)
 	}
-	if err := atomicfile.WriteNoFollow(j.path, append(data, '\n'), 0o600); err != nil {
+	var rnd [6]byte
+	_, _ = rand.Read(rnd[:])
+	tmp := filepath.Join(dir, "."+FileName+".rootsync-"+hex.EncodeToString(rnd[:]))
+	// O_EXCL: never through a link put there.
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err == nil {
+		_, err = f.Write(append(data, '\n'))
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			os.Remove(tmp)
+		}
+	}
+	if err != nil {
 		j.rec.Targets = j.rec.Targets[:len(j.rec.Targets)-1]
 		return fmt.Errorf("journal %s: %w", j.path, err)
 	}
-	j.written = true
+	j.staged = tmp
 	return nil
+}
+
+// Publish makes the staged journal the journal, durably. First everything
+// written so far on the state folder's file system (the staged journal, the
+// backup it names: backup.TakeUnflushed leaves that to this flush) and on
+// the file systems that hold dirs (what the caller wrote aside, to put in
+// place once the journal is on disk) is flushed, one flush per file system,
+// in parallel; then the journal takes its name and the state folder is
+// flushed. It returns once the journal is on disk. On an error the staged
+// journal is dropped, and the journal on disk is the one before, or (when
+// only the last flush failed) the new one, which Finish removes.
+func (j *Journal) Publish(dirs ...string) error {
+	if j.staged == "" {
+		return fmt.Errorf("journal %s: nothing staged", j.path)
+	}
+	stateDir := filepath.Dir(j.path)
+	if err := atomicfile.SyncFS(append([]string{stateDir}, dirs...)...); err != nil {
+		j.Discard()
+		return fmt.Errorf("journal %s: %w", j.path, err)
+	}
+	if err := os.Rename(j.staged, j.path); err != nil {
+		j.Discard()
+		return fmt.Errorf("journal %s: %w", j.path, err)
+	}
+	j.staged, j.written = "", true
+	if err := atomicfile.SyncDir(stateDir); err != nil {
+		return fmt.Errorf("journal %s: %w: %w", j.path, atomicfile.ErrDirSync, err)
+	}
+	return nil
+}
+
+// Discard drops what Stage wrote and Publish did not publish (the last
+// target it added).
+func (j *Journal) Discard() {
+	if j.staged == "" {
+		return
+	}
+	os.Remove(j.staged)
+	j.staged = ""
+	j.rec.Targets = j.rec.Targets[:len(j.rec.Targets)-1]
 }
 
 // Finish ends the journal: the job either completed or rolled itself back.
 func (j *Journal) Finish() error {
+	j.Discard()
 	if !j.written {
 		return nil
 	}

@@ -490,12 +490,21 @@ func (s *Store) linkedBundle(h *entry, c *stores.Certificate) error {
 
 // txn records how to undo each step of an Apply.
 type txn struct {
-	dir        string
+	dir string
+	// shown is the folder errors name, when dir is a folder built under
+	// another name (Stage); "" means dir.
+	shown      string
 	undo       []func() error
 	cleanup    []string // names removed once everything succeeded
 	hadDir     bool
 	atime, mod time.Time
+	// newModeKept: a file made in dir with newFileMode gets exactly that
+	// mode (modeKept), so no chmod is needed.
+	newModeKept bool
 }
+
+// newFileMode is the mode of the files Apply adds.
+const newFileMode fs.FileMode = 0o644
 
 func (t *txn) path(name string) string { return filepath.Join(t.dir, name) }
 
@@ -510,9 +519,14 @@ func (t *txn) rollback() {
 }
 
 func tempName(what string) string {
+	return tempPrefix + what + "-" + randomHex()
+}
+
+// randomHex is 12 random hex digits.
+func randomHex() string {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
-	return tempPrefix + what + "-" + hex.EncodeToString(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // run carries out the work all-or-nothing: on any error every step taken is
@@ -535,7 +549,7 @@ func (s *Store) run(f *folder, w *work) (err error) {
 	}
 	// One flush for every file written, before any name points at them
 	// (cheaper than a sync per file, and just as durable).
-	if err := syncFS(s.dir); err != nil {
+	if err := atomicfile.SyncFS(s.dir); err != nil {
 		return t.fail("", err)
 	}
 	if err := t.changeNames(w, temps); err != nil {
@@ -553,8 +567,11 @@ func (s *Store) run(f *folder, w *work) (err error) {
 // fail is the error of a step on name (the folder itself when name is "").
 func (t *txn) fail(name string, e error) error {
 	p := t.dir
+	if t.shown != "" {
+		p = t.shown
+	}
 	if name != "" {
-		p = t.path(name)
+		p = filepath.Join(p, name)
 	}
 	return &stores.Error{Path: p, Err: e, Hint: "check that the folder is writable and the disk has room; the folder was left as it was"}
 }
@@ -582,10 +599,13 @@ func (t *txn) begin() error {
 // replaces), and returns the temporary name of each rewritten file.
 func (t *txn) writeFiles(w *work) (map[string]string, error) {
 	var buf []byte
+	if len(w.newFiles) > 0 {
+		t.newModeKept = modeKept(t.dir, newFileMode)
+	}
 	for _, c := range w.newFiles {
 		name := OwnedName(c.Fingerprint)
 		buf = stores.AppendCertificatePEM(buf[:0], c.DER)
-		if err := t.create(name, buf, 0o644); err != nil {
+		if err := t.create(name, buf, newFileMode); err != nil {
 			return nil, t.fail(name, err)
 		}
 	}
@@ -643,10 +663,11 @@ func (t *txn) changeNames(w *work, temps map[string]string) error {
 }
 
 // create makes a new file with data, or fails leaving nothing. The caller
-// flushes all new files at once with syncFS.
+// flushes all new files at once with atomicfile.SyncFS.
 func (t *txn) create(name string, data []byte, mode fs.FileMode) error {
 	p := t.path(name)
-	return createFile(p, data, mode, func() { t.undo = append(t.undo, func() error { return os.Remove(p) }) })
+	kept := mode == newFileMode && t.newModeKept
+	return createFile(p, data, mode, kept, func() { t.undo = append(t.undo, func() error { return os.Remove(p) }) })
 }
 
 func (t *txn) rename(from, to string) error {

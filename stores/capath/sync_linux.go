@@ -5,20 +5,31 @@ package capath
 import (
 	"io/fs"
 	"os"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-// syncFS flushes the file system that holds dir.
-func syncFS(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
+// renameNoReplace renames the folder from to to, failing if to exists (also
+// as an empty folder, which rename(2) would replace). Where the file system
+// cannot refuse by itself (no RENAME_NOREPLACE), it looks first: the caller
+// holds the folders' lock, so only a program other than rootsync could make
+// to in between.
+func renameNoReplace(from, to string) error {
+	err := unix.Renameat2(unix.AT_FDCWD, from, unix.AT_FDCWD, to, unix.RENAME_NOREPLACE)
+	if err == unix.EINVAL || err == unix.ENOSYS {
+		if _, serr := os.Lstat(to); serr == nil {
+			return &os.LinkError{Op: "rename", Old: from, New: to, Err: fs.ErrExist}
+		}
+		return os.Rename(from, to)
 	}
-	defer d.Close()
-	return unix.Syncfs(int(d.Fd()))
+	if err != nil {
+		return &os.LinkError{Op: "rename", Old: from, New: to, Err: err}
+	}
+	return nil
 }
 
 // accessTime is fi's last access time.
@@ -33,16 +44,17 @@ func accessTime(fi fs.FileInfo) time.Time {
 // the umask), calling created as soon as the file exists. A new folder of
 // many certificates is mostly this, so it goes to the system directly: one
 // open (O_EXCL, O_NOFOLLOW: never through a link put there), one write call
-// for the whole content, one fchmod and one close, with none of the
-// bookkeeping of an *os.File.
-func createFile(p string, data []byte, mode fs.FileMode, created func()) error {
+// for the whole content and one close, with none of the bookkeeping of an
+// *os.File; and an fchmod unless kept says the open already gives the file
+// exactly mode (see modeKept).
+func createFile(p string, data []byte, mode fs.FileMode, kept bool, created func()) error {
 	fd, err := unix.Open(p, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, uint32(mode.Perm()))
 	if err != nil {
 		return &fs.PathError{Op: "create", Path: p, Err: err}
 	}
 	created()
 	err = writeAll(fd, data)
-	if err == nil {
+	if err == nil && !kept {
 		err = unix.Fchmod(fd, uint32(mode.Perm()))
 	}
 	if cerr := unix.Close(fd); err == nil && cerr != nil {
@@ -52,6 +64,31 @@ func createFile(p string, data []byte, mode fs.FileMode, created func()) error {
 		return &fs.PathError{Op: "write", Path: p, Err: err}
 	}
 	return nil
+}
+
+// modeKept reports whether a file that open makes in dir with mode gets
+// exactly mode: the process's umask (read from /proc/self/status) clears
+// none of its bits, and dir has no default ACL (which would take the
+// umask's place). When it cannot tell, it says no.
+func modeKept(dir string, mode fs.FileMode) bool {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return false
+	}
+	umask := -1
+	for _, line := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "Umask:"); ok {
+			if u, err := strconv.ParseUint(strings.TrimSpace(v), 8, 32); err == nil {
+				umask = int(u)
+			}
+			break
+		}
+	}
+	if umask < 0 || uint32(umask)&uint32(mode.Perm()) != 0 {
+		return false
+	}
+	_, err = unix.Getxattr(dir, "system.posix_acl_default", nil)
+	return err == unix.ENODATA || err == unix.ENOTSUP
 }
 
 // writeAll writes data to fd: one call, unless the system takes less.

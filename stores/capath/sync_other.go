@@ -5,32 +5,17 @@ package capath
 import (
 	"io/fs"
 	"os"
-	"path/filepath"
 	"time"
 )
 
-// syncFS flushes every regular file in dir (this system has no syncfs, so
-// each file is flushed on its own).
-func syncFS(dir string) error {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return err
+// renameNoReplace renames the folder from to to, failing if to exists. The
+// caller holds the folders' lock, so only a program other than rootsync
+// could make to between the look and the rename.
+func renameNoReplace(from, to string) error {
+	if _, err := os.Lstat(to); err == nil {
+		return &os.LinkError{Op: "rename", Old: from, New: to, Err: fs.ErrExist}
 	}
-	for _, e := range ents {
-		if !e.Type().IsRegular() {
-			continue
-		}
-		f, err := os.OpenFile(filepath.Join(dir, e.Name()), os.O_RDWR, 0)
-		if err != nil {
-			return err
-		}
-		err = f.Sync()
-		f.Close()
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return os.Rename(from, to)
 }
 
 // accessTime is fi's modification time: the folder's access time is not
@@ -40,7 +25,7 @@ func accessTime(fi fs.FileInfo) time.Time { return fi.ModTime() }
 
 // createFile makes the new file p holding data with exactly mode (whatever
 // the umask), calling created as soon as the file exists.
-func createFile(p string, data []byte, mode fs.FileMode, created func()) error {
+func createFile(p string, data []byte, mode fs.FileMode, _ bool, created func()) error {
 	fh, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
 	if err != nil {
 		return err
@@ -56,3 +41,6 @@ func createFile(p string, data []byte, mode fs.FileMode, created func()) error {
 	}
 	return fh.Close()
 }
+
+// modeKept says no: createFile always sets the mode here.
+func modeKept(string, fs.FileMode) bool { return false }
