@@ -8,6 +8,11 @@
 // their state before that run. Rolling back is the transaction's work
 // (internal/job); this package reads and writes the journal.
 //
+// A journal is written in two steps: Stage writes it under a temporary name,
+// and Publish flushes it, together with the backup it names and whatever
+// the caller staged for its next change, with one syncfs per file system,
+// then gives it its name and flushes the state folder. Add is both.
+//
 // The journal never names a target before its backup is complete, and each
 // store's Apply is atomic on its own, so restoring every named target is
 // always safe, also when the killed run had already finished some of them.
@@ -38,6 +43,10 @@ import (
 
 // FileName is the journal's name inside the state folder.
 const FileName = "journal.json"
+
+// stagedPrefix starts the name of a journal Stage wrote and Publish has not
+// yet renamed.
+const stagedPrefix = "." + FileName + ".rootsync-"
 
 // Record is what a journal holds.
 type Record struct {
@@ -71,6 +80,13 @@ func Begin(stateDir, job string, now time.Time) (*Journal, error) {
 	if _, err := os.Lstat(path); err == nil {
 		return nil, fmt.Errorf("%s: an interrupted run's journal is still there; it must be recovered first", path)
 	}
+	// Journals a killed process staged and never published: it changed
+	// nothing after them. The caller holds the state folder's lock.
+	if stale, err := filepath.Glob(filepath.Join(stateDir, stagedPrefix+"*")); err == nil {
+		for _, p := range stale {
+			_ = os.Remove(p)
+		}
+	}
 	return &Journal{path: path, rec: Record{Job: job, PID: os.Getpid(), Started: now.UTC()}}, nil
 }
 
@@ -98,7 +114,7 @@ func (j *Journal) Stage(store string, b *backup.Backup) error {
 	}
 	var rnd [6]byte
 	_, _ = rand.Read(rnd[:])
-	tmp := filepath.Join(dir, "."+FileName+".rootsync-"+hex.EncodeToString(rnd[:]))
+	tmp := filepath.Join(dir, stagedPrefix+hex.EncodeToString(rnd[:]))
 	// O_EXCL: never through a link put there.
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err == nil {

@@ -111,3 +111,84 @@ func TestCorruptJournal(t *testing.T) {
 		t.Errorf("Pending(corrupt) = %v, want an error naming %s", err, FileName)
 	}
 }
+
+// TestStagePublishDiscard: a staged journal is not the journal until
+// Publish; Discard drops the target it added; a staged journal a killed
+// process left is removed by the next Begin.
+func TestStagePublishDiscard(t *testing.T) {
+	state, dir := t.TempDir(), t.TempDir()
+	staged := func() []string {
+		m, _ := filepath.Glob(filepath.Join(state, "."+FileName+".rootsync-*"))
+		return m
+	}
+	targets := func() int {
+		p, err := Pending(state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p == nil {
+			return -1
+		}
+		return len(p.Targets)
+	}
+	take := func(name string) *backup.Backup {
+		path := filepath.Join(dir, name)
+		write(t, path, "old")
+		b, err := backup.TakeUnflushed(state, "pem:"+path, []string{path}, nil, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	j, err := Begin(state, "job", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Stage("pem:a", take("a")); err != nil {
+		t.Fatal(err)
+	}
+	if n := targets(); n != -1 || len(staged()) != 1 {
+		t.Fatalf("after Stage: journal with %d targets, %d staged; want none and 1", n, len(staged()))
+	}
+	if err := j.Publish(dir); err != nil {
+		t.Fatal(err)
+	}
+	if n := targets(); n != 1 || len(staged()) != 0 {
+		t.Fatalf("after Publish: journal with %d targets, %d staged; want 1 and none", n, len(staged()))
+	}
+	if err := j.Stage("pem:b", take("b")); err != nil {
+		t.Fatal(err)
+	}
+	j.Discard()
+	if n := targets(); n != 1 || len(staged()) != 0 {
+		t.Fatalf("after Discard: journal with %d targets, %d staged; want 1 and none", n, len(staged()))
+	}
+	if err := j.Add("pem:c", take("c")); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := Pending(state)
+	if len(p.Targets) != 2 || p.Targets[0].Store != "pem:a" || p.Targets[1].Store != "pem:c" {
+		t.Fatalf("journal targets %+v, want pem:a and pem:c", p.Targets)
+	}
+	if err := j.Stage("pem:d", take("d")); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	if n := targets(); n != -1 || len(staged()) != 0 {
+		t.Fatalf("after Finish: journal with %d targets, %d staged; want none", n, len(staged()))
+	}
+
+	// A killed process's staged journal: the next Begin removes it.
+	j, _ = Begin(state, "job", now)
+	if err := j.Stage("pem:e", take("e")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Begin(state, "next", now); err != nil {
+		t.Fatal(err)
+	}
+	if len(staged()) != 0 {
+		t.Errorf("Begin left a staged journal of a killed process: %v", staged())
+	}
+}

@@ -14,8 +14,9 @@
 // entry, and then renumbers only the links needed to keep every HHHHHHHH.N
 // sequence free of gaps (OpenSSL stops at the first missing N). CRL links
 // (HHHHHHHH.rN) are never touched. Apply is all-or-nothing for the folder: on
-// any error everything it created, renamed or removed is put back. The
-// package never logs.
+// any error everything it created, renamed or removed is put back. A folder
+// that does not exist yet can instead be staged (Stage, a stores.Stager):
+// built whole beside its place and renamed in. The package never logs.
 package capath
 
 import (

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/rootsync/rootsync/internal/atomicfile"
 	"github.com/rootsync/rootsync/stores"
@@ -43,6 +44,7 @@ func (s *Store) Stage(ctx context.Context, changes []stores.Change) (stores.Stag
 	if f.exists {
 		return nil, nil
 	}
+	removeStaleStaged(s.dir)
 	w, err := newPlanner(s, f).plan(changes)
 	if err != nil {
 		return nil, err
@@ -94,3 +96,56 @@ func (st *staged) Commit() error {
 
 // Discard removes the folder built.
 func (st *staged) Discard() error { return os.RemoveAll(st.dir) }
+
+// removeStaleStaged removes the folders a Stage for dir built and a killed
+// process never committed nor discarded: folders beside dir named as Stage
+// names them and holding nothing but rootsync's certificate files and
+// links. The caller holds the lock of dir's parent folder, so no other
+// rootsync is building one.
+func removeStaleStaged(dir string) {
+	prefix := "." + filepath.Base(dir) + stagedInfix
+	ents, err := os.ReadDir(filepath.Dir(dir))
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		rest, ok := strings.CutPrefix(e.Name(), prefix)
+		if !ok || !e.IsDir() || !isHex(rest, 12) {
+			continue
+		}
+		p := filepath.Join(filepath.Dir(dir), e.Name())
+		if onlyOwnEntries(p) {
+			_ = os.RemoveAll(p)
+		}
+	}
+}
+
+// onlyOwnEntries reports whether the folder holds nothing but files named
+// as rootsync names its certificate files, and links.
+func onlyOwnEntries(dir string) bool {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, e := range ents {
+		switch {
+		case e.Type()&fs.ModeSymlink != 0:
+		case e.Type().IsRegular() && isOwnedName(e.Name()):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func isHex(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	for _, c := range s {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
