@@ -21,7 +21,10 @@ import (
 // certFields are the parts of a certificate parseRaw reads.
 type certFields struct {
 	serial, issuer, subject []byte // whole elements: tag, length and content
-	notBefore, notAfter     time.Time
+	// version is the version field as encoded (0 for v1, 2 for v3; 0 when
+	// absent).
+	version             int64
+	notBefore, notAfter time.Time
 	// For parseFast: the signature algorithm (inside and outside the
 	// TBSCertificate), the public key's content and the TBSCertificate after
 	// it (unique ids and extensions), all as read.
@@ -46,11 +49,8 @@ func readFields(der []byte) (certFields, bool) {
 	if !tbs.ReadOptionalASN1(&version, &hasVersion, cbasn1.Tag(0).Constructed().ContextSpecific()) {
 		return f, false
 	}
-	if hasVersion {
-		var v int64
-		if !version.ReadASN1Integer(&v) || !version.Empty() {
-			return f, false
-		}
+	if hasVersion && (!version.ReadASN1Int64WithTag(&f.version, cbasn1.INTEGER) || !version.Empty()) {
+		return f, false
 	}
 	if !tbs.ReadASN1Element(&serial, cbasn1.INTEGER) ||
 		!tbs.ReadASN1Element(&f.sigAlg, cbasn1.SEQUENCE) ||
@@ -117,10 +117,21 @@ var simpleAttributes = [...]string{3: "CN", 5: "SERIALNUMBER", 6: "C", 7: "L", 8
 // false for any other Name. It renders the name exactly as
 // pkix.RDNSequence.String does.
 func simpleName(der []byte) (string, bool) {
+	s, _, ok := readSimpleName(der, true)
+	return s, ok
+}
+
+// readSimpleName checks that der is a Name simpleName reads and, when render
+// is set, renders it and returns its last common name as crypto/x509's
+// pkix.Name.CommonName has it (the last CN attribute in the order of the
+// DER). The common name shares the rendering's bytes when it needed no
+// escaping, so that a name costs one string. Without render it allocates
+// nothing.
+func readSimpleName(der []byte, render bool) (name, cn string, ok bool) {
 	in := cryptobyte.String(der)
 	var seq cryptobyte.String
 	if !in.ReadASN1(&seq, cbasn1.SEQUENCE) || !in.Empty() {
-		return "", false
+		return "", "", false
 	}
 	// The RDNs, to be written last first.
 	var rdns [16]cryptobyte.String
@@ -128,18 +139,25 @@ func simpleName(der []byte) (string, bool) {
 	for !seq.Empty() {
 		var set cryptobyte.String
 		if n == len(rdns) || !seq.ReadASN1(&set, cbasn1.SET) || set.Empty() {
-			return "", false
+			return "", "", false
 		}
 		rdns[n] = set
 		n++
 	}
 	if n == 0 {
-		return "(empty subject)", true
+		return "(empty subject)", "", true
 	}
 	var b strings.Builder
-	b.Grow(len(der))
+	if render {
+		b.Grow(len(der))
+	}
+	// The last common name: in the last RDN that has one (the first one
+	// written), its last. Either a range of the rendering or, when escaped,
+	// the value.
+	cnRDN, cnStart, cnEnd := -1, 0, 0
+	var cnValue []byte
 	for i := n - 1; i >= 0; i-- {
-		if i < n-1 {
+		if render && i < n-1 {
 			b.WriteByte(',')
 		}
 		set := rdns[i]
@@ -148,23 +166,44 @@ func simpleName(der []byte) (string, bool) {
 			var tag cbasn1.Tag
 			if !set.ReadASN1(&atv, cbasn1.SEQUENCE) || !atv.ReadASN1(&oid, cbasn1.OBJECT_IDENTIFIER) ||
 				!atv.ReadAnyASN1(&value, &tag) || !atv.Empty() {
-				return "", false
+				return "", "", false
 			}
 			if len(oid) != 3 || oid[0] != 0x55 || oid[1] != 0x04 || int(oid[2]) >= len(simpleAttributes) || simpleAttributes[oid[2]] == "" {
-				return "", false
+				return "", "", false
 			}
 			if !simpleString(tag, value) {
-				return "", false
+				return "", "", false
+			}
+			if !render {
+				continue
 			}
 			if j > 0 {
 				b.WriteByte('+')
 			}
 			b.WriteString(simpleAttributes[oid[2]])
 			b.WriteByte('=')
-			writeEscaped(&b, value)
+			start := b.Len()
+			escaped := writeEscaped(&b, value)
+			if oid[2] == 3 && (cnRDN == -1 || cnRDN == i) {
+				cnRDN, cnStart, cnEnd, cnValue = i, start, b.Len(), nil
+				if escaped {
+					cnValue = value
+				}
+			}
 		}
 	}
-	return b.String(), true
+	if !render {
+		return "", "", true
+	}
+	name = b.String()
+	switch {
+	case cnRDN == -1:
+	case cnValue != nil:
+		cn = string(cnValue)
+	default:
+		cn = name[cnStart:cnEnd]
+	}
+	return name, cn, true
 }
 
 // simpleString reports whether value is a string encoding/asn1 decodes to
@@ -194,22 +233,26 @@ func simpleString(tag cbasn1.Tag, value []byte) bool {
 	return false
 }
 
-// writeEscaped writes v as pkix.RDNSequence.String escapes a value.
-func writeEscaped(b *strings.Builder, v []byte) {
-	s := string(v)
-	for k, c := range s {
+// writeEscaped writes v, valid UTF-8, as pkix.RDNSequence.String escapes a
+// value and reports whether it escaped anything.
+func writeEscaped(b *strings.Builder, v []byte) (escaped bool) {
+	for k := 0; k < len(v); {
+		_, size := utf8.DecodeRune(v[k:])
 		escape := false
-		switch c {
+		switch v[k] {
 		case ',', '+', '"', '\\', '<', '>', ';':
 			escape = true
 		case ' ':
-			escape = k == 0 || k == len(s)-1
+			escape = k == 0 || k == len(v)-1
 		case '#':
 			escape = k == 0
 		}
 		if escape {
 			b.WriteByte('\\')
+			escaped = true
 		}
-		b.WriteRune(c)
+		b.Write(v[k : k+size])
+		k += size
 	}
+	return escaped
 }

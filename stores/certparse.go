@@ -2,7 +2,11 @@ package stores
 
 import (
 	"bytes"
-	"crypto/x509"
+	"crypto/ecdh"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"unicode/utf8"
 
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
@@ -10,37 +14,48 @@ import (
 
 // parseFast is parseCertificate for the certificates nearly every store
 // holds, without certificate-transparency-go's parser (whose reflection-based
-// ASN.1 is most of the cost of reading a store): it reads them with
-// readFields, simpleName and crypto/x509, and returns nil for any
-// certificate it cannot vouch for, which the general path then reads.
+// ASN.1 is most of the cost of reading a store) and without crypto/x509's
+// (whose Certificate is most of the garbage): it reads them with readFields,
+// readSimpleName and the checks below, and returns nil for any certificate
+// it cannot vouch for, which the general path then reads.
 //
-// A certificate it reads is one the lenient parser reads without a fatal
-// error, so ParseError stays nil exactly where it did: besides crypto/x509's
-// checks, every part the lenient parser decodes strictly (names, the public
-// key, the extensions it knows) must be in the one plain DER form both
-// parsers accept, and any other form (an unusual key type, name
-// constraints, a URI name, unique ids) is left to the general path. The
-// differential tests in certfast_test.go hold the two paths to the same
-// Certificate.
+// A certificate it reads is one both crypto/x509.ParseCertificate and the
+// lenient parser read without a fatal error, so ParseError stays nil exactly
+// where it did. It refuses everything crypto/x509 refuses (its rules, in
+// crypto/x509/parser.go, are checked here one by one: the version's range, a
+// minimal serial, equal signature algorithms, the names, the public key and,
+// in a version 3 certificate only, the extensions crypto/x509 decodes), and
+// every part the lenient parser decodes strictly must be in the one plain
+// DER form both parsers accept; any other form (an unusual key type, name
+// constraints, a URI name, unique ids, extensions in a version 1 or 2
+// certificate) is left to the general path. IsCA and CN are what
+// crypto/x509 makes of the certificate. The differential tests in
+// certfast_test.go hold the two paths, and crypto/x509, to that.
+//
+// It allocates the Certificate and the subject's rendering (the common name
+// shares its bytes) and, for an ECDSA key, what crypto/ecdh needs to check
+// that the point is on the curve.
 func parseFast(der []byte, f *certFields, fp Fingerprint) *Certificate {
-	subject, ok := simpleName(f.subject)
+	if f.version < 0 || f.version > 2 { // crypto/x509 reads versions 1 to 3
+		return nil
+	}
+	subject, cn, ok := readSimpleName(f.subject, true)
 	if !ok {
 		return nil
 	}
-	if _, ok := simpleName(f.issuer); !ok {
+	if _, _, ok := readSimpleName(f.issuer, false); !ok {
 		return nil
 	}
 	serial := cryptobyte.String(f.serial)
 	var n cryptobyte.String
-	if !serial.ReadASN1(&n, cbasn1.INTEGER) || len(n) == 0 || n[0]&0x80 != 0 { // a negative serial
+	if !serial.ReadASN1(&n, cbasn1.INTEGER) || !positiveInteger(n, true) { // negative serials included
 		return nil
 	}
-	if !bytes.Equal(f.sigAlg, f.outerSigAlg) || !plainAlgorithm(f.sigAlg) ||
-		!plainKey(f.spki) || !plainExtensions(f.tail) {
+	if !bytes.Equal(f.sigAlg, f.outerSigAlg) || !plainAlgorithm(f.sigAlg) || !plainKey(f.spki) {
 		return nil
 	}
-	x, err := x509.ParseCertificate(der)
-	if err != nil {
+	isCA, ok := plainExtensions(f.tail, f.version)
+	if !ok {
 		return nil
 	}
 	selfIssued := bytes.Equal(f.subject, f.issuer)
@@ -53,10 +68,23 @@ func parseFast(der []byte, f *certFields, fp Fingerprint) *Certificate {
 		Subject:     subject,
 		NotBefore:   f.notBefore,
 		NotAfter:    f.notAfter,
-		IsCA:        (x.BasicConstraintsValid && x.IsCA) || (x.Version < 3 && selfIssued),
+		IsCA:        isCA || (f.version < 2 && selfIssued),
 		SelfIssued:  selfIssued,
-		CN:          x.Subject.CommonName,
+		CN:          cn,
 	}
+}
+
+// positiveInteger: the content of a minimally encoded INTEGER (as
+// cryptobyte's ReadASN1Integer requires) that is not negative and, unless
+// zero is allowed, not zero.
+func positiveInteger(n []byte, zero bool) bool {
+	switch {
+	case len(n) == 0 || n[0]&0x80 != 0:
+		return false
+	case len(n) > 1 && n[0] == 0 && n[1]&0x80 == 0:
+		return false // a needless leading zero
+	}
+	return zero || len(n) > 1 || n[0] != 0
 }
 
 // plainAlgorithm: an AlgorithmIdentifier of an object identifier and at most
@@ -109,18 +137,18 @@ var (
 	oidRSA     = []byte{0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01}
 	oidECDSA   = []byte{0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01}
 	oidEd25519 = []byte{0x2b, 0x65, 0x70}
-	oidCurves  = [][]byte{
-		{0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07}, // P-256
-		{0x2b, 0x81, 0x04, 0x00, 0x21},                   // P-224
-		{0x2b, 0x81, 0x04, 0x00, 0x22},                   // P-384
-		{0x2b, 0x81, 0x04, 0x00, 0x23},                   // P-521
-	}
+	oidP256    = []byte{0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07}
+	oidP224    = []byte{0x2b, 0x81, 0x04, 0x00, 0x21}
+	oidP384    = []byte{0x2b, 0x81, 0x04, 0x00, 0x22}
+	oidP521    = []byte{0x2b, 0x81, 0x04, 0x00, 0x23}
 )
 
-// plainKey: the content of a SubjectPublicKeyInfo holding an RSA key (NULL
-// parameters, a SEQUENCE of two positive INTEGERs and nothing after it), an
-// ECDSA key on a named NIST curve or an Ed25519 key. crypto/x509 checks the
-// numbers and the point.
+// plainKey: the content of a SubjectPublicKeyInfo crypto/x509 reads, in
+// the one form the lenient parser reads too: an RSA key (NULL parameters, a
+// SEQUENCE of a positive modulus and a positive exponent that fits an int,
+// both minimally encoded, and nothing after it), an ECDSA key on a named
+// NIST curve whose point is uncompressed and on the curve, or an Ed25519
+// key (no parameters, 32 bytes).
 func plainKey(spki cryptobyte.String) bool {
 	var ai, oid, key cryptobyte.String
 	var bits cbasn1BitString
@@ -135,22 +163,37 @@ func plainKey(spki cryptobyte.String) bool {
 		return ai.ReadASN1(&null, cbasn1.NULL) && len(null) == 0 && ai.Empty() &&
 			k.ReadASN1(&pub, cbasn1.SEQUENCE) && k.Empty() &&
 			pub.ReadASN1(&n, cbasn1.INTEGER) && pub.ReadASN1(&e, cbasn1.INTEGER) && pub.Empty() &&
-			len(n) > 0 && n[0]&0x80 == 0 && len(e) > 0 && e[0]&0x80 == 0
+			positiveInteger(n, false) && positiveInteger(e, false) && len(e) <= 8 // an int64
 	case bytes.Equal(oid, oidECDSA):
 		var curve cryptobyte.String
 		if !ai.ReadASN1(&curve, cbasn1.OBJECT_IDENTIFIER) || !ai.Empty() {
 			return false
 		}
-		for _, c := range oidCurves {
-			if bytes.Equal(curve, c) {
-				return true
-			}
-		}
-		return false
+		return onCurve(curve, bits)
 	case bytes.Equal(oid, oidEd25519):
-		return ai.Empty() && len(bits) == 32
+		return ai.Empty() && len(bits) == ed25519.PublicKeySize
 	}
 	return false
+}
+
+// onCurve reports whether point is an uncompressed point on the named curve,
+// as crypto/x509 requires (through crypto/ecdsa.ParseUncompressedPublicKey,
+// whose checks crypto/ecdh's NewPublicKey makes with less garbage).
+func onCurve(curve, point []byte) bool {
+	var err error
+	switch {
+	case bytes.Equal(curve, oidP256):
+		_, err = ecdh.P256().NewPublicKey(point)
+	case bytes.Equal(curve, oidP384):
+		_, err = ecdh.P384().NewPublicKey(point)
+	case bytes.Equal(curve, oidP521):
+		_, err = ecdh.P521().NewPublicKey(point)
+	case bytes.Equal(curve, oidP224):
+		_, err = ecdsa.ParseUncompressedPublicKey(elliptic.P224(), point)
+	default:
+		return false
+	}
+	return err == nil
 }
 
 // cbasn1BitString is the content of a BIT STRING without unused bits.
@@ -177,62 +220,120 @@ func validBitString(c []byte) bool {
 	return len(c) == 1 || c[len(c)-1]&(1<<pad-1) == 0
 }
 
-// Object identifiers of the extensions the lenient parser decodes (DER
-// content); the first group are id-ce arcs 2.5.29.N by N.
+// Object identifiers of the extensions the lenient parser or crypto/x509
+// decodes (DER content); the second group are id-ce arcs 2.5.29.N by N.
 var (
 	oidAIA = []byte{0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x01, 0x01}
 	oidSIA = []byte{0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x01, 0x0b}
 )
 
 const (
-	ceSubjectKeyID   = 14
-	ceKeyUsage       = 15
-	ceSubjectAltName = 17
-	ceBasicConstr    = 19
-	ceNameConstr     = 30
-	ceCRLDistPoints  = 31
-	cePolicies       = 32
-	ceAuthorityKeyID = 35
-	ceExtKeyUsage    = 37
+	ceSubjectKeyID     = 14
+	ceKeyUsage         = 15
+	ceSubjectAltName   = 17
+	ceBasicConstr      = 19
+	ceNameConstr       = 30
+	ceCRLDistPoints    = 31
+	cePolicies         = 32
+	cePolicyMappings   = 33
+	ceAuthorityKeyID   = 35
+	cePolicyConstr     = 36
+	ceExtKeyUsage      = 37
+	ceInhibitAnyPolicy = 54
 )
 
-// plainExtensions: what follows the public key in the TBSCertificate is at
-// most the extensions ([3], no unique ids), each an identifier, an optional
-// critical flag and a value, and the value of every extension the lenient
-// parser decodes is in the form plainExtension accepts.
-func plainExtensions(tail cryptobyte.String) bool {
+// maxExtensions and maxPolicies bound what plainExtensions compares for
+// duplicates without allocating; a certificate with more is left to the
+// general path.
+const (
+	maxExtensions = 32
+	maxPolicies   = 16
+)
+
+// plainExtensions: what follows the public key in the TBSCertificate is
+// nothing or, in a version 3 certificate (version 2 as encoded), the
+// extensions ([3], no unique ids): each an identifier, an optional critical
+// flag and a value, no identifier twice, and the value of every extension
+// the lenient parser or crypto/x509 decodes in the form plainExtension
+// accepts. isCA is the basic constraints' cA flag (false without them).
+//
+// crypto/x509 skips whatever follows the public key of a version 1 or 2
+// certificate while the lenient parser reads the extensions of every
+// version, so such a certificate with extensions is left to the general
+// path.
+func plainExtensions(tail cryptobyte.String, version int64) (isCA, ok bool) {
 	if tail.Empty() {
-		return true
+		return false, true
+	}
+	if version != 2 {
+		return false, false
 	}
 	var wrap, exts cryptobyte.String
 	if !tail.ReadASN1(&wrap, cbasn1.Tag(3).Constructed().ContextSpecific()) || !tail.Empty() ||
 		!wrap.ReadASN1(&exts, cbasn1.SEQUENCE) || !wrap.Empty() {
-		return false
+		return false, false
 	}
-	for !exts.Empty() {
+	var seen [maxExtensions]cryptobyte.String
+	for n := 0; !exts.Empty(); n++ {
 		var ext, oid, value cryptobyte.String
-		if !exts.ReadASN1(&ext, cbasn1.SEQUENCE) || !ext.ReadASN1(&oid, cbasn1.OBJECT_IDENTIFIER) || !plainOID(oid) {
-			return false
+		if n == len(seen) || !exts.ReadASN1(&ext, cbasn1.SEQUENCE) ||
+			!ext.ReadASN1(&oid, cbasn1.OBJECT_IDENTIFIER) || !plainOID(oid) {
+			return false, false
 		}
-		if ext.PeekASN1Tag(cbasn1.BOOLEAN) {
-			var critical bool
-			if !ext.ReadASN1Boolean(&critical) {
-				return false
+		for _, o := range seen[:n] {
+			if bytes.Equal(o, oid) {
+				return false, false // crypto/x509 refuses duplicate extensions
 			}
 		}
-		if !ext.ReadASN1(&value, cbasn1.OCTET_STRING) || !ext.Empty() || !plainExtension(oid, value) {
-			return false
+		seen[n] = oid
+		var critical bool
+		if ext.PeekASN1Tag(cbasn1.BOOLEAN) && !ext.ReadASN1Boolean(&critical) {
+			return false, false
+		}
+		if !ext.ReadASN1(&value, cbasn1.OCTET_STRING) || !ext.Empty() {
+			return false, false
+		}
+		if len(oid) == 3 && oid[0] == 0x55 && oid[1] == 0x1d && oid[2] == ceBasicConstr {
+			if isCA, ok = basicConstraints(value); !ok {
+				return false, false
+			}
+		} else if !plainExtension(oid, critical, value) {
+			return false, false
 		}
 	}
-	return true
+	return isCA, true
 }
 
-// plainExtension checks the value of one extension.
-func plainExtension(oid []byte, v cryptobyte.String) bool {
+// basicConstraints reads the cA flag of a basic constraints value: a
+// SEQUENCE of an optional BOOLEAN and an optional path length that is not
+// negative and fits an int, as crypto/x509 requires.
+func basicConstraints(v cryptobyte.String) (isCA, ok bool) {
+	var seq cryptobyte.String
+	if !v.ReadASN1(&seq, cbasn1.SEQUENCE) || !v.Empty() {
+		return false, false
+	}
+	if seq.PeekASN1Tag(cbasn1.BOOLEAN) && !seq.ReadASN1Boolean(&isCA) {
+		return false, false
+	}
+	if seq.PeekASN1Tag(cbasn1.INTEGER) {
+		var pathLen int64
+		if !seq.ReadASN1Int64WithTag(&pathLen, cbasn1.INTEGER) || pathLen < 0 {
+			return false, false
+		}
+	}
+	return isCA, seq.Empty()
+}
+
+// plainExtension checks the value of one extension other than basic
+// constraints.
+func plainExtension(oid []byte, critical bool, v cryptobyte.String) bool {
 	switch {
 	case len(oid) == 3 && oid[0] == 0x55 && oid[1] == 0x1d:
-		return plainCE(oid[2], v)
+		return plainCE(oid[2], critical, v)
 	case bytes.Equal(oid, oidAIA), bytes.Equal(oid, oidSIA):
+		if critical && bytes.Equal(oid, oidAIA) {
+			return false // crypto/x509 refuses a critical AIA
+		}
 		var seq cryptobyte.String
 		if !v.ReadASN1(&seq, cbasn1.SEQUENCE) || !v.Empty() {
 			return false
@@ -246,11 +347,11 @@ func plainExtension(oid []byte, v cryptobyte.String) bool {
 		}
 		return true
 	}
-	return true // not decoded by the lenient parser, or only to non-fatal errors
+	return true // decoded by neither parser, or only to non-fatal errors
 }
 
 // plainCE checks the value of the extension 2.5.29.n.
-func plainCE(n byte, v cryptobyte.String) bool {
+func plainCE(n byte, critical bool, v cryptobyte.String) bool {
 	var seq cryptobyte.String
 	switch n {
 	case ceKeyUsage:
@@ -258,29 +359,12 @@ func plainCE(n byte, v cryptobyte.String) bool {
 		return v.ReadASN1(&bits, cbasn1.BIT_STRING) && v.Empty() && validBitString(bits)
 	case ceSubjectKeyID:
 		var id cryptobyte.String
-		return v.ReadASN1(&id, cbasn1.OCTET_STRING) && v.Empty()
-	case ceBasicConstr:
-		if !v.ReadASN1(&seq, cbasn1.SEQUENCE) || !v.Empty() {
-			return false
-		}
-		if seq.PeekASN1Tag(cbasn1.BOOLEAN) {
-			var ca bool
-			if !seq.ReadASN1Boolean(&ca) {
-				return false
-			}
-		}
-		if seq.PeekASN1Tag(cbasn1.INTEGER) {
-			var pathLen int64
-			if !seq.ReadASN1Integer(&pathLen) {
-				return false
-			}
-		}
-		return seq.Empty()
+		return !critical && v.ReadASN1(&id, cbasn1.OCTET_STRING) && v.Empty()
 	case ceAuthorityKeyID:
-		if !v.ReadASN1(&seq, cbasn1.SEQUENCE) || !v.Empty() {
+		if critical || !v.ReadASN1(&seq, cbasn1.SEQUENCE) || !v.Empty() {
 			return false
 		}
-		for _, tag := range []cbasn1.Tag{cbasn1.Tag(0).ContextSpecific(), cbasn1.Tag(1).Constructed().ContextSpecific(), cbasn1.Tag(2).ContextSpecific()} {
+		for _, tag := range [...]cbasn1.Tag{cbasn1.Tag(0).ContextSpecific(), cbasn1.Tag(1).Constructed().ContextSpecific(), cbasn1.Tag(2).ContextSpecific()} {
 			var x cryptobyte.String
 			var present bool
 			if !seq.ReadOptionalASN1(&x, &present, tag) {
@@ -303,11 +387,18 @@ func plainCE(n byte, v cryptobyte.String) bool {
 		if !v.ReadASN1(&seq, cbasn1.SEQUENCE) || !v.Empty() {
 			return false
 		}
-		for !seq.Empty() {
+		var seen [maxPolicies]cryptobyte.String
+		for n := 0; !seq.Empty(); n++ {
 			var pi, oid cryptobyte.String
-			if !seq.ReadASN1(&pi, cbasn1.SEQUENCE) || !pi.ReadASN1(&oid, cbasn1.OBJECT_IDENTIFIER) || !plainOID(oid) {
+			if n == len(seen) || !seq.ReadASN1(&pi, cbasn1.SEQUENCE) || !pi.ReadASN1(&oid, cbasn1.OBJECT_IDENTIFIER) || !plainOID(oid) {
 				return false
 			}
+			for _, o := range seen[:n] {
+				if bytes.Equal(o, oid) {
+					return false // crypto/x509 refuses a policy named twice
+				}
+			}
+			seen[n] = oid
 			if !pi.Empty() {
 				var qualifiers cryptobyte.String
 				if !pi.ReadASN1(&qualifiers, cbasn1.SEQUENCE) || !pi.Empty() || !wellFormed(qualifiers) {
@@ -316,6 +407,32 @@ func plainCE(n byte, v cryptobyte.String) bool {
 			}
 		}
 		return true
+	case cePolicyMappings:
+		if !v.ReadASN1(&seq, cbasn1.SEQUENCE) || !v.Empty() {
+			return false
+		}
+		for !seq.Empty() {
+			var m, issuer, subject cryptobyte.String
+			if !seq.ReadASN1(&m, cbasn1.SEQUENCE) || !m.ReadASN1(&issuer, cbasn1.OBJECT_IDENTIFIER) ||
+				!m.ReadASN1(&subject, cbasn1.OBJECT_IDENTIFIER) || !m.Empty() || !plainOID(issuer) || !plainOID(subject) {
+				return false
+			}
+		}
+		return true
+	case cePolicyConstr:
+		if !v.ReadASN1(&seq, cbasn1.SEQUENCE) || !v.Empty() {
+			return false
+		}
+		for _, tag := range [...]cbasn1.Tag{cbasn1.Tag(0).ContextSpecific(), cbasn1.Tag(1).ContextSpecific()} {
+			var skip int64
+			if seq.PeekASN1Tag(tag) && !seq.ReadASN1Int64WithTag(&skip, tag) {
+				return false
+			}
+		}
+		return seq.Empty()
+	case ceInhibitAnyPolicy:
+		var skip int64
+		return v.ReadASN1Int64WithTag(&skip, cbasn1.INTEGER) && v.Empty()
 	case ceCRLDistPoints:
 		if !v.ReadASN1(&seq, cbasn1.SEQUENCE) || !v.Empty() {
 			return false
@@ -352,6 +469,9 @@ func plainCE(n byte, v cryptobyte.String) bool {
 			}
 			switch tag {
 			case cbasn1.Tag(1).ContextSpecific(), cbasn1.Tag(2).ContextSpecific(): // email, DNS name
+				if !ascii(name) {
+					return false // crypto/x509 requires an IA5String
+				}
 			case cbasn1.Tag(7).ContextSpecific(): // IP address
 				if len(name) != 4 && len(name) != 16 {
 					return false
@@ -364,5 +484,15 @@ func plainCE(n byte, v cryptobyte.String) bool {
 	case ceNameConstr:
 		return false
 	}
-	return true // an id-ce extension the lenient parser does not decode
+	return true // an id-ce extension neither parser decodes
+}
+
+// ascii reports whether every byte of s is ASCII, as an IA5String must be.
+func ascii(s []byte) bool {
+	for _, c := range s {
+		if c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }

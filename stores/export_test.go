@@ -2,8 +2,10 @@ package stores
 
 import (
 	"bytes"
+	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"reflect"
 )
 
 // FastFieldsAgree reports whether readFields reads der and, if it does,
@@ -52,19 +54,28 @@ func FastNameAgrees(der []byte) (read bool, diff string) {
 func SharedPut(c *Certificate) *Certificate { return shared.put(c) }
 
 // FastParseAgrees reports whether parseFast reads der and, if it does, how
-// its Certificate differs from the lenient parser's ("" when not at all).
+// its Certificate differs from the lenient parser's (the general path,
+// forced) or from what crypto/x509 reads ("" when not at all).
 func FastParseAgrees(der []byte) (read bool, diff string) {
-	f, ok := readFields(der)
-	if !ok {
-		return false, ""
-	}
-	fp := FingerprintOf(der)
-	c := parseFast(der, &f, fp)
+	c := FastParse(der)
 	if c == nil {
 		return false, ""
 	}
-	g := parseGeneral(der, &f, fp)
+	if n := reflect.TypeFor[Certificate]().NumField(); n != 12 {
+		return true, fmt.Sprintf("Certificate has %d fields, this comparison knows 12", n)
+	}
+	x, err := x509.ParseCertificate(der)
+	if err != nil {
+		return true, fmt.Sprintf("crypto/x509 refuses it: %v", err)
+	}
+	if isCA := (x.BasicConstraintsValid && x.IsCA) || (x.Version < 3 && c.SelfIssued); c.IsCA != isCA || c.CN != x.Subject.CommonName {
+		return true, fmt.Sprintf("CA %v CN %q, crypto/x509 %v %q", c.IsCA, c.CN, isCA, x.Subject.CommonName)
+	}
+	f, _ := readFields(der)
+	g := parseGeneral(der, &f, c.Fingerprint)
 	switch {
+	case c.ParseError != nil:
+		return true, fmt.Sprintf("parse error %v", c.ParseError)
 	case g.ParseError != nil:
 		return true, fmt.Sprintf("the lenient parser refuses it: %v", g.ParseError)
 	case !bytes.Equal(c.DER, g.DER) || c.Fingerprint != g.Fingerprint:
@@ -80,6 +91,30 @@ func FastParseAgrees(der []byte) (read bool, diff string) {
 		return true, fmt.Sprintf("CA %v self-issued %v, lenient %v %v", c.IsCA, c.SelfIssued, g.IsCA, g.SelfIssued)
 	}
 	return true, ""
+}
+
+// FastParse is parseFast's Certificate for der, nil when readFields or
+// parseFast leaves der to the general path.
+func FastParse(der []byte) *Certificate {
+	f, ok := readFields(der)
+	if !ok {
+		return nil
+	}
+	return parseFast(der, &f, FingerprintOf(der))
+}
+
+// FastParser returns parseFast for der, its fields read once beforehand,
+// so that a test can count what parseFast alone allocates.
+func FastParser(der []byte) func() *Certificate {
+	f, _ := readFields(der)
+	fp := FingerprintOf(der)
+	return func() *Certificate { return parseFast(der, &f, fp) }
+}
+
+// ParseUnshared is ParseCertificate without the table of Certificates in
+// use: every call parses der.
+func ParseUnshared(der []byte) (*Certificate, error) {
+	return parseCertificate(der, FingerprintOf(der))
 }
 
 // PlainBlockAgrees reports whether decodePlainBlock decodes the block raw
