@@ -309,3 +309,52 @@ func TestFastParseAllocations(t *testing.T) {
 		}
 	}
 }
+
+// TestFastTimeAgrees: readTime reads a time only where cryptobyte (crypto/x509)
+// and encoding/asn1 (the lenient parser) read the same one, and it reads
+// every valid date in the two forms RFC 5280 requires.
+func TestFastTimeAgrees(t *testing.T) {
+	read := 0
+	check := func(tag byte, s string, valid bool) {
+		t.Helper()
+		r, diff := stores.FastTimeAgrees(elem(tag, []byte(s)))
+		if diff != "" {
+			t.Errorf("%x %q: %s", tag, s, diff)
+		}
+		if valid && !r {
+			t.Errorf("%x %q: readTime does not read it", tag, s)
+		}
+		if r {
+			read++
+		}
+	}
+	days := []string{"00", "01", "28", "29", "30", "31", "32", "99"}
+	months := []string{"00", "01", "02", "04", "09", "11", "12", "13"}
+	for _, yy := range []string{"00", "01", "04", "49", "50", "51", "52", "68", "69", "70", "96", "99"} {
+		for _, mm := range months {
+			for _, dd := range days {
+				check(0x17, yy+mm+dd+"235959Z", false)
+			}
+		}
+	}
+	for _, yyyy := range []string{"0000", "0001", "0004", "1600", "1900", "1950", "2000", "2024", "2050", "2100", "9999"} {
+		for _, mm := range months {
+			for _, dd := range days {
+				check(0x18, yyyy+mm+dd+"000000Z", false)
+			}
+		}
+	}
+	for _, odd := range []string{"240101240000Z", "240101236000Z", "240101235960Z", "2401012359Z", "240101235959+0000",
+		"24010123595Z", "2401012359590Z", "24o101235959Z", "+40101235959Z", " 40101235959Z", "240101235959z"} {
+		check(0x17, odd, false)
+		check(0x18, "20"+odd, false)
+	}
+	check(0x17, "240229120000Z", true)
+	check(0x17, "500101000000Z", true)
+	check(0x18, "20000229000000Z", true)
+	check(0x18, "99991231235959Z", true)
+	check(0x04, "240101000000Z", false)
+	if read < 500 {
+		t.Errorf("readTime read only %d of the times", read)
+	}
+}

@@ -90,21 +90,62 @@ func wellFormed(s cryptobyte.String) bool {
 
 // readTime reads a UTCTime of the form YYMMDDHHMMSSZ or a GeneralizedTime of
 // the form YYYYMMDDHHMMSSZ, the forms RFC 5280 requires (and the only ones
-// for which cryptobyte and encoding/asn1 are known to agree).
+// for which cryptobyte and encoding/asn1 are known to agree), of a date and
+// time that exist. It reads them as cryptobyte does (a UTCTime's year 50 to
+// 99 is 1950 to 1999), without the garbage of time.Parse and the
+// rendering cryptobyte compares the text with.
 func readTime(s *cryptobyte.String, out *time.Time) bool {
-	peek := *s
 	var body cryptobyte.String
 	var tag cbasn1.Tag
-	if !peek.ReadAnyASN1(&body, &tag) {
+	if !s.ReadAnyASN1(&body, &tag) {
 		return false
 	}
+	var year int
 	switch {
 	case tag == cbasn1.UTCTime && len(body) == 13 && body[12] == 'Z':
-		return s.ReadASN1UTCTime(out)
+		yy, ok := twoDigits(body, 0)
+		if !ok {
+			return false
+		}
+		year = 2000 + yy
+		if yy >= 50 {
+			year = 1900 + yy
+		}
+		body = body[2:]
 	case tag == cbasn1.GeneralizedTime && len(body) == 15 && body[14] == 'Z':
-		return s.ReadASN1GeneralizedTime(out)
+		hi, ok1 := twoDigits(body, 0)
+		lo, ok2 := twoDigits(body, 2)
+		if !ok1 || !ok2 {
+			return false
+		}
+		year = hi*100 + lo
+		body = body[4:]
+	default:
+		return false
+	}
+	month, ok1 := twoDigits(body, 0)
+	day, ok2 := twoDigits(body, 2)
+	hour, ok3 := twoDigits(body, 4)
+	minute, ok4 := twoDigits(body, 6)
+	sec, ok5 := twoDigits(body, 8)
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || month < 1 || month > 12 || day < 1 ||
+		hour > 23 || minute > 59 || sec > 59 {
+		return false
+	}
+	if t := time.Date(year, time.Month(month), day, hour, minute, sec, 0, time.UTC); t.Day() == day {
+		*out = t // the day exists in the month (time.Date does not move it on)
+		return true
 	}
 	return false
+}
+
+// twoDigits reads the decimal number in b[i:i+2].
+func twoDigits(b []byte, i int) (int, bool) {
+	h, l := b[i], b[i+1]
+	if h < '0' || h > '9' || l < '0' || l > '9' {
+		return 0, false
+	}
+	return int(h-'0')*10 + int(l-'0'), true
 }
 
 // simpleAttributes are the attributes simpleName names: the subject

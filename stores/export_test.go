@@ -3,9 +3,13 @@ package stores
 import (
 	"bytes"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/pem"
 	"fmt"
 	"reflect"
+	"time"
+
+	"golang.org/x/crypto/cryptobyte"
 )
 
 // FastFieldsAgree reports whether readFields reads der and, if it does,
@@ -109,6 +113,40 @@ func FastParser(der []byte) func() *Certificate {
 	f, _ := readFields(der)
 	fp := FingerprintOf(der)
 	return func() *Certificate { return parseFast(der, &f, fp) }
+}
+
+// FastTimeAgrees reports whether readTime reads the UTCTime or
+// GeneralizedTime element el and, if it does, how it differs from
+// cryptobyte's reading and encoding/asn1's ("" when not at all).
+func FastTimeAgrees(el []byte) (read bool, diff string) {
+	in := cryptobyte.String(el)
+	var got time.Time
+	if !readTime(&in, &got) {
+		return false, ""
+	}
+	var want time.Time
+	c := cryptobyte.String(el)
+	ok := c.ReadASN1UTCTime(&want)
+	if !ok {
+		c = cryptobyte.String(el)
+		ok = c.ReadASN1GeneralizedTime(&want)
+	}
+	switch {
+	case !in.Empty():
+		return true, "left bytes unread"
+	case !ok:
+		return true, "cryptobyte refuses it"
+	case got != want:
+		return true, fmt.Sprintf("%v, cryptobyte %v", got, want)
+	}
+	var a time.Time
+	if rest, err := asn1.Unmarshal(el, &a); err != nil || len(rest) > 0 {
+		return true, fmt.Sprintf("encoding/asn1 refuses it: %v", err)
+	}
+	if !a.Equal(got) || a.Location().String() != got.Location().String() {
+		return true, fmt.Sprintf("%v, encoding/asn1 %v", got, a)
+	}
+	return true, ""
 }
 
 // ParseUnshared is ParseCertificate without the table of Certificates in
