@@ -8,7 +8,7 @@
 # a sync into an empty CA directory against openssl rehash over the same
 # files (at most 0.5x), and a sync that finds the target in sync against one
 # `rootsync list SOURCE TARGET` (at most 1.2x). strace counts the write calls
-# of the CA directory sync. Writes bench/out/results.md and
+# and the flushes of the CA directory sync. Writes bench/out/results.md and
 # bench/out/results.tsv.
 #
 # Usage (Debian 12, as root so that missing packages can be installed):
@@ -31,7 +31,7 @@ packages=(
   openjdk-17-jdk-headless # keytool
   p11-kit p11-kit-modules # trust extract
   util-linux           # runuser (p11-kit as an unprivileged user)
-  strace               # write calls of the CA directory sync
+  strace               # write calls and flushes of the CA directory sync
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -227,6 +227,10 @@ strace -f -qq -c -e trace=write,pwrite64,writev -o "$W/strace.txt" $SYNC "capath
 WRITES=$(awk '$NF=="total"{print $4} END{}' "$W/strace.txt")
 [ -n "$WRITES" ] || WRITES=$(awk '$NF ~ /^(write|pwrite64|writev)$/{s+=$4} END{print s}' "$W/strace.txt")
 FILES=$(find "$W/capath" -maxdepth 1 -type f -name '*.pem' | wc -l)
+# Flushes of the same sync (fsync of a file or folder, syncfs of a file system).
+rm -rf "$W/capath"
+strace -f -qq -c -e trace=fsync,fdatasync,syncfs -o "$W/flush.txt" $SYNC "capath:$W/capath" >/dev/null
+FLUSHES=$(awk '$NF ~ /^(fsync|fdatasync|syncfs)$/{s+=$4} END{print s+0}' "$W/flush.txt")
 
 # --- report ------------------------------------------------------------------
 cp "$RESULTS" bench/out/results.tsv
@@ -256,6 +260,7 @@ cp "$PAIRS" bench/out/pairs.tsv
       printf "| %s | %.4f s | %.4f s | %.2fx | %s |\n", $1, $2, $3, $4, ($4 <= t ? "PASS" : "FAIL") }' "$PAIRS"
   echo
   echo "Write calls (strace -f -c -e trace=write,pwrite64,writev) of a sync into an empty CA directory: $WRITES for $FILES certificate files ($(awk -v w="$WRITES" -v f="$FILES" 'BEGIN{printf "%.2f", w/f}') per file)."
+  echo "Flushes (strace -f -c -e trace=fsync,fdatasync,syncfs) of the same sync: $FLUSHES."
   echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 } >bench/out/results.md
 cat bench/out/results.md

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rootsync/rootsync/internal/atomicfile"
 	"github.com/rootsync/rootsync/internal/journal"
@@ -163,4 +164,34 @@ func TestFlushOrderFile(t *testing.T) {
 		"dir .: journal=true staged-journal=false backup=true target=file staged=-",
 		"dir state: journal=false staged-journal=false backup=true target=file staged=-",
 	})
+}
+
+// TestFailedBackupDiscardsStaged: the new folder is built while the backup
+// is taken; when the backup fails, what was built is removed and the target
+// is not made.
+func TestFailedBackupDiscardsStaged(t *testing.T) {
+	dir, src := fixture(t)
+	ca := filepath.Join(dir, "ca")
+	tgt, err := capath.Open(stores.Spec{Kind: "capath", Location: ca}, stores.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx := newTx(dir)
+	os.MkdirAll(tx.StateDir, 0o700)
+	// The backups folder cannot be made: a file has its name.
+	os.WriteFile(filepath.Join(tx.StateDir, "backups"), nil, 0o600)
+	if _, err := runTx(tx, newJob(dir, src, Target{Store: tgt})); err == nil {
+		t.Fatal("the sync succeeded without a backup")
+	}
+	if _, err := os.Lstat(ca); err == nil {
+		t.Error("the folder was made although its backup failed")
+	}
+	// Whatever was still building after the sync returned would show by now.
+	time.Sleep(100 * time.Millisecond)
+	if left, _ := filepath.Glob(filepath.Join(dir, ".ca.rootsync-new-*")); len(left) > 0 {
+		t.Errorf("staged folders left behind: %v", left)
+	}
+	if p, _ := journal.Pending(tx.StateDir); p != nil {
+		t.Errorf("a journal was left: %+v", p)
+	}
 }

@@ -260,8 +260,21 @@ func (t *Tx) transact(ctx context.Context, name string, steps []*step, log *zap.
 			failure = fmt.Errorf("interrupted before changing %s: %w", s.spec, err)
 			break
 		}
+		// A Stager builds the new content aside (changing nothing a
+		// reader of the store sees, so not the backup either) on the
+		// other core while the backup and the journal are written.
+		stagedc := make(chan stagedResult, 1)
+		if s.stage != nil {
+			go func() {
+				sg, err := s.stage(ctx)
+				stagedc <- stagedResult{sg, err}
+			}()
+		} else {
+			stagedc <- stagedResult{}
+		}
 		b, err := takeBackup(ctx, t.StateDir, s.spec, s.store, s.paths, t.now())
 		if err != nil {
+			discardStaged(stagedc)
 			s.err = fmt.Errorf("backup before changing %s: %w", s.spec, err)
 			failure = s.err
 			s.sync()
@@ -270,21 +283,21 @@ func (t *Tx) transact(ctx context.Context, name string, steps []*step, log *zap.
 		s.backup = b
 		log.Info("backed up", zap.String("store", s.spec), zap.String("backup", b.Dir))
 		if err := jr.Stage(s.spec, b); err != nil {
+			discardStaged(stagedc)
 			s.err = fmt.Errorf("before changing %s: %w", s.spec, err)
 			failure = s.err
 			s.sync()
 			break
 		}
-		var staged stores.Staged
-		if s.stage != nil {
-			if staged, err = s.stage(ctx); err != nil {
-				// Nothing was changed and nothing staged is left.
-				jr.Discard()
-				s.err = err
-				failure = fmt.Errorf("%s: %w", s.spec, err)
-				s.sync()
-				break
-			}
+		st := <-stagedc
+		staged := st.staged
+		if st.err != nil {
+			// Nothing was changed and nothing staged is left.
+			jr.Discard()
+			s.err = st.err
+			failure = fmt.Errorf("%s: %w", s.spec, st.err)
+			s.sync()
+			break
 		}
 		// One flush per file system for the backup, the journal and what
 		// was staged; then the journal takes its name.
@@ -369,6 +382,20 @@ func (t *Tx) transact(ctx context.Context, name string, steps []*step, log *zap.
 		return fmt.Errorf("%w: %w; rollback incomplete: %w", ErrFailed, failure, errors.Join(rbErrs...)), journalKept
 	}
 	return fmt.Errorf("%w: %w", ErrFailed, failure), journalKept
+}
+
+// stagedResult is what a step's stage returned.
+type stagedResult struct {
+	staged stores.Staged
+	err    error
+}
+
+// discardStaged waits for a stage that is no longer wanted and removes what
+// it built.
+func discardStaged(c <-chan stagedResult) {
+	if r := <-c; r.staged != nil {
+		_ = r.staged.Discard()
+	}
 }
 
 // sync copies the step's state into its report target.
