@@ -1,10 +1,13 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -71,5 +74,67 @@ func TestWriteCallsCount(t *testing.T) {
 `
 	if n := writeCalls(trace); n != 2 {
 		t.Errorf("%d write calls counted, want 2", n)
+	}
+}
+
+// TestCapathSyscallsPerFile counts, with strace, the file system calls of a
+// sync into a new CA directory at two sizes: each certificate costs exactly
+// one open, one close and one link (and one write, TestCapathWriteCalls),
+// nothing else (no chmod, no stat, no flush of its own), and the whole sync
+// makes four flushes whatever its size: the backup, journal and new folder
+// together (syncfs), the journal's name, the folder's name, the journal's
+// removal.
+func TestCapathSyscallsPerFile(t *testing.T) {
+	strace := need(t, "strace")
+	calls := []string{"open", "openat", "close", "symlink", "symlinkat", "fchmod", "fchmodat", "chmod",
+		"fstat", "newfstatat", "statx", "lstat", "stat", "fsync", "fdatasync", "syncfs",
+		"rename", "renameat", "renameat2", "unlink", "unlinkat", "mkdir", "mkdirat", "getxattr", "fgetxattr", "lgetxattr"}
+	count := func(n int) map[string]int {
+		dir := t.TempDir()
+		src := filepath.Join(dir, "src.pem")
+		fill(t, "pem:"+src, roots("Syscalls", n))
+		out := filepath.Join(dir, "strace.txt")
+		cmd := exec.Command(strace, "-f", "-qq", "-c", "-o", out, "-e", "trace="+strings.Join(calls, ","),
+			bin, "sync", "pem:"+src, "--to", "capath:"+filepath.Join(dir, "capath"))
+		cmd.Env = append(baseEnv(filepath.Join(dir, "home")), "ROOTSYNC_STATE_DIR="+filepath.Join(dir, "state"))
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("strace rootsync sync: %v\n%s", err, b)
+		}
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]int{}
+		for _, line := range strings.Split(string(b), "\n") {
+			f := strings.Fields(line)
+			if len(f) < 5 || f[0] == "%" || strings.HasPrefix(f[0], "-") {
+				continue
+			}
+			if n, err := strconv.Atoi(f[3]); err == nil {
+				got[f[len(f)-1]] += n
+			}
+		}
+		return got
+	}
+	small, large := count(40), count(120)
+	per := map[string]int{}
+	for _, c := range calls {
+		if d := large[c] - small[c]; d != 0 {
+			per[c] = d
+		}
+	}
+	want := map[string]int{}
+	for _, c := range []string{"open", "openat", "close", "symlink", "symlinkat"} {
+		if d := large[c] - small[c]; d != 0 {
+			want[c] = 80
+		}
+	}
+	if per["openat"]+per["open"] != 80 || per["close"] != 80 || per["symlinkat"]+per["symlink"] != 80 || fmt.Sprint(per) != fmt.Sprint(want) {
+		t.Errorf("system calls per 80 more certificates: %v, want one open, one close and one link per file and nothing else", per)
+	}
+	for name, got := range map[string]map[string]int{"40": small, "120": large} {
+		if n := got["fsync"] + got["fdatasync"] + got["syncfs"]; n != 4 || got["syncfs"] != 1 {
+			t.Errorf("%s certificates: %d flushes (%d syncfs), want 4 (1 syncfs)", name, n, got["syncfs"])
+		}
 	}
 }
