@@ -15,7 +15,8 @@
 #     bench/run.sh
 # Environment: RUNS (default 10) runs per fast command; WORK (default a new
 # temporary folder) where stores are written; KEEP=1 keeps it; PAIRS_ONLY=1
-# runs only the interleaved pairs and the write count.
+# runs only the interleaved pairs, the write calls and the flushes;
+# ROOTSYNC_BIN measures that rootsync binary instead of building one.
 # Takes about 5-10 minutes on a 2-core machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,8 +54,14 @@ RUNS=${RUNS:-10}
 W=${WORK:-$(mktemp -d /tmp/rootsync-bench.XXXXXX)}
 [ -n "${KEEP:-}" ] || trap 'rm -rf "$W"' EXIT
 mkdir -p "$W" bench/out
-RS=$W/rootsync
-go build -o "$RS" ./cmd/rootsync
+if [ -n "${ROOTSYNC_BIN:-}" ]; then
+  RS=$ROOTSYNC_BIN
+  RSVER="binary $RS"
+else
+  RS=$W/rootsync
+  go build -o "$RS" ./cmd/rootsync
+  RSVER=$(git rev-parse --short HEAD)
+fi
 export ROOTSYNC_STATE_DIR=$W/state
 export KSPW=changeit # keystore password, passed to keytool and rootsync by environment only
 
@@ -148,10 +155,14 @@ SYNC="$RS sync --include-expired --origin all pem:$BUNDLE --to" # every root, pu
 # files created right after an rm -rf of the same number of files cost up to
 # thirty times as much system time, and the sync creates twice as many
 # inodes as rehash (150 files and 150 links; rehash's files are copied by
-# its untimed prepare step).
+# its untimed prepare step). Each prepare step ends by flushing the work
+# folder's file system (sync -f), so that a timed command's flushes (the
+# sync's syncfs covers every file written there) do not pay for what the
+# untimed steps or the other command of the pair left unwritten.
 ASIDE="mkdir -p $W/aside && for d in $W/capath $W/rehash; do [ ! -e \$d ] || mv \$d \$(mktemp -u -d $W/aside/x.XXXXXXXX); done"
-measure capath rootsync "sync $N roots into an empty CA directory" "$RUNS" "$ASIDE" "$SYNC capath:$W/capath"
-measure capath "openssl rehash" "rehash a directory holding the $N PEM files" "$RUNS" "$ASIDE && cp -r $W/pems $W/rehash" "openssl rehash $W/rehash"
+FLUSH="sync -f $W"
+measure capath rootsync "sync $N roots into an empty CA directory" "$RUNS" "$ASIDE && $FLUSH" "$SYNC capath:$W/capath"
+measure capath "openssl rehash" "rehash a directory holding the $N PEM files" "$RUNS" "$ASIDE && cp -r $W/pems $W/rehash && $FLUSH" "openssl rehash $W/rehash"
 measure capath update-ca-certificates "first build from $N local .crt files (sandbox)" "$RUNS" "rm -rf $W/uca-out && mkdir -p $W/uca-out" "$UCA"
 measure capath "p11-kit trust" "extract --format=pem-directory-hash ($N anchors)" "$RUNS" "rm -rf $P11/out/d" "$TRUST"
 
@@ -213,8 +224,8 @@ pair() {
 }
 SH="sh -c"
 pair "capath: rootsync sync into an empty CA directory / openssl rehash of the same $N PEM files" "$RUNS" \
-  "$SH '$ASIDE'" "$SYNC capath:$W/capath" \
-  "$SH '$ASIDE && cp -r $W/pems $W/rehash'" "openssl rehash $W/rehash"
+  "$SH '$ASIDE && $FLUSH'" "$SYNC capath:$W/capath" \
+  "$SH '$ASIDE && cp -r $W/pems $W/rehash && $FLUSH'" "openssl rehash $W/rehash"
 rm -rf "$W/aside"
 pair "no-op: rootsync sync, CA directory already in sync / rootsync list SOURCE TARGET" "$RUNS" \
   "true" "$SYNC capath:$W/capath" "true" "$RS list pem:$BUNDLE capath:$W/capath"
@@ -237,7 +248,7 @@ cp "$RESULTS" bench/out/results.tsv
 cp "$PAIRS" bench/out/pairs.tsv
 {
   echo "Machine: $(nproc) cores, $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo), $(awk '/MemTotal/{printf "%.1f GiB", $2/1048576}' /proc/meminfo); load before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "Versions: $(openssl version); certutil from libnss3 $(dpkg-query -W -f='${Version}' libnss3); $(java -version 2>&1 | head -n 1); p11-kit $(dpkg-query -W -f='${Version}' p11-kit); ca-certificates $(dpkg-query -W -f='${Version}' ca-certificates); hyperfine $(hyperfine --version | cut -d' ' -f2); $(go version | cut -d' ' -f3); rootsync $(git rev-parse --short HEAD)"
+  echo "Versions: $(openssl version); certutil from libnss3 $(dpkg-query -W -f='${Version}' libnss3); $(java -version 2>&1 | head -n 1); p11-kit $(dpkg-query -W -f='${Version}' p11-kit); ca-certificates $(dpkg-query -W -f='${Version}' ca-certificates); hyperfine $(hyperfine --version | cut -d' ' -f2); $(go version | cut -d' ' -f3); rootsync $RSVER"
   echo "Input: $N roots from /etc/ssl/certs/ca-certificates.crt; runs per command in the table."
   echo
   echo "| group | tool | operation | median wall | CPU (user+sys) | peak RSS | runs | wall / first row of group |"
