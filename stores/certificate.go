@@ -92,6 +92,22 @@ func ParseCertificate(der []byte) (*Certificate, error) {
 	return shared.put(c), nil
 }
 
+// parseReused is ParseCertificate for der in a buffer the caller reuses: a
+// certificate already in use is returned without copying or keeping der,
+// and only a new one is parsed from a copy of der.
+func parseReused(der []byte) (*Certificate, error) {
+	fp := FingerprintOf(der)
+	if c := shared.get(fp); c != nil {
+		return c, nil
+	}
+	der = bytes.Clone(der)
+	c, err := parseCertificate(der, fp)
+	if err != nil {
+		return nil, err
+	}
+	return shared.put(c), nil
+}
+
 // InUse returns the Certificate ParseCertificate would return for der when
 // one is still in use, else nil. It keeps no reference to der, so a reader
 // can ask before it copies der out of a buffer it does not own.

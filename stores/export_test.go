@@ -155,11 +155,11 @@ func ParseUnshared(der []byte) (*Certificate, error) {
 	return parseCertificate(der, FingerprintOf(der))
 }
 
-// PlainBlockAgrees reports whether decodePlainBlock decodes the block raw
+// PlainBlockAgrees reports whether appendPlainBlock decodes the block raw
 // and, if it does, how it differs from encoding/pem ("" when not at all).
 func PlainBlockAgrees(raw []byte, label string) (read bool, diff string) {
-	got := decodePlainBlock(raw, label)
-	if got == nil {
+	got, ok := appendPlainBlock(nil, raw, label)
+	if !ok {
 		return false, ""
 	}
 	p, _ := pem.Decode(raw)
@@ -170,8 +170,15 @@ func PlainBlockAgrees(raw []byte, label string) (read bool, diff string) {
 		return true, fmt.Sprintf("encoding/pem reads a %q block", p.Type)
 	case len(p.Headers) > 0:
 		return true, "encoding/pem reads headers"
-	case !bytes.Equal(p.Bytes, got) || cap(p.Bytes) != cap(got):
-		return true, fmt.Sprintf("bytes %x (capacity %d), encoding/pem %x (capacity %d)", got, cap(got), p.Bytes, cap(p.Bytes))
+	case !bytes.Equal(p.Bytes, got):
+		return true, fmt.Sprintf("bytes %x, encoding/pem %x", got, p.Bytes)
 	}
 	return true, ""
+}
+
+// DecodeCertBlock decodes the certificate block raw (labelled label) with
+// the reused buffer *scratch, as ScanPEM's decoders do.
+func DecodeCertBlock(label string, raw []byte, scratch *[]byte) (*PEMBlock, error) {
+	b := &PEMBlock{Label: label}
+	return b, decodeCertBlock(b, raw, scratch)
 }

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -141,7 +140,7 @@ func DecodePEM(data []byte, opts DecodeOptions) (*Bundle, error) {
 		pos = n
 		return l, nil
 	}
-	err := decodePEM(next, func(b *PEMBlock, _ []byte) error {
+	err := decodePEM(next, false, func(b *PEMBlock, _ []byte) error {
 		bundle.Blocks = append(bundle.Blocks, b)
 		return nil
 	})
@@ -156,7 +155,8 @@ func DecodePEM(data []byte, opts DecodeOptions) (*Bundle, error) {
 // no more of the data than one block, so that a bundle of any size is read
 // in little memory. before is the line right before the block's BEGIN line
 // (with its line break), nil when the block starts the data or follows
-// another block's END line; it is valid only during the call. ScanPEM reads
+// another block's END line. b and before are valid only during the call (b
+// is reused for a later block; its Cert and Aux are not). ScanPEM reads
 // PEM only (no DecodeOptions.DER), and stops at the first error, DecodePEM's
 // or fn's.
 func ScanPEM(r io.Reader, fn func(b *PEMBlock, before []byte) error) error {
@@ -178,12 +178,13 @@ func ScanPEM(r io.Reader, fn func(b *PEMBlock, before []byte) error) error {
 		}
 		return l, err
 	}
-	return decodePEM(next, fn)
+	return decodePEM(next, true, fn)
 }
 
 // decodePEM is the decoder of DecodePEM and ScanPEM. next returns the next
 // line with its line break (io.EOF after the last); the line is valid until
-// the next call.
+// the next call. With reuse, the PEMBlock given to fn is reused once fn
+// returns; without it, each block is a new one that fn may keep.
 //
 // The calling goroutine cuts the data into blocks; once a second
 // certificate block turns up, up to GOMAXPROCS goroutines decode the
@@ -193,7 +194,7 @@ func ScanPEM(r io.Reader, fn func(b *PEMBlock, before []byte) error) error {
 // decoded one after the other: no later block reaches fn. At most
 // pemWindow blocks are between the cutting and fn at any time, so memory
 // stays bounded whatever the size of the data.
-func decodePEM(next func() ([]byte, error), fn func(b *PEMBlock, before []byte) error) error {
+func decodePEM(next func() ([]byte, error), reuse bool, fn func(b *PEMBlock, before []byte) error) error {
 	d := &blockDecoder{fn: fn}
 	defer d.stop()
 	line, pos, index := 1, 0, 0
@@ -216,11 +217,15 @@ func decodePEM(next func() ([]byte, error), fn func(b *PEMBlock, before []byte) 
 		}
 		index++
 		p := d.get()
-		p.b = &PEMBlock{Index: index, Line: line, Label: label, Start: pos}
+		if reuse {
+			p.block = PEMBlock{Index: index, Line: line, Label: label, Start: pos}
+			p.b = &p.block
+		} else {
+			p.b = &PEMBlock{Index: index, Line: line, Label: label, Start: pos}
+		}
 		p.raw = append(p.raw[:0], l...)
 		pos += len(l)
 		found := false
-		endLine := "-----END " + label + "-----"
 		for {
 			l2, err := next()
 			if err == io.EOF {
@@ -232,7 +237,7 @@ func decodePEM(next func() ([]byte, error), fn func(b *PEMBlock, before []byte) 
 			line++
 			p.raw = append(p.raw, l2...)
 			pos += len(l2)
-			if string(bytes.TrimRight(l2, " \t\r\n")) == endLine {
+			if isEndLine(l2, label) {
 				found = true
 				break
 			}
@@ -269,9 +274,11 @@ const pemWindow = 8
 // pendingBlock is a block between the cutting and fn.
 type pendingBlock struct {
 	b         *PEMBlock
-	raw       []byte // the block's text, BEGIN to END line
-	before    []byte // the line before the block
+	block     PEMBlock // what b points to when blocks are reused (ScanPEM)
+	raw       []byte   // the block's text, BEGIN to END line
+	before    []byte   // the line before the block
 	hasBefore bool
+	der       []byte        // the decoded DER, reused from block to block
 	err       error         // the decoding error, a *BlockError
 	sent      bool          // given to the decoding goroutines
 	done      chan struct{} // receives once the goroutine decoded it
@@ -279,7 +286,7 @@ type pendingBlock struct {
 
 func (p *pendingBlock) decode() {
 	if IsCertificateLabel(p.b.Label) {
-		if err := decodeCertBlock(p.b, p.raw); err != nil {
+		if err := decodeCertBlock(p.b, p.raw, &p.der); err != nil {
 			p.err = blockError(p.b, err)
 		}
 	}
@@ -369,7 +376,11 @@ func (d *blockDecoder) start() bool {
 // deliver gives fn the first queued block, or returns its decoding error.
 func (d *blockDecoder) deliver() error {
 	p := d.queue[0]
-	d.queue = d.queue[1:]
+	// Moved to the front rather than sliced off, so that appending to the
+	// queue reuses its array (the window is a few dozen pointers).
+	n := copy(d.queue, d.queue[1:])
+	d.queue[n] = nil
+	d.queue = d.queue[:n]
 	if p.sent {
 		<-p.done
 	} else {
@@ -411,10 +422,16 @@ func (d *blockDecoder) stop() {
 	d.wg.Wait()
 }
 
-// decodeCertBlock decodes the PEM text of a certificate block into b.
-func decodeCertBlock(b *PEMBlock, raw []byte) error {
-	body := decodePlainBlock(raw, b.Label)
-	if body == nil {
+// decodeCertBlock decodes the PEM text of a certificate block into b. The
+// certificate's DER is decoded into *scratch, which the caller reuses from
+// block to block, and copied out of it only for a certificate not already in
+// use (see parseReused): a bundle whose certificates are held already (a
+// target read after its source) is read without a copy of their DER.
+func decodeCertBlock(b *PEMBlock, raw []byte, scratch *[]byte) error {
+	body, reused := appendPlainBlock((*scratch)[:0], raw, b.Label)
+	if reused {
+		*scratch = body[:0]
+	} else {
 		p, _ := pem.Decode(raw)
 		if p == nil || p.Type != b.Label {
 			return errors.New("bad PEM encoding (base64 or headers)")
@@ -430,13 +447,19 @@ func decodeCertBlock(b *PEMBlock, raw []byte) error {
 		}
 		body, aux = cert, s
 	}
-	c, err := ParseCertificate(body)
+	var c *Certificate
+	var err error
+	if reused {
+		c, err = parseReused(body)
+	} else {
+		c, err = ParseCertificate(body)
+	}
 	if err != nil {
 		return err
 	}
 	b.Cert = c
 	if len(aux) > 0 {
-		a, err := DecodeAux(aux)
+		a, err := DecodeAux(aux) // copies what it keeps of aux
 		if err != nil {
 			return err
 		}
@@ -445,20 +468,20 @@ func decodeCertBlock(b *PEMBlock, raw []byte) error {
 	return nil
 }
 
-// decodePlainBlock decodes a block in the form nearly every bundle has:
+// appendPlainBlock decodes a block in the form nearly every bundle has:
 // the BEGIN line, lines of base64 (which base64.StdEncoding decodes as
 // encoding/pem gives them to it), the END line, each ending in a bare line
-// feed (the last one may have none). It returns nil for anything else
-// (headers, spaces, bad base64), which encoding/pem then reads; where it
-// decodes a block, encoding/pem gives the same bytes (the differential test
-// in pemcodec_test.go holds it to that), without searching the block for
-// its lines again.
-func decodePlainBlock(raw []byte, label string) []byte {
+// feed (the last one may have none), and appends the bytes to dst. It
+// reports false for anything else (headers, spaces, bad base64), which
+// encoding/pem then reads; where it decodes a block, encoding/pem gives the
+// same bytes (the differential test in pemcodec_test.go holds it to that),
+// without searching the block for its lines again.
+func appendPlainBlock(dst, raw []byte, label string) ([]byte, bool) {
 	const begin, end, dashes = "-----BEGIN ", "-----END ", "-----"
 	n := len(begin) + len(label) + len(dashes)
 	if len(raw) <= n || string(raw[:len(begin)]) != begin || string(raw[len(begin):n-len(dashes)]) != label ||
 		string(raw[n-len(dashes):n]) != dashes || raw[n] != '\n' {
-		return nil
+		return dst, false
 	}
 	body := raw[n+1:]
 	if len(body) > 0 && body[len(body)-1] == '\n' {
@@ -468,19 +491,18 @@ func decodePlainBlock(raw []byte, label string) []byte {
 	if len(body) <= m || string(body[len(body)-m:len(body)-m+len(end)]) != end ||
 		string(body[len(body)-len(label)-len(dashes):len(body)-len(dashes)]) != label ||
 		string(body[len(body)-len(dashes):]) != dashes {
-		return nil
+		return dst, false
 	}
 	body = body[:len(body)-m]
 	if len(body) < 2 || body[len(body)-1] != '\n' {
-		return nil
+		return dst, false
 	}
-	body = body[:len(body)-1] // what encoding/pem decodes (and sizes the result by)
-	der := make([]byte, base64.StdEncoding.DecodedLen(len(body)))
-	k, err := base64.StdEncoding.Decode(der, body)
+	body = body[:len(body)-1] // what encoding/pem decodes
+	out, err := base64.StdEncoding.AppendDecode(dst, body)
 	if err != nil {
-		return nil
+		return dst, false
 	}
-	return der[:k]
+	return out, true
 }
 
 // cutLine returns the line starting at pos (with its line break) and where
@@ -492,15 +514,36 @@ func cutLine(data []byte, pos int) ([]byte, int) {
 	return data[pos:], len(data)
 }
 
+// beginLabel returns the label of a BEGIN line. The labels of certificate
+// blocks are the constants, not copies.
 func beginLabel(line []byte) (string, bool) {
-	if !bytes.HasPrefix(line, []byte("-----BEGIN ")) {
+	const begin, dashes = "-----BEGIN ", "-----"
+	if !bytes.HasPrefix(line, []byte(begin)) {
 		return "", false
 	}
-	s := strings.TrimRight(string(line), " \t\r\n")
-	if !strings.HasPrefix(s, "-----BEGIN ") || !strings.HasSuffix(s, "-----") || len(s) < len("-----BEGIN -----") {
+	s := bytes.TrimRight(line, " \t\r\n")
+	if !bytes.HasPrefix(s, []byte(begin)) || !bytes.HasSuffix(s, []byte(dashes)) || len(s) < len(begin)+len(dashes) {
 		return "", false
 	}
-	return s[len("-----BEGIN ") : len(s)-len("-----")], true
+	switch label := s[len(begin) : len(s)-len(dashes)]; string(label) {
+	case LabelCertificate:
+		return LabelCertificate, true
+	case LabelTrustedCertificate:
+		return LabelTrustedCertificate, true
+	case LabelX509Certificate:
+		return LabelX509Certificate, true
+	default:
+		return string(label), true
+	}
+}
+
+// isEndLine reports whether line is the END line of a block labelled label
+// (spaces and the line break after it allowed).
+func isEndLine(line []byte, label string) bool {
+	const end, dashes = "-----END ", "-----"
+	s := bytes.TrimRight(line, " \t\r\n")
+	return len(s) == len(end)+len(label)+len(dashes) && string(s[:len(end)]) == end &&
+		string(s[len(end):len(end)+len(label)]) == label && string(s[len(s)-len(dashes):]) == dashes
 }
 
 // EncodeCertificatePEM is der as a CERTIFICATE block, the form every reader

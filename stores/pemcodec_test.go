@@ -530,7 +530,8 @@ func TestScanPEMInParallel(t *testing.T) {
 	var got []*stores.PEMBlock
 	var befores []string
 	err := stores.ScanPEM(bytes.NewReader(data), func(b *stores.PEMBlock, before []byte) error {
-		got = append(got, b)
+		cp := *b // b is valid only during the call
+		got = append(got, &cp)
 		befores = append(befores, string(before))
 		return nil
 	})
