@@ -82,8 +82,8 @@ func TestSetPut(t *testing.T) {
 
 // TestCompareFold: compareFold orders as the lower-cased strings do, for
 // ASCII, other scripts, case pairs of different UTF-8 lengths and invalid
-// UTF-8; namePrefix never orders two names against their order; SortEntries
-// gives the order of Less.
+// UTF-8; appendLower lowers as strings.ToLower does; namePrefix never orders
+// two names against their order; SortEntries gives the order of Less.
 func TestCompareFold(t *testing.T) {
 	pieces := []string{"", "a", "A", "b", "Z", "é", "É", "ß", "ẞ", "İ", "K", "k", "Ω", "ω", "\xff", "\xc3", "\ufffd", " ", "0", "日本", "Root CA", "ROOT", "root ca 2", "\x00"}
 	rng := mrand.New(mrand.NewPCG(3, 4))
@@ -102,7 +102,10 @@ func TestCompareFold(t *testing.T) {
 			t.Fatalf("compareFold(%q, %q) = %d, lowered strings compare %d", a, b, got, want)
 		}
 		la, lb := strings.ToLower(a), strings.ToLower(b)
-		if pa, pb := namePrefix(la), namePrefix(lb); pa < pb && la >= lb || pa > pb && la <= lb {
+		if got := string(appendLower([]byte("x"), a)); got != "x"+la {
+			t.Fatalf("appendLower(%q) = %q, strings.ToLower %q", a, got[1:], la)
+		}
+		if pa, pb := namePrefix([]byte(la)), namePrefix([]byte(lb)); pa < pb && la >= lb || pa > pb && la <= lb {
 			t.Fatalf("namePrefix orders %q and %q against their order", la, lb)
 		}
 		es = append(es, &Entry{Cert: &Certificate{CN: a, Fingerprint: Fingerprint{byte(i), byte(i >> 8)}}})

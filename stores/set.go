@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/binary"
+	"iter"
 	"slices"
-	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -39,6 +39,11 @@ type Set struct {
 // NewSet returns an empty set.
 func NewSet() *Set { return &Set{m: make(map[Fingerprint]*Entry)} }
 
+// NewSetSize returns an empty set with room for n certificates, for a
+// caller that knows how many it will add: the set does not grow (and leave
+// its smaller tables behind as garbage) while they are added.
+func NewSetSize(n int) *Set { return &Set{m: make(map[Fingerprint]*Entry, n)} }
+
 // Add puts e in the set. If the certificate is already there, the two
 // statements are merged (distrust wins), ownership is kept if either is owned,
 // and the first label is kept.
@@ -71,6 +76,19 @@ func (s *Set) Get(f Fingerprint) *Entry { return s.m[f] }
 // Len is the number of distinct certificates.
 func (s *Set) Len() int { return len(s.m) }
 
+// All yields every entry in no particular order (a different one each
+// time): for callers whose result does not depend on the order, which need
+// not sort the set as Entries does.
+func (s *Set) All() iter.Seq[*Entry] {
+	return func(yield func(*Entry) bool) {
+		for _, e := range s.m {
+			if !yield(e) {
+				return
+			}
+		}
+	}
+}
+
 // Entries returns the entries sorted by common name, then fingerprint.
 func (s *Set) Entries() []*Entry {
 	out := make([]*Entry, 0, len(s.m))
@@ -84,19 +102,25 @@ func (s *Set) Entries() []*Entry {
 // SortEntries orders entries by common name (ignoring case), then
 // fingerprint: the order of every listing and plan.
 func SortEntries(es []*Entry) {
-	// Each name is lowered once, not at every comparison, and its first
-	// eight bytes are kept beside it as a number: most comparisons end
-	// there, without reading the name itself.
+	// Each name is lowered once, not at every comparison, into one buffer
+	// for all of them, and its first eight bytes are kept beside it as a
+	// number: most comparisons end there, without reading the name itself.
 	keys := make([]entryKey, len(es))
+	size := 0
+	for _, e := range es {
+		size += len(e.Cert.CommonName())
+	}
+	names := make([]byte, 0, size)
 	for i, e := range es {
-		name := strings.ToLower(e.Cert.CommonName())
-		keys[i] = entryKey{prefix: namePrefix(name), name: name, e: e}
+		start := len(names)
+		names = appendLower(names, e.Cert.CommonName())
+		keys[i] = entryKey{prefix: namePrefix(names[start:]), start: start, end: len(names), e: e}
 	}
 	slices.SortFunc(keys, func(a, b entryKey) int {
 		if a.prefix != b.prefix {
 			return cmp.Compare(a.prefix, b.prefix)
 		}
-		if c := strings.Compare(a.name, b.name); c != 0 {
+		if c := bytes.Compare(names[a.start:a.end], names[b.start:b.end]); c != 0 {
 			return c
 		}
 		return bytes.Compare(a.e.Cert.Fingerprint[:], b.e.Cert.Fingerprint[:])
@@ -106,26 +130,52 @@ func SortEntries(es []*Entry) {
 	}
 }
 
+// entryKey is an entry with its lowered name, names[start:end] in
+// SortEntries.
 type entryKey struct {
-	prefix uint64
-	name   string
-	e      *Entry
+	prefix     uint64
+	start, end int
+	e          *Entry
 }
 
 // namePrefix is the first eight bytes of s as a big-endian number (zeros
 // after a shorter s): a < b for two prefixes means s < t for their strings.
-func namePrefix(s string) uint64 {
+func namePrefix(s []byte) uint64 {
 	var b [8]byte
 	copy(b[:], s)
 	return binary.BigEndian.Uint64(b[:])
 }
 
-// Less is the order of SortEntries. It makes no lower-case copies.
-func Less(a, b *Certificate) bool {
-	if c := compareFold(a.CommonName(), b.CommonName()); c != 0 {
-		return c < 0
+// appendLower appends strings.ToLower(s) to dst without making it: ASCII
+// byte by byte, anything else rune by rune as strings.Map(unicode.ToLower)
+// lowers it (an invalid byte becomes U+FFFD).
+func appendLower(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			for _, r := range s[i:] {
+				dst = utf8.AppendRune(dst, unicode.ToLower(r))
+			}
+			return dst
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
 	}
-	return string(a.Fingerprint[:]) < string(b.Fingerprint[:])
+	return dst
+}
+
+// Less is the order of SortEntries. It makes no lower-case copies.
+func Less(a, b *Certificate) bool { return Compare(a, b) < 0 }
+
+// Compare is the order of SortEntries as a comparison for slices.SortFunc:
+// negative when a comes before b.
+func Compare(a, b *Certificate) int {
+	if c := compareFold(a.CommonName(), b.CommonName()); c != 0 {
+		return c
+	}
+	return bytes.Compare(a.Fingerprint[:], b.Fingerprint[:])
 }
 
 // compareFold compares strings.ToLower(a) with strings.ToLower(b) without
