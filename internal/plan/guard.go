@@ -34,7 +34,7 @@ func (b *builder) guard() {
 		return
 	}
 	removable := 0
-	for _, e := range b.current.Entries() {
+	for e := range b.current.All() {
 		if b.mayRemove(e) {
 			removable++
 		}

@@ -194,10 +194,17 @@ type holders struct{ from, trusted, distrusted listID }
 // state's (restricted and annotated in place, rather than copied, so that
 // 100,000 roots are held once), and the sets must not be used afterwards.
 func Merge(sources []Source, opts Options) *Desired {
+	// The desired state holds at most every source's certificates: sized
+	// for them once, its tables do not grow (and become garbage) as they
+	// are added.
+	n := 0
+	for _, src := range sources {
+		n += src.Set.Len()
+	}
 	d := &Desired{
-		Set:      stores.NewSet(),
+		Set:      stores.NewSetSize(n),
 		Filtered: map[stores.Fingerprint]Reason{},
-		held:     map[stores.Fingerprint]holders{},
+		held:     make(map[stores.Fingerprint]holders, n),
 		purposes: opts.purposes(),
 	}
 	sides := d.collect(sources, opts)
@@ -231,26 +238,32 @@ type unspecified struct {
 
 // collect adds every selected entry of the sources that trusts or distrusts
 // one of the chosen purposes to d.Set (merging trust, distrust winning).
+//
+// A source's entries are taken in the set's own order (sorting them would
+// only make garbage: the desired state is a set too); the few lists of
+// certificates its warnings name are sorted instead, per source, so that
+// they come in the order of a listing.
 func (d *Desired) collect(sources []Source, opts Options) sides {
 	var s sides
 	for _, src := range sources {
-		var unrecorded []CertRef
-		for _, e := range src.Set.Entries() {
+		var unrecorded, userCerts []*stores.Certificate
+		var unspec []*stores.Entry
+		for e := range src.Set.All() {
 			t := e.Trust.Only(d.purposes)
 			if !opts.selected(e.Cert.Fingerprint) {
 				continue
 			}
 			if t.IsZero() {
 				if len(opts.Purposes) > 0 && e.Trust.Any(stores.Trusted) && !e.PrivateKey && e.Cert.IsCA {
-					s.unspecified = append(s.unspecified, unspecified{src.Name, e.Label, e.Trust, CertRef{e.Cert.Fingerprint, e.Cert.Subject}})
+					unspec = append(unspec, e) // not taken: left as it is
 				}
 				continue
 			}
 			if len(opts.Purposes) > 0 && !src.PerPurpose && t.Any(stores.Trusted) && !e.PrivateKey {
-				unrecorded = append(unrecorded, CertRef{e.Cert.Fingerprint, e.Cert.Subject})
+				unrecorded = append(unrecorded, e.Cert)
 			}
 			if e.PrivateKey {
-				s.userCerts = append(s.userCerts, CertRef{e.Cert.Fingerprint, e.Cert.Subject})
+				userCerts = append(userCerts, e.Cert)
 				continue
 			}
 			fp := e.Cert.Fingerprint
@@ -267,11 +280,26 @@ func (d *Desired) collect(sources []Source, opts Options) sides {
 			e.Trust, e.Owned, e.Notes = t, false, notesFrom(src.Name, e)
 			d.Set.Put(e)
 		}
+		stores.SortEntries(unspec)
+		for _, e := range unspec {
+			s.unspecified = append(s.unspecified, unspecified{src.Name, e.Label, e.Trust, CertRef{e.Cert.Fingerprint, e.Cert.Subject}})
+		}
+		s.userCerts = append(s.userCerts, sortedRefs(userCerts)...)
 		if len(unrecorded) > 0 {
-			s.unrecorded = append(s.unrecorded, unrecordedSource{src.Name, unrecorded})
+			s.unrecorded = append(s.unrecorded, unrecordedSource{src.Name, sortedRefs(unrecorded)})
 		}
 	}
 	return s
+}
+
+// sortedRefs names the certificates in the order of a listing.
+func sortedRefs(cs []*stores.Certificate) []CertRef {
+	slices.SortFunc(cs, stores.Compare)
+	out := make([]CertRef, len(cs))
+	for i, c := range cs {
+		out[i] = CertRef{c.Fingerprint, c.Subject}
+	}
+	return out
 }
 
 // judge warns about the collected entries (notes, conflicts, certificates

@@ -67,8 +67,10 @@ type builder struct {
 	dt      detail
 	// The changes by kind, in the order they are applied.
 	removes, trusts, adds []stores.Change
-	// texts holds each distinct reason text once (see change).
-	texts map[string]string
+	// texts holds each distinct reason's text once (see change).
+	texts map[reasonKey]string
+	// copies holds the entries of additions and trust changes (see copyEntry).
+	copies []stores.Entry
 	// origin is the target's origin (see Options.Origin), defaulted whether
 	// it is the default rather than asked for; originRemovals counts the
 	// removals it causes.
@@ -113,10 +115,15 @@ func (b *builder) toDesired() {
 		case have != nil && b.openSSLCannotLoad(have.Cert):
 			b.unloadable(have, ref)
 		case have == nil:
-			e := *want
+			e := b.copyEntry(want)
 			e.Trust = rep
 			e.Owned = b.caps.Ownership
-			b.adds = append(b.adds, b.change(stores.Add, &e, why))
+			if b.adds == nil {
+				// Sized for a target that holds none of the desired state
+				// (a new one), the common case of many additions.
+				b.adds = make([]stores.Change, 0, max(0, len(b.d.entries())-b.current.Len()))
+			}
+			b.adds = append(b.adds, b.change(stores.Add, e, why))
 		default:
 			b.retrust(have, rep, why, ref)
 		}
@@ -177,9 +184,9 @@ func (b *builder) retrust(have *stores.Entry, rep stores.Trust, why Reason, ref 
 		b.p.Unchanged++
 		return
 	}
-	e := *have
+	e := b.copyEntry(have)
 	e.Trust = next
-	c := b.change(stores.SetTrust, &e, why)
+	c := b.change(stores.SetTrust, e, why)
 	c.From = have.Trust
 	b.trusts = append(b.trusts, c)
 }
@@ -188,8 +195,12 @@ func (b *builder) retrust(have *stores.Entry, rep stores.Trust, why Reason, ref 
 // removes them, prune mode removes those rootsync added, the rest are kept.
 // A certificate the sources trust but whose CA status cannot be determined,
 // and a user certificate (held with its private key), are kept in every mode.
+//
+// The entries are taken in the set's own order: finish sorts the removals,
+// and the user certificates a warning names are sorted here.
 func (b *builder) extras() {
-	for _, have := range b.current.Entries() {
+	var userCerts []*stores.Certificate
+	for have := range b.current.All() {
 		fp := have.Cert.Fingerprint
 		if b.d.Set.Get(fp) != nil || !b.opts.selected(fp) {
 			continue
@@ -199,7 +210,7 @@ func (b *builder) extras() {
 			// A user certificate: kept in every mode, with a warning where
 			// the mode would otherwise remove it.
 			if b.exact(have) {
-				b.w.add(CodeUserCert, b.dt, CertRef{fp, have.Cert.Subject})
+				userCerts = append(userCerts, have.Cert)
 			}
 			b.p.Kept++
 		case b.d.Filtered[fp].Code == CodeCAUndetermined:
@@ -212,6 +223,9 @@ func (b *builder) extras() {
 		default:
 			b.p.Kept++
 		}
+	}
+	if len(userCerts) > 0 {
+		b.w.add(CodeUserCert, b.dt, sortedRefs(userCerts)...)
 	}
 }
 
@@ -243,21 +257,48 @@ func (b *builder) finish() *Plan {
 	return b.p
 }
 
-// change is one step of the plan. The reason's words are kept once per
-// distinct text: a plan that adds 100,000 roots "trusted by" the same source
-// holds that text once, not 100,000 times.
+// change is one step of the plan. The reason's words are made once per
+// distinct reason: a plan that adds 100,000 roots "trusted by" the same
+// source makes and holds that text once, not 100,000 times.
 func (b *builder) change(a stores.Action, e *stores.Entry, why Reason) stores.Change {
-	text := why.String()
-	if t, ok := b.texts[text]; ok {
-		text = t
-	} else {
+	k := reasonKey{code: why.Code, n: len(why.Sources), detail: why.Detail}
+	if k.n > 0 {
+		k.sources = &why.Sources[0]
+	}
+	text, ok := b.texts[k]
+	if !ok {
+		text = why.String()
 		if b.texts == nil {
-			b.texts = map[string]string{}
+			b.texts = map[reasonKey]string{}
 		}
-		b.texts[text] = text
+		b.texts[k] = text
 	}
 	return stores.Change{Action: a, Entry: e, Reason: text, ReasonCode: string(why.Code)}
 }
+
+// reasonKey tells reasons with the same text apart from others without
+// making the text. Their lists of sources are the lists nameLists keeps
+// once each (and never changes), so a list is known by where it starts and
+// its length.
+type reasonKey struct {
+	code    Code
+	sources *string
+	n       int
+	detail  string
+}
+
+// copyEntry returns a copy of e for a change to hold. The copies are made
+// in chunks, one allocation for many: they all live as long as the plan.
+func (b *builder) copyEntry(e *stores.Entry) *stores.Entry {
+	if len(b.copies) == cap(b.copies) {
+		b.copies = make([]stores.Entry, 0, entryChunk)
+	}
+	b.copies = append(b.copies, *e)
+	return &b.copies[len(b.copies)-1]
+}
+
+// entryChunk is how many entries copyEntry allocates at once.
+const entryChunk = 256
 
 // represent maps desired trust t onto what a store with caps can hold.
 // present is false when the certificate must be absent from the store
