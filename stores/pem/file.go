@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/rootsync/rootsync/stores"
@@ -32,7 +33,10 @@ type Block struct {
 }
 
 // Label is how messages and listings name the block.
-func (b *Block) Label() string { return fmt.Sprintf("block %d", b.Index) }
+func (b *Block) Label() string { return blockLabel(b.Index) }
+
+// blockLabel is the label of block i: "block 3".
+func blockLabel(i int) string { return "block " + strconv.Itoa(i) }
 
 // piece is a run of the file's bytes: text between blocks, or one block (with
 // its ownership line, if any, so that both go together). A block Add

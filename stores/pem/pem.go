@@ -154,13 +154,12 @@ func (s *Store) scan() (*stores.Set, bool) {
 		if set.Get(b.Cert.Fingerprint) != nil {
 			again[b.Cert.Fingerprint] = append(again[b.Cert.Fingerprint], b.Index)
 		}
-		label := fmt.Sprintf("block %d", b.Index)
 		owned := bytes.HasPrefix(before, []byte(OwnerPrefix)) && bytes.HasSuffix(before, []byte("\n"))
-		e := &stores.Entry{Cert: b.Cert, Trust: b.Trust(), Owned: owned, Label: label}
+		e := &stores.Entry{Cert: b.Cert, Trust: b.Trust(), Owned: owned, Label: blockLabel(b.Index)}
 		if b.Aux != nil && b.Aux.HasAlias && len(b.Aux.Alias) > 0 {
 			e.Notes = append(e.Notes, fmt.Sprintf("alias %q", string(b.Aux.Alias)))
 		}
-		set.Add(e)
+		set.Put(e)
 		return nil
 	})
 	if err != nil || r.nul || set.Len() == 0 {
