@@ -30,7 +30,8 @@ import (
 // constraints, a URI name, unique ids, extensions in a version 1 or 2
 // certificate) is left to the general path. IsCA and CN are what
 // crypto/x509 makes of the certificate. The differential tests in
-// certfast_test.go hold the two paths, and crypto/x509, to that.
+// certfast_test.go and the rule-by-rule ones in certcraft_test.go hold the
+// two paths, and crypto/x509, to that.
 //
 // It allocates the Certificate and the subject's rendering (the common name
 // shares its bytes) and, for an ECDSA key, what crypto/ecdh needs to check
@@ -39,22 +40,22 @@ func parseFast(der []byte, f *certFields, fp Fingerprint) *Certificate {
 	if f.version < 0 || f.version > 2 { // crypto/x509 reads versions 1 to 3
 		return nil
 	}
-	subject, cn, ok := readSimpleName(f.subject, true)
-	if !ok {
-		return nil
-	}
 	if _, _, ok := readSimpleName(f.issuer, false); !ok {
 		return nil
 	}
 	serial := cryptobyte.String(f.serial)
 	var n cryptobyte.String
-	if !serial.ReadASN1(&n, cbasn1.INTEGER) || !positiveInteger(n, true) { // negative serials included
+	if !serial.ReadASN1(&n, cbasn1.INTEGER) || !positiveInteger(n, true) { // a negative serial too
 		return nil
 	}
 	if !bytes.Equal(f.sigAlg, f.outerSigAlg) || !plainAlgorithm(f.sigAlg) || !plainKey(f.spki) {
 		return nil
 	}
 	isCA, ok := plainExtensions(f.tail, f.version)
+	if !ok {
+		return nil
+	}
+	subject, cn, ok := readSimpleName(f.subject, true) // last: the one part that allocates
 	if !ok {
 		return nil
 	}
