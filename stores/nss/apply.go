@@ -14,15 +14,18 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io/fs"
+	"math"
 	"math/big"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
@@ -54,8 +57,8 @@ const (
 type rowWrite struct {
 	kind  writeKind
 	want  [4]uint32           // the trust values to write, in stores.Purposes order
-	cert  *certRow            // insertCert
-	trust *trustRow           // insertTrust, updateTrust; insertCert: a trust object inserted next
+	cert  *certRow            // insertCert; its pairTrust is inserted next
+	trust *trustRow           // insertTrust, updateTrust
 	c     *stores.Certificate // the trust object's certificate, whose hashes it carries
 }
 
@@ -84,6 +87,8 @@ var (
 // rowValues is scratch space for the values of one row.
 type rowValues struct {
 	attrs   []attrVal
+	label   []byte
+	ckaID   [sha1.Size]byte
 	purpose [4][4]byte
 	sha1    [sha1.Size]byte
 	md5     [md5.Size]byte
@@ -96,10 +101,16 @@ func (v *rowValues) values(w *rowWrite) []attrVal {
 	a := v.attrs[:0]
 	if w.kind == insertCert {
 		r := w.cert
+		if r.labelN != 0 {
+			v.label = appendNick(v.label[:0], r.cert, int(r.labelN))
+		} else {
+			v.label = append(v.label[:0], r.label...)
+		}
+		v.ckaID = keyID(r.cert)
 		a = append(a, attrVal{attrClass, valCertificate}, attrVal{attrToken, valTrue}, attrVal{attrPrivate, valFalse},
-			attrVal{attrLabel, []byte(r.label)}, attrVal{attrValue, r.der()}, attrVal{attrCertType, valX509},
+			attrVal{attrLabel, v.label}, attrVal{attrValue, r.der()}, attrVal{attrCertType, valX509},
 			attrVal{attrIssuer, r.issuer()}, attrVal{attrSerial, r.serial()}, attrVal{attrSubject, r.subject()},
-			attrVal{attrID, r.ckaID}, attrVal{attrModifiable, valTrue})
+			attrVal{attrID, v.ckaID[:]}, attrVal{attrModifiable, valTrue})
 		v.attrs = a
 		return a
 	}
@@ -150,23 +161,30 @@ type plan struct {
 func (p *plan) empty() bool { return len(p.writes) == 0 && len(p.deletes) == 0 }
 
 // trustPart is the trust object write of w: w itself, or for a certificate
-// inserted with its trust object, that insertion; ok is false when w writes
-// no trust object.
-func (w *rowWrite) trustPart() (_ rowWrite, ok bool) {
+// inserted with its trust object, that insertion, whose trustRow is made in
+// tr; ok is false when w writes no trust object.
+func (w *rowWrite) trustPart(tr *trustRow) (_ rowWrite, ok bool) {
 	switch {
 	case w.kind != insertCert:
 		return *w, true
-	case w.trust != nil:
-		return rowWrite{kind: insertTrust, trust: w.trust, c: w.c, want: w.want}, true
+	case w.cert.pairTrust != 0:
+		*tr = w.cert.pairRow()
+		return rowWrite{kind: insertTrust, trust: tr, c: w.c, want: w.want}, true
 	}
 	return rowWrite{}, false
+}
+
+// pairRow is the trust object inserted with r (see certRow.pairTrust).
+func (r *certRow) pairRow() trustRow {
+	return trustRow{id: r.pairTrust, class: ckoNSSTrust, issuer: r.issuer(), serial: r.serial()}
 }
 
 // signedKeys calls f with the key of every signature the plan writes.
 func (p *plan) signedKeys(f func(sigKey)) {
 	var v rowValues
+	var pair trustRow
 	for i := range p.writes {
-		tw, ok := p.writes[i].trustPart()
+		tw, ok := p.writes[i].trustPart(&pair)
 		if !ok {
 			continue
 		}
@@ -286,7 +304,7 @@ func (ix *rowIndex) certsBySubject(subject []byte) []*certRow {
 }
 
 func (ix *rowIndex) certsByLabel(label string) []*certRow {
-	return ix.byLabel.find(maphash.String(ix.seed, label), func(r *certRow) bool { return r.label == label })
+	return ix.byLabel.find(maphash.String(ix.seed, label), func(r *certRow) bool { return r.nick() == label })
 }
 
 func (ix *rowIndex) trustsFor(issuer, serial []byte) []*trustRow {
@@ -300,7 +318,7 @@ func (pl *planner) index() *rowIndex {
 		ix := &rowIndex{seed: maphash.MakeSeed(), byDER: newRowMap[*certRow](), byIssuer: newRowMap[*certRow](),
 			bySubject: newRowMap[*certRow](), byLabel: newRowMap[*certRow](), trusts: newRowMap[*trustRow]()}
 		for _, r := range pl.st.certs {
-			ix.addCert(r)
+			ix.addCert(r, r.label)
 		}
 		for _, t := range pl.st.trusts {
 			ix.addTrust(t)
@@ -310,13 +328,14 @@ func (pl *planner) index() *rowIndex {
 	return pl.ix
 }
 
-func (ix *rowIndex) addCert(r *certRow) {
+// addCert adds r, whose nickname is label, to the index.
+func (ix *rowIndex) addCert(r *certRow, label string) {
 	if r.cols != nil {
 		ix.byDER.add(ix.hash(r.der()), r)
 	}
 	ix.byIssuer.add(ix.pairHash(r.issuer(), r.serial()), r)
 	ix.bySubject.add(ix.hash(r.subject()), r)
-	ix.byLabel.add(maphash.String(ix.seed, r.label), r)
+	ix.byLabel.add(maphash.String(ix.seed, label), r)
 }
 
 func (ix *rowIndex) deleteCert(r *certRow) {
@@ -325,7 +344,7 @@ func (ix *rowIndex) deleteCert(r *certRow) {
 	}
 	ix.byIssuer.remove(ix.pairHash(r.issuer(), r.serial()), r)
 	ix.bySubject.remove(ix.hash(r.subject()), r)
-	ix.byLabel.remove(maphash.String(ix.seed, r.label), r)
+	ix.byLabel.remove(maphash.String(ix.seed, r.nick()), r)
 }
 
 func (ix *rowIndex) addTrust(t *trustRow) { ix.trusts.add(ix.pairHash(t.issuer, t.serial), t) }
@@ -360,44 +379,68 @@ func (pl *planner) certsByDER(c *stores.Certificate) []*certRow {
 	return append([]*certRow(nil), pl.index().certsByDER(c)...)
 }
 
+// trustsFor gives the trust objects of a certificate planned earlier in
+// the write (certRow.pairTrust) their trustRow first, so that what the
+// caller plans for them is planned after their insertion.
 func (pl *planner) trustsFor(issuer, serial []byte) []*trustRow {
-	return append([]*trustRow(nil), pl.index().trustsFor(issuer, serial)...)
+	ix := pl.index()
+	for _, r := range ix.certsByIssuer(issuer, serial) {
+		if r.pairTrust != 0 && !r.shown {
+			tr := r.pairRow()
+			ix.addTrust(&tr)
+			r.shown = true
+		}
+	}
+	return append([]*trustRow(nil), ix.trustsFor(issuer, serial)...)
 }
 
 // nickname picks rootsync's nickname for c: one per subject, "rootsync - CN",
-// with " (2)", " (3)", ... when another subject already uses it.
-func (pl *planner) nickname(c *stores.Certificate) string {
+// with " (2)", " (3)", ... when another subject already uses it. It returns
+// the nickname and n when it is nickFor(c, n), 0 when it is another
+// subject's.
+func (pl *planner) nickname(c *stores.Certificate) (string, int) {
 	for _, r := range pl.index().certsBySubject(c.RawSubject) {
-		if strings.HasPrefix(r.label, OwnerPrefix) {
-			return r.label
+		if l := r.nick(); strings.HasPrefix(l, OwnerPrefix) {
+			return l, 0
 		}
 	}
-	name := strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, strings.TrimSpace(c.CommonName()))
-	if name == "" {
-		name = c.Fingerprint.Short()
-	}
-	base := OwnerPrefix + name
+	var buf []byte
 	for n := 1; ; n++ {
-		cand := base
-		if n > 1 {
-			cand = fmt.Sprintf("%s (%d)", base, n)
-		}
+		buf = appendNick(buf[:0], c, n)
 		taken := false
-		for _, r := range pl.index().certsByLabel(cand) {
+		for _, r := range pl.index().certsByLabel(string(buf)) {
 			if string(r.subject()) != string(c.RawSubject) {
 				taken = true
 				break
 			}
 		}
 		if !taken {
-			return cand
+			return string(buf), n
 		}
 	}
+}
+
+// appendNick appends nickname n of c to dst: "rootsync - " and c's common
+// name (control characters as spaces; the short fingerprint when it has
+// none), then " (n)" from n = 2 on.
+func appendNick(dst []byte, c *stores.Certificate, n int) []byte {
+	dst = append(dst, OwnerPrefix...)
+	start := len(dst)
+	for _, r := range strings.TrimSpace(c.CommonName()) {
+		if unicode.IsControl(r) {
+			r = ' '
+		}
+		dst = utf8.AppendRune(dst, r)
+	}
+	if len(dst) == start {
+		dst = append(dst, c.Fingerprint.Short()...)
+	}
+	if n > 1 {
+		dst = append(dst, " ("...)
+		dst = strconv.AppendInt(dst, int64(n), 10)
+		dst = append(dst, ')')
+	}
+	return dst
 }
 
 func (pl *planner) needKey(e *stores.Entry) error {
@@ -445,7 +488,7 @@ func (pl *planner) refuseUserCert(ch stores.Change) error {
 	for _, r := range pl.certsByDER(ch.Entry.Cert) {
 		if isUser(pl.st, r) {
 			return &stores.Error{Path: filepath.Join(filepath.Dir(pl.keyPath), certFile), Entry: ch.Entry.Cert.Subject,
-				Err:  fmt.Errorf("%w: %q is a user certificate (its private key is in the database); rootsync does not change it", stores.ErrUnsupported, r.label),
+				Err:  fmt.Errorf("%w: %q is a user certificate (its private key is in the database); rootsync does not change it", stores.ErrUnsupported, r.nick()),
 				Hint: "change it with certutil -M or certutil -D"}
 		}
 	}
@@ -462,19 +505,25 @@ func (pl *planner) ensure(e *stores.Entry) error {
 	if len(pl.index().certsByDER(c)) == 0 {
 		if same := pl.index().certsByIssuer(c.RawIssuer, c.RawSerial); len(same) > 0 {
 			return &stores.Error{Path: filepath.Join(filepath.Dir(pl.keyPath), certFile), Entry: c.Subject,
-				Err:  fmt.Errorf("%w: the database holds a different certificate (%q) with the same issuer and serial number", stores.ErrUnsupported, same[0].label),
+				Err:  fmt.Errorf("%w: the database holds a different certificate (%q) with the same issuer and serial number", stores.ErrUnsupported, same[0].nick()),
 				Hint: "remove that certificate first (certutil -D -n NICKNAME)"}
 		}
-		row := &certRow{id: pl.newID(), label: pl.nickname(c), ckaID: keyID(c), cert: c}
+		// Planned rows are in the index only, not in pl.st.certs.
+		row := &certRow{id: pl.newID(), cert: c, planned: true}
+		label, n := pl.nickname(c)
+		if n > 0 && n <= math.MaxUint16 {
+			row.labelN = uint16(n)
+		} else {
+			row.label = label
+		}
 		if c.RawSubject == nil {
 			row.cols = &certCols{der: c.DER, issuer: c.RawIssuer, serial: c.RawSerial, subject: []byte{}}
 		}
-		pl.st.certs = append(pl.st.certs, row)
-		pl.index().addCert(row)
+		pl.index().addCert(row, label)
 		pl.addWrite(rowWrite{kind: insertCert, cert: row})
 	}
 	want := fromStores(e.Trust).vals
-	trusts := pl.index().trustsFor(c.RawIssuer, c.RawSerial)
+	trusts := pl.trustsFor(c.RawIssuer, c.RawSerial)
 	if len(trusts) == 0 && e.Trust.IsZero() {
 		return nil // as certutil -t ",,": no trust object at all
 	}
@@ -491,18 +540,20 @@ func (pl *planner) ensure(e *stores.Entry) error {
 	if hasClassic {
 		return nil
 	}
-	tr := &trustRow{id: pl.newID(), class: ckoNSSTrust, issuer: c.RawIssuer, serial: c.RawSerial}
-	pl.st.trusts = append(pl.st.trusts, tr)
-	pl.index().addTrust(tr)
-	tw := rowWrite{kind: insertTrust, trust: tr, c: c, want: want}
-	if n := len(pl.p.writes); n > 0 && pl.p.writes[n-1].kind == insertCert && pl.p.writes[n-1].cert.cert == c && pl.p.writes[n-1].trust == nil {
-		// The certificate inserted just before: one planned row for both.
+	id := pl.newID()
+	if n := len(pl.p.writes); n > 0 && pl.p.writes[n-1].kind == insertCert && pl.p.writes[n-1].cert.cert == c && pl.p.writes[n-1].cert.pairTrust == 0 {
+		// The certificate inserted just before: one planned row for both,
+		// and no trustRow until one is looked up (see trustsFor).
 		last := &pl.p.writes[n-1]
-		last.trust, last.c, last.want = tr, c, want
+		last.cert.pairTrust, last.c, last.want = id, c, want
+		var pair trustRow
+		tw, _ := last.trustPart(&pair)
 		pl.saveOldSigs(&tw)
-	} else {
-		pl.addWrite(tw)
+		return nil
 	}
+	tr := &trustRow{id: id, class: ckoNSSTrust, issuer: c.RawIssuer, serial: c.RawSerial}
+	pl.index().addTrust(tr)
+	pl.addWrite(rowWrite{kind: insertTrust, trust: tr, c: c, want: want})
 	return nil
 }
 
@@ -545,7 +596,7 @@ func deleteRow[T comparable](s []T, x T) []T {
 
 // keyID is the CKA_ID certutil gives a certificate: SHA-1 of the public key
 // value (the RSA modulus, the EC point, ...).
-func keyID(c *stores.Certificate) []byte {
+func keyID(c *stores.Certificate) [sha1.Size]byte {
 	var value []byte
 	if c.ParseError == nil {
 		raw := rawSPKI(c.DER)
@@ -559,8 +610,7 @@ func keyID(c *stores.Certificate) []byte {
 	if value == nil {
 		value = c.DER
 	}
-	sum := sha1.Sum(value)
-	return sum[:]
+	return sha1.Sum(value)
 }
 
 // rawSPKI finds the SubjectPublicKeyInfo in a certificate's DER without
@@ -836,20 +886,21 @@ func writeRows(ctx context.Context, cc, kc *conn, pr *prepared) error {
 	defer wr.close()
 	// The statements run without ctx (which costs SQLite's driver a
 	// goroutine per statement); ctx is looked at every 256 rows instead.
+	var pair trustRow
 	for i := range p.writes {
 		if i%256 == 0 && ctx.Err() != nil {
 			return dbError(cc.path, ctx.Err())
 		}
 		w := &p.writes[i]
-		if w.kind == insertCert && w.trust != nil {
-			if err := wr.write(context.WithoutCancel(ctx), &rowWrite{kind: insertCert, cert: w.cert}); err != nil {
-				return err
-			}
-			tw, _ := w.trustPart()
-			w = &tw
-		}
 		if err := wr.write(context.WithoutCancel(ctx), w); err != nil {
 			return err
+		}
+		if w.kind == insertCert {
+			if tw, ok := w.trustPart(&pair); ok {
+				if err := wr.write(context.WithoutCancel(ctx), &tw); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	return nil
@@ -993,6 +1044,7 @@ func (s *Store) plan(st *state, a *auth, sg *signer, keyPath string, changes []s
 		}
 	}
 	pl := &planner{st: st, a: a, sg: sg, keyPath: keyPath, p: &plan{oldSigs: map[string][]byte{}, writes: make([]rowWrite, 0, n)}}
+	pl.index() // before any row is planned: planned rows are in the index only
 	for _, ch := range changes {
 		if err := pl.refuseUserCert(ch); err != nil {
 			return nil, err

@@ -15,17 +15,38 @@ import (
 	"github.com/rootsync/rootsync/stores"
 )
 
-// certRow is one certificate object of nssPublic.
+// certRow is one certificate object of nssPublic: one read, or one a write
+// adds (planned). A planned row holds no bytes of its own beyond the
+// certificate it adds: its nickname (see nick), CKA_ID and trust object are
+// made from the certificate as it is written, so that a write of n new
+// certificates holds little more than n small records.
 type certRow struct {
-	id    uint32
-	label string // nickname; absent reads as ""
-	ckaID []byte
+	id uint32
+	// pairTrust is the id of the classic trust object a write adds with the
+	// row, 0 for none. It has no trustRow of its own until a later change
+	// of the same write looks it up (see planner.trustsFor).
+	pairTrust uint32
+	// labelN, for a planned row, says its nickname is nickFor(cert,
+	// labelN); 0 when label holds it.
+	labelN  uint16
+	planned bool
+	shown   bool   // pairTrust has its trustRow
+	label   string // nickname; absent reads as ""
+	ckaID   string // a read row's; a planned row's is keyID(cert)
 	// cert is the Certificate of the row's value when one was in use as the
 	// row was read (see stores.InUse), or the one a write adds; cols holds
 	// the value, issuer, serial number and subject columns unless they are
 	// all cert's own bytes.
 	cert *stores.Certificate
 	cols *certCols
+}
+
+// nick is the row's nickname.
+func (r *certRow) nick() string {
+	if r.labelN == 0 {
+		return r.label
+	}
+	return string(appendNick(nil, r.cert, int(r.labelN)))
 }
 
 // certCols are the columns of a certificate object that name it; nil for
@@ -230,20 +251,18 @@ func (st *state) addObject(id uint32, get func(uint32) []byte) {
 		if t, ok := ulong(get(attrCertType)); get(attrCertType) != nil && (!ok || t != ckcX509) {
 			return
 		}
-		r := &certRow{id: id, label: string(get(attrLabel)), ckaID: get(attrID)}
+		r := &certRow{id: id, label: string(get(attrLabel)), ckaID: string(get(attrID))}
 		cols := certCols{der: get(attrValue), issuer: get(attrIssuer), serial: get(attrSerial), subject: get(attrSubject)}
 		if cols.der != nil {
 			r.cert = stores.InUse(cols.der)
 		}
 		own := func(col, b []byte) bool { return col != nil && b != nil && bytes.Equal(col, b) }
-		if c := r.cert; c != nil && own(cols.issuer, c.RawIssuer) && own(cols.serial, c.RawSerial) && own(cols.subject, c.RawSubject) {
-			pack(&r.ckaID)
-		} else {
+		if c := r.cert; c == nil || !own(cols.issuer, c.RawIssuer) || !own(cols.serial, c.RawSerial) || !own(cols.subject, c.RawSubject) {
 			if c != nil {
 				cols.der = c.DER
-				pack(&r.ckaID, &cols.issuer, &cols.serial, &cols.subject)
+				pack(&cols.issuer, &cols.serial, &cols.subject)
 			} else {
-				pack(&r.ckaID, &cols.der, &cols.issuer, &cols.serial, &cols.subject)
+				pack(&cols.der, &cols.issuer, &cols.serial, &cols.subject)
 			}
 			r.cols = &cols
 		}
@@ -618,7 +637,14 @@ func (st *state) checkAsRead(v *verifier) func(sigKey, []byte) bool {
 // isUser reports whether key4.db holds the private key of the certificate
 // of r, found as NSS finds it: by CKA_ID.
 func isUser(st *state, r *certRow) bool {
-	return len(r.ckaID) > 0 && st.userIDs[string(r.ckaID)]
+	if len(st.userIDs) == 0 {
+		return false
+	}
+	if r.planned {
+		id := keyID(r.cert)
+		return st.userIDs[string(id[:])]
+	}
+	return len(r.ckaID) > 0 && st.userIDs[r.ckaID]
 }
 
 // certHashes are the hashes a classic trust object carries.

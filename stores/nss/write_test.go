@@ -86,3 +86,49 @@ func TestFailedCreateLeavesNothing(t *testing.T) {
 		t.Errorf("left behind: %v", ents)
 	}
 }
+
+// TestOneWritePlansOnItsOwnRows: the changes of one Apply see the rows the
+// same Apply adds: a second certificate of a subject added just before
+// shares its nickname, a subject with a common name taken gets " (2)", and
+// a change of trust right after the addition is the trust NSS sees, in the
+// one trust object certutil finds.
+func TestOneWritePlansOnItsOwnRows(t *testing.T) {
+	needTool(t, "certutil")
+	dir := filepath.Join(t.TempDir(), "db")
+	s := openDir(t, dir)
+	a := testpki.Root("Own Rows", testpki.Subject(pkix.Name{CommonName: "Own Rows", Organization: []string{"One"}}))
+	b := testpki.Root("Own Rows 2", testpki.Subject(pkix.Name{CommonName: "Own Rows", Organization: []string{"Two"}}))
+	a2 := testpki.Root("Own Rows 3", testpki.Subject(pkix.Name{CommonName: "Own Rows", Organization: []string{"One"}}), testpki.Serial(78))
+	distrust := stores.Entry{Cert: stores.MustParse(b.DER), Trust: stores.DistrustAll()}
+	mustApply(t, s, addChange(a, stores.TrustAll()), addChange(b, stores.TrustAll()), addChange(a2, stores.TrustAll()),
+		stores.Change{Action: stores.SetTrust, Entry: &distrust, From: stores.TrustAll()})
+	labels := map[*testpki.Cert]string{a: "rootsync - Own Rows", b: "rootsync - Own Rows (2)", a2: "rootsync - Own Rows"}
+	for c, want := range labels {
+		if e := load1(t, s, c); e.Label != want || !e.Owned {
+			t.Errorf("%v: label %q owned %v, want %q", c.Cert.Subject, e.Label, e.Owned, want)
+		}
+	}
+	if e := load1(t, s, b); e.Trust != stores.DistrustAll() {
+		t.Errorf("trust after the SetTrust in the same Apply: %v, want %v", e.Trust, stores.DistrustAll())
+	}
+	if e := load1(t, s, a); e.Trust != stores.TrustAll() {
+		t.Errorf("trust of a: %v", e.Trust)
+	}
+	got := normalise(certutilList(t, dir))
+	if f := got["rootsync - Own Rows (2)"]; f != "p,p,p" {
+		t.Errorf("certutil -L shows %q for the distrusted root, want p,p,p (all: %v)", f, got)
+	}
+	c, err := openConn(context.Background(), filepath.Join(dir, certFile), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	var certs, trusts int
+	if err := c.c.QueryRowContext(context.Background(), "SELECT count(*) FILTER (WHERE a0 = ?), count(*) FILTER (WHERE a0 = ?) FROM nssPublic",
+		valCertificate, valNSSTrust).Scan(&certs, &trusts); err != nil {
+		t.Fatal(err)
+	}
+	if certs != 3 || trusts != 3 {
+		t.Errorf("nssPublic holds %d certificates and %d trust objects, want 3 and 3", certs, trusts)
+	}
+}
