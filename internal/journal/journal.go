@@ -148,7 +148,7 @@ func (j *Journal) Publish(dirs ...string) error {
 		return fmt.Errorf("journal %s: nothing staged", j.path)
 	}
 	stateDir := filepath.Dir(j.path)
-	if err := atomicfile.SyncFS(append([]string{stateDir}, dirs...)...); err != nil {
+	if err := flushStaged(j.staged, stateDir, dirs); err != nil {
 		j.Discard()
 		return fmt.Errorf("journal %s: %w", j.path, err)
 	}
