@@ -281,7 +281,15 @@ func (b *Backup) restore(it Item, data string) error {
 	}
 	switch it.Kind {
 	case "missing":
-		return os.RemoveAll(it.Path)
+		if err := os.RemoveAll(it.Path); err != nil {
+			return err
+		}
+		// The removal must be on disk before the journal that asked for it
+		// goes.
+		if err := atomicfile.SyncDir(filepath.Dir(it.Path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return nil
 	case "file":
 		return b.putFile(it.Path, filepath.Join(data, "file"), it.Mode, it.ModTime, it.Owner, it.Xattrs)
 	}

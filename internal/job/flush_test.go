@@ -200,3 +200,33 @@ func TestFailedBackupDiscardsStaged(t *testing.T) {
 		t.Errorf("a journal was left: %+v", p)
 	}
 }
+
+// TestFlushOrderRollbackNewCAFolder: when a later target fails, the new
+// folder is removed again and that removal is flushed before the journal
+// goes.
+func TestFlushOrderRollbackNewCAFolder(t *testing.T) {
+	dir, src := fixture(t)
+	ca := filepath.Join(dir, "ca")
+	tgt, err := capath.Open(stores.Spec{Kind: "capath", Location: ca}, stores.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := &fileStore{path: filepath.Join(dir, "b"), fail: true}
+	tx := newTx(dir)
+	os.MkdirAll(tx.StateDir, 0o700)
+	l := recordFlushes(t, dir, tx.StateDir, ca)
+	if _, err := runTx(tx, newJob(dir, src, Target{Store: tgt}, Target{Store: bad})); err == nil {
+		t.Fatal("the job succeeded with a failing target")
+	}
+	l.check(t, []string{
+		"fs state: journal=false staged-journal=true backup=true target=- staged=2f2l",
+		"dir state: journal=true staged-journal=false backup=true target=- staged=2f2l",
+		"dir .: journal=true staged-journal=false backup=true target=2f2l staged=-",
+		// the failing target's backup and journal
+		"fs state: journal=true staged-journal=true backup=true target=2f2l staged=-",
+		"dir state: journal=true staged-journal=false backup=true target=2f2l staged=-",
+		// the rollback: the folder removed, and that flushed
+		"dir .: journal=true staged-journal=false backup=true target=- staged=-",
+		"dir state: journal=false staged-journal=false backup=true target=- staged=-",
+	})
+}
