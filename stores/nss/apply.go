@@ -7,7 +7,7 @@ import (
 	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
-	"database/sql"
+	"database/sql/driver"
 	"encoding/asn1"
 	"encoding/binary"
 	"errors"
@@ -87,6 +87,7 @@ var (
 // rowValues is scratch space for the values of one row.
 type rowValues struct {
 	attrs   []attrVal
+	signed  []attrVal // see rowWriter.write
 	label   []byte
 	ckaID   [sha1.Size]byte
 	purpose [4][4]byte
@@ -122,8 +123,7 @@ func (v *rowValues) values(w *rowWrite) []attrVal {
 				attrVal{attrSerial, tr.serial})
 		}
 		for i, at := range classicPurposeAttrs {
-			binary.BigEndian.PutUint32(v.purpose[i][:], w.want[i])
-			a = append(a, attrVal{at, v.purpose[i][:]})
+			a = append(a, attrVal{at, trustBytes(w.want[i], &v.purpose[i])})
 		}
 		stepUp := valFalse
 		if su := tr.attrs.get(attrTrustStepUp); w.kind == updateTrust && len(su) == 1 {
@@ -133,8 +133,7 @@ func (v *rowValues) values(w *rowWrite) []attrVal {
 		a = append(a, attrVal{attrTrustStepUp, stepUp}, attrVal{attrCertSHA1Hash, v.sha1[:]}, attrVal{attrCertMD5Hash, v.md5[:]})
 	} else {
 		for i, at := range p11PurposeAttrs {
-			binary.BigEndian.PutUint32(v.purpose[i][:], p11Value(w.want[i]))
-			a = append(a, attrVal{at, v.purpose[i][:]})
+			a = append(a, attrVal{at, trustBytes(p11Value(w.want[i]), &v.purpose[i])})
 		}
 		if tr.attrs.get(attrHashOfCert) != nil {
 			v.sha256 = sha256.Sum256(w.c.DER)
@@ -882,22 +881,68 @@ func writeRows(ctx context.Context, cc, kc *conn, pr *prepared) error {
 			return dbError(kc.path, err)
 		}
 	}
-	wr := &rowWriter{cc: cc, kc: kc, sg: pr.sg, stmts: map[string]*sql.Stmt{}}
-	defer wr.close()
-	// The statements run without ctx (which costs SQLite's driver a
-	// goroutine per statement); ctx is looked at every 256 rows instead.
+	// The rows go through the driver's own connections (see rowWriter).
+	return cc.c.Raw(func(cd any) error {
+		return kc.c.Raw(func(kd any) error {
+			certConn, ok1 := cd.(driver.ConnPrepareContext)
+			keyConn, ok2 := kd.(driver.ConnPrepareContext)
+			if !ok1 || !ok2 {
+				return fmt.Errorf("%s: the SQLite driver cannot prepare statements", cc.path)
+			}
+			wr := &rowWriter{conns: [2]driver.ConnPrepareContext{certConn, keyConn}, paths: [2]string{cc.path, kc.path},
+				sg: pr.sg, stmts: map[string]driver.Stmt{}}
+			defer wr.close()
+			return wr.writeAll(ctx, p)
+		})
+	})
+}
+
+// rowWriter writes rows and their signatures through statements prepared
+// once per shape of statement, on the driver's connections rather than
+// through database/sql, which copies every statement's arguments: a write of
+// 100,000 certificates is 300,000 statements, and what each of them
+// allocates is collected while the whole sync's certificates are live.
+// Constant values are bound as arguments boxed once (constArgs), and a
+// signature's metaData id is formatted by SQLite (printf).
+type rowWriter struct {
+	conns [2]driver.ConnPrepareContext // cert9.db, key4.db
+	paths [2]string
+	sg    *signer
+	stmts map[string]driver.Stmt // by shape (see shape)
+	v     rowValues
+	args  []driver.NamedValue
+	sigs  []byte // the signatures of one row, back to back
+	shape []byte
+}
+
+// The connections of rowWriter.conns.
+const (
+	certDB = 0
+	keyDB  = 1
+)
+
+func (wr *rowWriter) close() {
+	for _, st := range wr.stmts {
+		st.Close()
+	}
+}
+
+// writeAll writes the plan's rows in order. The statements run without ctx
+// (which costs SQLite's driver a goroutine per statement); ctx is looked at
+// every 256 rows instead.
+func (wr *rowWriter) writeAll(ctx context.Context, p *plan) error {
 	var pair trustRow
 	for i := range p.writes {
 		if i%256 == 0 && ctx.Err() != nil {
-			return dbError(cc.path, ctx.Err())
+			return dbError(wr.paths[certDB], ctx.Err())
 		}
 		w := &p.writes[i]
-		if err := wr.write(context.WithoutCancel(ctx), w); err != nil {
+		if err := wr.write(w); err != nil {
 			return err
 		}
 		if w.kind == insertCert {
 			if tw, ok := w.trustPart(&pair); ok {
-				if err := wr.write(context.WithoutCancel(ctx), &tw); err != nil {
+				if err := wr.write(&tw); err != nil {
 					return err
 				}
 			}
@@ -906,102 +951,164 @@ func writeRows(ctx context.Context, cc, kc *conn, pr *prepared) error {
 	return nil
 }
 
-// rowWriter writes rows and their signatures through prepared statements,
-// one per shape of statement, reused for every row of that shape.
-type rowWriter struct {
-	cc, kc *conn
-	sg     *signer
-	stmts  map[string]*sql.Stmt // by connection and SQL
-	v      rowValues
-	args   []any
-	sigs   []byte // the signatures of one row, back to back
-	q      strings.Builder
-}
-
-func (wr *rowWriter) close() {
-	for _, st := range wr.stmts {
-		st.Close()
+// constArgs are the constant attribute values boxed as statement arguments,
+// by their first byte, so that binding them allocates nothing.
+var constArgs = func() map[*byte]driver.Value {
+	m := map[*byte]driver.Value{}
+	for _, b := range append([][]byte{valTrue, valFalse, valCertificate, valNSSTrust, valX509, emptyValue}, trustValueBytes...) {
+		m[&b[0]] = b
 	}
+	return m
+}()
+
+// trustValueBytes are the trust values rootsync writes, stored once; see
+// trustBytes.
+var trustValueBytes = func() [][]byte {
+	var out [][]byte
+	for _, v := range []uint32{trustTrusted, trustTrustedDelegator, trustMustVerify, trustUnknown, trustNotTrusted, trustValidDelegator, 0, 1, 2, 3, 4} {
+		out = append(out, ulongBytes(v))
+	}
+	return out
+}()
+
+// trustBytes is v as stored: one of trustValueBytes, or else made in
+// scratch.
+func trustBytes(v uint32, scratch *[4]byte) []byte {
+	for _, b := range trustValueBytes {
+		if binary.BigEndian.Uint32(b) == v {
+			return b
+		}
+	}
+	binary.BigEndian.PutUint32(scratch[:], v)
+	return scratch[:]
 }
 
-// exec runs q on c with args, through a statement prepared on first use.
-func (wr *rowWriter) exec(ctx context.Context, c *conn, q string, args []any) error {
-	key := c.path + "\x00" + q
-	st, ok := wr.stmts[key]
+// arg appends one argument to wr.args.
+func (wr *rowWriter) arg(v driver.Value) {
+	wr.args = append(wr.args, driver.NamedValue{Ordinal: len(wr.args) + 1, Value: v})
+}
+
+// blobArg appends a stored attribute value (see encodeValue) as an argument.
+func (wr *rowWriter) blobArg(b []byte) {
+	b = encodeValue(b)
+	if len(b) > 0 {
+		if v, ok := constArgs[&b[0]]; ok {
+			wr.arg(v)
+			return
+		}
+	}
+	wr.arg(b)
+}
+
+// exec runs the statement of the given shape on connection db with
+// wr.args, preparing it with the SQL build returns on first use.
+func (wr *rowWriter) exec(db int, build func() string) error {
+	st, ok := wr.stmts[string(wr.shape)]
 	if !ok {
 		var err error
-		if st, err = c.c.PrepareContext(ctx, q); err != nil {
-			return dbError(c.path, err)
+		if st, err = wr.conns[db].PrepareContext(context.Background(), build()); err != nil {
+			return dbError(wr.paths[db], err)
 		}
-		wr.stmts[key] = st
+		wr.stmts[string(wr.shape)] = st
 	}
-	if _, err := st.ExecContext(ctx, args...); err != nil {
-		return dbError(c.path, err)
+	if _, err := st.(driver.StmtExecContext).ExecContext(context.Background(), wr.args); err != nil {
+		return dbError(wr.paths[db], err)
 	}
 	return nil
 }
 
+// setShape names a statement: its connection, its kind and the attributes
+// it writes.
+func (wr *rowWriter) setShape(db int, kind byte, vals []attrVal) {
+	wr.shape = append(wr.shape[:0], byte(db), kind)
+	for _, av := range vals {
+		wr.shape = binary.BigEndian.AppendUint32(wr.shape, av.attr)
+	}
+}
+
 // write writes one row of nssPublic and then, in one statement, the
 // signatures of its authenticated attributes.
-func (wr *rowWriter) write(ctx context.Context, w *rowWrite) error {
+func (wr *rowWriter) write(w *rowWrite) error {
 	vals := wr.v.values(w)
 	id := w.id()
-	wr.q.Reset()
 	wr.args = wr.args[:0]
+	var build func() string
 	if w.kind == updateTrust {
-		wr.q.WriteString("UPDATE nssPublic SET ")
-		for i, av := range vals {
-			if i > 0 {
-				wr.q.WriteString(", ")
-			}
-			wr.q.WriteString(column(av.attr))
-			wr.q.WriteString(" = ?")
-			wr.args = append(wr.args, encodeValue(av.val))
-		}
-		wr.q.WriteString(" WHERE id = ?")
-		wr.args = append(wr.args, int64(id))
-	} else {
-		wr.q.WriteString("INSERT INTO nssPublic (id")
-		wr.args = append(wr.args, int64(id))
 		for _, av := range vals {
-			wr.q.WriteString(", ")
-			wr.q.WriteString(column(av.attr))
-			wr.args = append(wr.args, encodeValue(av.val))
+			wr.blobArg(av.val)
 		}
-		wr.q.WriteString(") VALUES (?")
-		wr.q.WriteString(strings.Repeat(", ?", len(vals)))
-		wr.q.WriteString(")")
+		wr.arg(int64(id))
+		wr.setShape(certDB, 'u', vals)
+		build = func() string {
+			var q strings.Builder
+			q.WriteString("UPDATE nssPublic SET ")
+			for i, av := range vals {
+				if i > 0 {
+					q.WriteString(", ")
+				}
+				q.WriteString(column(av.attr) + " = ?")
+			}
+			q.WriteString(" WHERE id = ?")
+			return q.String()
+		}
+	} else {
+		wr.arg(int64(id))
+		for _, av := range vals {
+			wr.blobArg(av.val)
+		}
+		wr.setShape(certDB, 'i', vals)
+		build = func() string {
+			var q strings.Builder
+			q.WriteString("INSERT INTO nssPublic (id")
+			for _, av := range vals {
+				q.WriteString(", " + column(av.attr))
+			}
+			q.WriteString(") VALUES (?" + strings.Repeat(", ?", len(vals)) + ")")
+			return q.String()
+		}
 	}
-	if err := wr.exec(ctx, wr.cc, wr.q.String(), wr.args); err != nil {
+	if err := wr.exec(certDB, build); err != nil {
 		return err
 	}
 	if w.kind == insertCert {
 		return nil
 	}
 	// The signatures: made into one buffer first (append may move it),
-	// then bound as slices of it.
+	// then bound as slices of it, after the object id (?1).
 	wr.sigs = wr.sigs[:0]
 	var ends [16]int
-	var attrs [16]uint32
-	n := 0
+	signed := wr.v.signed[:0]
 	for _, av := range vals {
 		if authenticated[av.attr] {
 			wr.sigs = wr.sg.appendSig(wr.sigs, id, av.attr, encodeValue(av.val))
-			attrs[n], ends[n] = av.attr, len(wr.sigs)
-			n++
+			ends[len(signed)] = len(wr.sigs)
+			signed = append(signed, av)
 		}
 	}
-	if n == 0 {
+	wr.v.signed = signed
+	if len(signed) == 0 {
 		return nil
 	}
 	wr.args = wr.args[:0]
+	wr.arg(int64(id))
 	start := 0
-	for i := range n {
-		wr.args = append(wr.args, sigKey{id, attrs[i]}.metaID(), wr.sigs[start:ends[i]])
+	for i := range signed {
+		wr.arg(wr.sigs[start:ends[i]])
 		start = ends[i]
 	}
-	q := "INSERT OR REPLACE INTO metaData (id, item1) VALUES (?, ?)" + strings.Repeat(", (?, ?)", n-1)
-	return wr.exec(ctx, wr.kc, q, wr.args)
+	wr.setShape(keyDB, 's', signed)
+	return wr.exec(keyDB, func() string {
+		// As sigKey.metaID formats it.
+		var q strings.Builder
+		q.WriteString("INSERT OR REPLACE INTO metaData (id, item1) VALUES ")
+		for i, av := range signed {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			fmt.Fprintf(&q, "(printf('sig_cert_%%08x_%08x', ?1), ?%d)", av.attr, i+2)
+		}
+		return q.String()
+	})
 }
 
 // lastLockHeld is how long the last successful write held cert9.db's write

@@ -27,8 +27,8 @@ import (
 )
 
 // publicRows reads every object of a database's nssPublic: its non-NULL
-// columns but id, hex-encoded, under "class label" for certificates and
-// "class serial" for trust objects.
+// columns but id, hex-encoded (a text value marked "text:"), under "class
+// label" for certificates and "class serial" for trust objects.
 func publicRows(t *testing.T, dir string) map[string]map[string]string {
 	t.Helper()
 	c, err := openConn(context.Background(), filepath.Join(dir, certFile), false)
@@ -54,8 +54,13 @@ func publicRows(t *testing.T, dir string) map[string]map[string]string {
 		}
 		obj := map[string]string{}
 		for i, col := range cols {
-			if b, ok := vals[i].([]byte); ok && col != "id" {
-				obj[col] = hex.EncodeToString(b)
+			switch v := vals[i].(type) {
+			case []byte:
+				if col != "id" {
+					obj[col] = hex.EncodeToString(v)
+				}
+			case string:
+				obj[col] = "text:" + hex.EncodeToString([]byte(v))
 			}
 		}
 		key := obj[column(attrClass)] + " " + obj[column(attrLabel)]
@@ -70,10 +75,45 @@ func publicRows(t *testing.T, dir string) map[string]map[string]string {
 	return out
 }
 
+// signatureRows counts the signature rows of a database's key4.db by the
+// attribute their id names, the types SQLite stores them with, and whether
+// the id is spelt as NSS formats it (lower-case hex digits).
+func signatureRows(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	c, err := openConn(context.Background(), filepath.Join(dir, keyFile), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	rows, err := c.c.QueryContext(context.Background(),
+		"SELECT substr(id, 1, 9) || '........' || substr(id, 18) || ' ' || typeof(id) || ' ' || typeof(item1) || ' ' || typeof(item2) || ' ' || "+
+			"(id GLOB 'sig_cert_"+strings.Repeat("[0-9a-f]", 8)+"_"+strings.Repeat("[0-9a-f]", 8)+"'), count(*) FROM metaData WHERE id LIKE 'sig%' GROUP BY 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var k, n string
+		if err := rows.Scan(&k, &n); err != nil {
+			t.Fatal(err)
+		}
+		out[k] = n
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(out) == 0 {
+		t.Fatalf("%s: no signature rows", dir)
+	}
+	return out
+}
+
 // TestRowsMatchCertutil adds RSA and ECDSA roots with certutil -A and with
 // Apply, under the same nicknames and trust, and requires every column Apply
 // writes (the CKA_ID of each key type among them) to hold what certutil
-// writes there.
+// writes there, stored as the same SQLite types, and key4.db to hold as
+// many signatures of each attribute, under ids of the same form.
 func TestRowsMatchCertutil(t *testing.T) {
 	ref := newCertutilDB(t)
 	dir := filepath.Join(t.TempDir(), "db")
@@ -103,6 +143,9 @@ func TestRowsMatchCertutil(t *testing.T) {
 		ch = append(ch, stores.Change{Action: stores.Add, Entry: &stores.Entry{Cert: stores.MustParse(der), Trust: stores.TrustAll()}})
 	}
 	mustApply(t, openDir(t, dir), ch...)
+	if w, g := signatureRows(t, ref), signatureRows(t, dir); !sameMap(w, g) {
+		t.Errorf("key4.db signature rows: Apply wrote %v, certutil %v", g, w)
+	}
 	want, got := publicRows(t, ref), publicRows(t, dir)
 	if len(got) != 2*len(ch) || len(want) != len(got) {
 		t.Fatalf("certutil wrote %d objects, Apply %d, want %d each", len(want), len(got), 2*len(ch))
