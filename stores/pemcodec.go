@@ -140,7 +140,7 @@ func DecodePEM(data []byte, opts DecodeOptions) (*Bundle, error) {
 		pos = n
 		return l, nil
 	}
-	err := decodePEM(next, false, func(b *PEMBlock, _ []byte) error {
+	err := decodePEM(next, data, false, func(b *PEMBlock, _ []byte) error {
 		bundle.Blocks = append(bundle.Blocks, b)
 		return nil
 	})
@@ -178,13 +178,34 @@ func ScanPEM(r io.Reader, fn func(b *PEMBlock, before []byte) error) error {
 		}
 		return l, err
 	}
-	return decodePEM(next, true, fn)
+	return decodePEM(next, nil, true, fn)
+}
+
+// ScanPEMData is ScanPEM for data in memory: its blocks are decoded in
+// place, without copies of their text, and b and before are valid only
+// during the call. It reads PEM only (no DecodeOptions.DER) and returns the
+// error DecodePEM returns for the same data, after calling fn with the
+// blocks before the one that fails.
+func ScanPEMData(data []byte, fn func(b *PEMBlock, before []byte) error) error {
+	pos := 0
+	next := func() ([]byte, error) {
+		if pos >= len(data) {
+			return nil, io.EOF
+		}
+		l, n := cutLine(data, pos)
+		pos = n
+		return l, nil
+	}
+	return decodePEM(next, data, true, fn)
 }
 
 // decodePEM is the decoder of DecodePEM and ScanPEM. next returns the next
 // line with its line break (io.EOF after the last); the line is valid until
-// the next call. With reuse, the PEMBlock given to fn is reused once fn
-// returns; without it, each block is a new one that fn may keep.
+// the next call. whole, when not nil, is all the data, in memory: the lines
+// next returns are its bytes one after the other, and a block's text is
+// taken from it rather than copied line by line. With reuse, the PEMBlock
+// given to fn is reused once fn returns; without it, each block is a new one
+// that fn may keep.
 //
 // The calling goroutine cuts the data into blocks; once a second
 // certificate block turns up, up to GOMAXPROCS goroutines decode the
@@ -194,9 +215,10 @@ func ScanPEM(r io.Reader, fn func(b *PEMBlock, before []byte) error) error {
 // decoded one after the other: no later block reaches fn. At most
 // pemWindow blocks are between the cutting and fn at any time, so memory
 // stays bounded whatever the size of the data.
-func decodePEM(next func() ([]byte, error), reuse bool, fn func(b *PEMBlock, before []byte) error) error {
-	d := &blockDecoder{fn: fn}
-	defer d.stop()
+func decodePEM(next func() ([]byte, error), whole []byte, reuse bool, fn func(b *PEMBlock, before []byte) error) error {
+	d := decoders.Get().(*blockDecoder)
+	d.fn = fn
+	defer d.release()
 	line, pos, index := 1, 0, 0
 	var prev []byte // the line before the next block
 	havePrev := false
@@ -210,7 +232,12 @@ func decodePEM(next func() ([]byte, error), reuse bool, fn func(b *PEMBlock, bef
 		}
 		label, ok := beginLabel(l)
 		if !ok {
-			prev, havePrev = append(prev[:0], l...), true
+			if whole != nil {
+				prev = l
+			} else {
+				prev = append(prev[:0], l...)
+			}
+			havePrev = true
 			pos += len(l)
 			line++
 			continue
@@ -223,7 +250,10 @@ func decodePEM(next func() ([]byte, error), reuse bool, fn func(b *PEMBlock, bef
 		} else {
 			p.b = &PEMBlock{Index: index, Line: line, Label: label, Start: pos}
 		}
-		p.raw = append(p.raw[:0], l...)
+		start := pos
+		if whole == nil {
+			p.raw = append(p.raw[:0], l...)
+		}
 		pos += len(l)
 		found := false
 		for {
@@ -235,7 +265,9 @@ func decodePEM(next func() ([]byte, error), reuse bool, fn func(b *PEMBlock, bef
 				return d.flush(err)
 			}
 			line++
-			p.raw = append(p.raw, l2...)
+			if whole == nil {
+				p.raw = append(p.raw, l2...)
+			}
 			pos += len(l2)
 			if isEndLine(l2, label) {
 				found = true
@@ -250,10 +282,18 @@ func decodePEM(next func() ([]byte, error), reuse bool, fn func(b *PEMBlock, bef
 		}
 		p.b.End = pos
 		line++
-		p.before = p.before[:0]
+		p.text, p.beforeText = p.raw, nil
+		if whole != nil {
+			p.text = whole[start:pos]
+		}
 		p.hasBefore = havePrev
 		if havePrev {
-			p.before = append(p.before, prev...)
+			if whole != nil {
+				p.beforeText = prev
+			} else {
+				p.before = append(p.before[:0], prev...)
+				p.beforeText = p.before
+			}
 		}
 		havePrev = false
 		if err := d.add(p); err != nil {
@@ -273,20 +313,23 @@ const pemWindow = 8
 
 // pendingBlock is a block between the cutting and fn.
 type pendingBlock struct {
-	b         *PEMBlock
-	block     PEMBlock // what b points to when blocks are reused (ScanPEM)
-	raw       []byte   // the block's text, BEGIN to END line
-	before    []byte   // the line before the block
-	hasBefore bool
-	der       []byte        // the decoded DER, reused from block to block
-	err       error         // the decoding error, a *BlockError
-	sent      bool          // given to the decoding goroutines
-	done      chan struct{} // receives once the goroutine decoded it
+	b     *PEMBlock
+	block PEMBlock // what b points to when blocks are reused (ScanPEM)
+	// text is the block's text, BEGIN to END line, and beforeText the line
+	// before it: in the caller's data when decodePEM has it whole, else in
+	// raw and before, buffers the block keeps from use to use.
+	text, beforeText []byte
+	raw, before      []byte
+	hasBefore        bool
+	der              []byte        // the decoded DER, reused from block to block
+	err              error         // the decoding error, a *BlockError
+	sent             bool          // given to the decoding goroutines
+	done             chan struct{} // receives once the goroutine decoded it
 }
 
 func (p *pendingBlock) decode() {
 	if IsCertificateLabel(p.b.Label) {
-		if err := decodeCertBlock(p.b, p.raw, &p.der); err != nil {
+		if err := decodeCertBlock(p.b, p.text, &p.der); err != nil {
 			p.err = blockError(p.b, err)
 		}
 	}
@@ -383,6 +426,7 @@ func (d *blockDecoder) deliver() error {
 	d.queue = d.queue[:n]
 	if p.sent {
 		<-p.done
+		p.sent = false
 	} else {
 		p.decode()
 	}
@@ -391,12 +435,12 @@ func (d *blockDecoder) deliver() error {
 	}
 	var before []byte
 	if p.hasBefore {
-		before = p.before
+		before = p.beforeText
 	}
 	if err := d.fn(p.b, before); err != nil {
 		return err
 	}
-	p.b = nil
+	p.b, p.text, p.beforeText = nil, nil, nil
 	d.free = append(d.free, p)
 	return nil
 }
@@ -420,6 +464,28 @@ func (d *blockDecoder) stop() {
 	d.stopped.Store(true)
 	close(d.jobs)
 	d.wg.Wait()
+}
+
+// decoders keeps blockDecoders between runs of decodePEM, with their
+// blocks' buffers: reading the 100,000 small files of a hashed directory
+// one after the other allocates them once, not once per file.
+var decoders = sync.Pool{New: func() any { return new(blockDecoder) }}
+
+// release stops d and puts it back in decoders, its blocks holding nothing
+// of the run's data or blocks.
+func (d *blockDecoder) release() {
+	d.stop()
+	d.free = append(d.free, d.queue...) // left by an error
+	for _, p := range d.free {
+		if p.sent {
+			<-p.done // decoded, or skipped after the error
+		}
+		p.b, p.block, p.text, p.beforeText, p.err, p.sent = nil, PEMBlock{}, nil, nil, nil, false
+	}
+	clear(d.queue)
+	d.queue, d.fn, d.jobs, d.window = d.queue[:0], nil, nil, 0
+	d.stopped.Store(false)
+	decoders.Put(d)
 }
 
 // decodeCertBlock decodes the PEM text of a certificate block into b. The

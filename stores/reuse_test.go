@@ -113,3 +113,36 @@ func TestScanHeldBundleAllocatesPerRunNotPerBlock(t *testing.T) {
 	}
 	runtime.KeepAlive(held)
 }
+
+// TestDecodeSmallFileAllocations: decoding a small file whose certificate
+// is in use (a hashed directory's file, read after the source) allocates
+// only what DecodePEM returns (the bundle, its list and its block) and the
+// function that gathers the blocks. The
+// decoder's buffers are reused from call to call, also after a call that
+// failed with its decoding goroutines running.
+func TestDecodeSmallFileAllocations(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	root := testpki.Root("Small File Root")
+	held := stores.MustParse(bytes.Clone(root.DER))
+	file := append([]byte("# a comment\n"), root.PEM()...)
+	var bad []byte
+	for i := range 20 {
+		bad = append(bad, testpki.Root(fmt.Sprintf("Small File Bad %d", i)).PEM()...)
+	}
+	bad = append(bad, "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n"...)
+	for range 3 {
+		if _, err := stores.DecodePEM(bad, stores.DecodeOptions{}); err == nil {
+			t.Fatal("a bad block decoded")
+		}
+	}
+	allocs := testing.AllocsPerRun(50, func() {
+		b, err := stores.DecodePEM(file, stores.DecodeOptions{DER: true})
+		if err != nil || len(b.Blocks) != 1 || b.Blocks[0].Cert != held || b.Blocks[0].Line != 2 {
+			t.Fatalf("decoding the file: %v, %+v", err, b)
+		}
+	})
+	if allocs > 4 && !raceEnabled {
+		t.Errorf("decoding a small file of a certificate in use: %v allocations, want at most 4", allocs)
+	}
+	runtime.KeepAlive(held)
+}
