@@ -94,26 +94,39 @@ func (s *Store) Load(ctx context.Context) (*stores.Set, error) {
 		return nil, stores.NotExist(s.dir)
 	}
 	reach := f.reachable()
-	set := stores.NewSet()
-	var buf []byte
+	// A file per certificate, most often: the set is sized for that.
+	files := 0
 	for i := range f.entries {
-		pf, err := f.read(int32(i), &buf)
-		if err != nil {
+		if !f.entries[i].link {
+			files++
+		}
+	}
+	set := stores.NewSetSize(files)
+	var chunk []stores.Entry
+	var buf []byte
+	// add takes a certificate of entry i, named label.
+	var i int32
+	var label string
+	var owned bool
+	add := func(c *stores.Certificate, t stores.Trust) {
+		// The entries are made in chunks, one allocation for many.
+		if len(chunk) == cap(chunk) {
+			chunk = make([]stores.Entry, 0, 256)
+		}
+		chunk = append(chunk, stores.Entry{Cert: c, Trust: t, Owned: owned, Label: label})
+		en := &chunk[len(chunk)-1]
+		if h, err := namehash.SubjectHash(c.RawSubject); err != nil {
+			en.Notes = append(en.Notes, fmt.Sprintf("%s: OpenSSL cannot use this certificate: %v", label, err))
+		} else if !f.entries[i].link && !reach.has(h, i) {
+			en.Notes = append(en.Notes, fmt.Sprintf("%s has no %s.N link: openssl -CApath does not find it", label, namehash.Hex(h)))
+		}
+		set.Put(en)
+	}
+	for i = 0; int(i) < len(f.entries); i++ {
+		label = f.label(i)
+		owned = isOwnedName(label)
+		if err := f.certificates(i, &buf, add); err != nil {
 			return nil, err
-		}
-		if pf == nil {
-			continue
-		}
-		label := f.label(int32(i))
-		owned := isOwnedName(label)
-		for _, b := range pf.Certificates() {
-			en := stores.Entry{Cert: b.Cert, Trust: b.Trust, Owned: owned, Label: label}
-			if h, err := namehash.SubjectHash(b.Cert.RawSubject); err != nil {
-				en.Notes = append(en.Notes, fmt.Sprintf("%s: OpenSSL cannot use this certificate: %v", label, err))
-			} else if !f.entries[i].link && !reach.has(h, int32(i)) {
-				en.Notes = append(en.Notes, fmt.Sprintf("%s has no %s.N link: openssl -CApath does not find it", label, namehash.Hex(h)))
-			}
-			set.Add(&en)
 		}
 	}
 	return set, nil

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -92,16 +91,29 @@ func (s *Store) scan() (*folder, error) {
 	if !slices.IsSortedFunc(f.entries, byEntryName) {
 		slices.SortFunc(f.entries, byEntryName)
 	}
+	var buf []byte
 	for i := range f.entries {
 		e := &f.entries[i]
 		if !e.link {
 			continue
 		}
 		path := filepath.Join(s.dir, e.name)
-		target, err := os.Readlink(path)
+		t, err := readLink(path, &buf)
 		if err != nil {
 			return nil, &stores.Error{Path: path, Err: err, Hint: "check that rootsync may read the folder"}
 		}
+		if siblingName(t) {
+			// What openssl rehash and rootsync make: a name in the folder,
+			// found without making strings of it.
+			if j := f.indexBytes(t); j >= 0 {
+				e.ref = j
+			} else {
+				e.ref = refMissing
+				f.targets[int32(i)] = string(t)
+			}
+			continue
+		}
+		target := string(t)
 		abs := target
 		if !filepath.IsAbs(abs) {
 			abs = filepath.Join(s.dir, target)
@@ -196,6 +208,30 @@ func (f *folder) index(name string) int32 {
 	return int32(i)
 }
 
+// indexBytes is index for a name in bytes.
+func (f *folder) indexBytes(name []byte) int32 {
+	i, ok := slices.BinarySearchFunc(f.entries, name, func(e entry, name []byte) int {
+		switch {
+		case e.name < string(name): // compared without a copy
+			return -1
+		case e.name > string(name):
+			return 1
+		}
+		return 0
+	})
+	if !ok {
+		return -1
+	}
+	return int32(i)
+}
+
+// siblingName reports whether a link's target t names something in the
+// link's own folder by its name alone (no slash, not . or ..), which
+// filepath would join to the folder and take apart to the same name.
+func siblingName(t []byte) bool {
+	return len(t) > 0 && bytes.IndexByte(t, '/') < 0 && string(t) != "." && string(t) != ".."
+}
+
 // inFolder reports whether link i points at a name in the folder (whether
 // or not that name exists).
 func (f *folder) inFolder(i int32) bool {
@@ -240,27 +276,9 @@ func (f *folder) holder(i int32) int32 {
 // File returned is valid only until the next read with the same buf
 // (File.Bytes is that text; a caller that keeps the File parses a copy).
 func (f *folder) read(i int32, buf *[]byte) (*pem.File, error) {
-	e := &f.entries[i]
-	if e.link && f.inFolder(i) {
-		return nil, nil // read under its own name
-	}
-	path := filepath.Join(f.dir, e.name)
-	data, mode, skip, ok := readFile(path, *buf)
-	*buf = data[:0]
-	if skip {
-		return nil, nil // dangling links and folders hold no certificates
-	}
-	e.mode = mode
-	if !ok {
-		var err error
-		if data, err = stores.ReadFile(path); err != nil {
-			return nil, err
-		}
-	}
-	// DER is read only from data without a BEGIN line, so no Certificate
-	// keeps data.
-	if !bytes.Contains(data, []byte("-----BEGIN ")) {
-		return nil, nil // OpenSSL reads only PEM here
+	path, data, err := f.readData(i, buf)
+	if data == nil || err != nil {
+		return nil, err
 	}
 	pf, err := pem.ParseFile(path, data)
 	if err != nil {
@@ -270,6 +288,60 @@ func (f *folder) read(i int32, buf *[]byte) (*pem.File, error) {
 		return nil, nil
 	}
 	return pf, nil
+}
+
+// certificates calls fn with each certificate of entry i, and what the
+// file's block says of its trust, for the names read reads (nil for the
+// others). It is read for Load, which keeps only the certificates: the
+// blocks are decoded in place in *buf, with no pem.File made of them. Its
+// errors are read's.
+func (f *folder) certificates(i int32, buf *[]byte, fn func(c *stores.Certificate, t stores.Trust)) error {
+	path, data, err := f.readData(i, buf)
+	if data == nil || err != nil {
+		return err
+	}
+	err = stores.ScanPEMData(data, func(b *stores.PEMBlock, _ []byte) error {
+		if b.Cert != nil {
+			fn(b.Cert, b.Trust())
+		}
+		return nil
+	})
+	if err != nil {
+		// pem.ParseFile fails on the same block, and says which file.
+		if _, perr := pem.ParseFile(path, data); perr != nil {
+			return perr
+		}
+		return err
+	}
+	return nil
+}
+
+// readData reads the file of entry i as read does, into *buf: its path and
+// text, nil text for a name read skips.
+func (f *folder) readData(i int32, buf *[]byte) (string, []byte, error) {
+	e := &f.entries[i]
+	if e.link && f.inFolder(i) {
+		return "", nil, nil // read under its own name
+	}
+	path := filepath.Join(f.dir, e.name)
+	data, mode, skip, ok := readFile(path, *buf)
+	*buf = data[:0]
+	if skip {
+		return "", nil, nil // dangling links and folders hold no certificates
+	}
+	e.mode = mode
+	if !ok {
+		var err error
+		if data, err = stores.ReadFile(path); err != nil {
+			return "", nil, err
+		}
+	}
+	// DER is read only from data without a BEGIN line, so no Certificate
+	// keeps data.
+	if !bytes.Contains(data, []byte("-----BEGIN ")) {
+		return "", nil, nil // OpenSSL reads only PEM here
+	}
+	return path, data, nil
 }
 
 // reach is the set of (hash, entry) pairs some HASH.N name serves: the

@@ -122,3 +122,27 @@ func listDir(dir string, add func(name []byte, symlink bool)) (ok bool) {
 		}
 	}
 }
+
+// readLink reads where the symbolic link at path points into *buf, which
+// it reuses from call to call, as os.Readlink reads it (a target longer
+// than the buffer is read again into a larger one).
+func readLink(path string, buf *[]byte) ([]byte, error) {
+	if cap(*buf) < 256 {
+		*buf = make([]byte, 256)
+	}
+	b := (*buf)[:cap(*buf)]
+	for {
+		n, err := unix.Readlink(path, b)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &fs.PathError{Op: "readlink", Path: path, Err: err}
+		}
+		if n < len(b) {
+			*buf = b
+			return b[:n], nil
+		}
+		b = make([]byte, 2*len(b))
+	}
+}

@@ -20,3 +20,10 @@ func readFile(path string, buf []byte) (data []byte, mode fs.FileMode, skip, ok 
 
 // listDir says the folder must be listed with stores.ReadDir.
 func listDir(dir string, add func(name []byte, symlink bool)) (ok bool) { return false }
+
+// readLink is os.Readlink.
+func readLink(path string, buf *[]byte) ([]byte, error) {
+	t, err := os.Readlink(path)
+	*buf = append((*buf)[:0], t...)
+	return *buf, err
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package capath
+
+const raceEnabled = false
