@@ -2,10 +2,10 @@ package stores
 
 import (
 	"bytes"
-	"crypto/ecdh"
-	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
+	"math/big"
+	"sync"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/cryptobyte"
@@ -34,8 +34,7 @@ import (
 // two paths, and crypto/x509, to that.
 //
 // It allocates the Certificate and the subject's rendering (the common name
-// shares its bytes) and, for an ECDSA key, what crypto/ecdh needs to check
-// that the point is on the curve.
+// shares its bytes), nothing else.
 func parseFast(der []byte, f *certFields, fp Fingerprint) *Certificate {
 	if f.version < 0 || f.version > 2 { // crypto/x509 reads versions 1 to 3
 		return nil
@@ -178,24 +177,75 @@ func plainKey(spki cryptobyte.String) bool {
 }
 
 // onCurve reports whether point is an uncompressed point on the named curve,
-// as crypto/x509 requires (through crypto/ecdsa.ParseUncompressedPublicKey,
-// whose checks crypto/ecdh's NewPublicKey makes with less garbage).
+// as crypto/x509 requires (through crypto/ecdsa.ParseUncompressedPublicKey:
+// the form, both coordinates below the field's prime p and y² = x³ - 3x + b
+// mod p). It computes in big.Ints kept for reuse, which allocate nothing once
+// they have grown, where crypto/ecdh or crypto/ecdsa would make a public key
+// of a few hundred bytes for every certificate.
 func onCurve(curve, point []byte) bool {
-	var err error
+	var c *weierstrass
 	switch {
 	case bytes.Equal(curve, oidP256):
-		_, err = ecdh.P256().NewPublicKey(point)
+		c = &curves[1]
 	case bytes.Equal(curve, oidP384):
-		_, err = ecdh.P384().NewPublicKey(point)
+		c = &curves[2]
 	case bytes.Equal(curve, oidP521):
-		_, err = ecdh.P521().NewPublicKey(point)
+		c = &curves[3]
 	case bytes.Equal(curve, oidP224):
-		_, err = ecdsa.ParseUncompressedPublicKey(elliptic.P224(), point)
+		c = &curves[0]
 	default:
 		return false
 	}
-	return err == nil
+	if len(point) != 1+2*c.size || point[0] != 4 {
+		return false
+	}
+	w := curveWork.Get().(*curveScratch)
+	defer curveWork.Put(w)
+	w.x.SetBytes(point[1 : 1+c.size])
+	w.y.SetBytes(point[1+c.size:])
+	if w.x.Cmp(c.p) >= 0 || w.y.Cmp(c.p) >= 0 {
+		return false
+	}
+	// d = x·(x² mod p) + b + 3p + p² - 3x - y² is positive (3x < 3p, y² < p²)
+	// and a multiple of p exactly where the point is on the curve. No result
+	// shares its storage with an operand, so that once the scratch has grown
+	// no operation needs new storage.
+	w.t.Mul(&w.x, &w.x)
+	w.q.QuoRem(&w.t, c.p, &w.u)
+	w.t.Mul(&w.u, &w.x)
+	w.u.Add(&w.t, c.offset)
+	w.t.Lsh(&w.x, 1)
+	w.v.Add(&w.t, &w.x)
+	w.t.Sub(&w.u, &w.v)
+	w.v.Mul(&w.y, &w.y)
+	w.u.Sub(&w.t, &w.v)
+	w.q.QuoRem(&w.u, c.p, &w.t)
+	return w.t.Sign() == 0
 }
+
+// weierstrass is what onCurve needs of a NIST curve: its prime, the size of
+// a coordinate in bytes and b + 3p + p².
+type weierstrass struct {
+	p, offset *big.Int
+	size      int
+}
+
+// curves are P-224, P-256, P-384 and P-521.
+var curves = func() (out [4]weierstrass) {
+	for i, c := range [...]elliptic.Curve{elliptic.P224(), elliptic.P256(), elliptic.P384(), elliptic.P521()} {
+		p := c.Params().P
+		offset := new(big.Int).Mul(p, p)
+		offset.Add(offset, new(big.Int).Mul(p, big.NewInt(3)))
+		offset.Add(offset, c.Params().B)
+		out[i] = weierstrass{p: p, offset: offset, size: (c.Params().BitSize + 7) / 8}
+	}
+	return out
+}()
+
+// curveScratch is onCurve's working storage.
+type curveScratch struct{ x, y, t, u, v, q big.Int }
+
+var curveWork = sync.Pool{New: func() any { return new(curveScratch) }}
 
 // cbasn1BitString is the content of a BIT STRING without unused bits.
 type cbasn1BitString []byte

@@ -149,6 +149,10 @@ func FastTimeAgrees(el []byte) (read bool, diff string) {
 	return true, ""
 }
 
+// OnCurve is onCurve: whether point is an uncompressed point on the curve
+// of the object identifier curve (DER content).
+func OnCurve(curve, point []byte) bool { return onCurve(curve, point) }
+
 // ParseUnshared is ParseCertificate without the table of Certificates in
 // use: every call parses der.
 func ParseUnshared(der []byte) (*Certificate, error) {
