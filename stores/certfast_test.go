@@ -7,10 +7,13 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/pem"
+	"fmt"
+	"io/fs"
 	"math/big"
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -79,6 +82,32 @@ func differentialCorpus(t *testing.T) map[string][]byte {
 			}
 			out["system root "+string(rune('A'+i%26))+string(rune('a'+i/26))] = p.Bytes
 		}
+	}
+	// The repository's test data: every certificate in a PEM file or a
+	// .der file.
+	for _, dir := range append([]string{"../testdata", "testdata"}, must(filepath.Glob("*/testdata"))...) {
+		_ = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return nil
+			}
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.HasSuffix(path, ".der") {
+				out["testdata "+path] = data
+			}
+			for i := 0; ; i++ {
+				var p *pem.Block
+				if p, data = pem.Decode(data); p == nil {
+					break
+				}
+				if p.Type == "CERTIFICATE" {
+					out[fmt.Sprintf("testdata %s %d", path, i)] = p.Bytes
+				}
+			}
+			return nil
+		})
 	}
 	root := testpki.Root("Differential Root")
 	out["root"] = root.DER
@@ -166,6 +195,13 @@ func richCertificates(t *testing.T, issuer *testpki.Cert) map[string][]byte {
 	return out
 }
 
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
 // fastParsed records the certificates checkSame saw parseFast read.
 var fastParsed = map[string]bool{}
 
@@ -246,6 +282,16 @@ func TestFastReadersAgreeWithEncodingASN1(t *testing.T) {
 		t.Errorf("parseFast reads only %d of the system's %d roots", fast, system)
 	}
 	t.Logf("system roots parseFast reads: %d of %d", fast, system)
+	data, dataFast := 0, 0
+	for name := range corpus {
+		if strings.HasPrefix(name, "testdata ") {
+			data++
+			if fastParsed[name] {
+				dataFast++
+			}
+		}
+	}
+	t.Logf("test data certificates parseFast reads: %d of %d", dataFast, data)
 	if system > 0 && systemRead*10 < system*8 {
 		t.Errorf("the fast readers read only %d of the system's %d roots", systemRead, system)
 	}
