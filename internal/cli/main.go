@@ -118,17 +118,25 @@ func Main(args []string, stdout, stderr io.Writer) int {
 // (its smallest goal is 1 MiB), and the memory a collection frees stays with
 // the process: at 100,000 certificates about a third of the peak was free
 // heap kept from earlier collections. rootsync instead sets a memory limit
-// of the live heap plus a quarter plus heapHeadroom, again after every
-// collection, with no GOGC target: small runs hardly collect, a large run
-// collects when the heap has grown by a quarter and 16 MiB, and the runtime
-// returns freed memory to the system to stay under the limit
-// (docs/benchmarks.md).
+// of the live heap plus a quarter plus heapHeadroom, but at least
+// minHeadroom more than the live heap, again after every collection, with no
+// GOGC target: small runs do not collect at all, a large run collects when
+// the heap has grown by a quarter and 16 MiB, and the runtime returns freed
+// memory to the system to stay under the limit (docs/benchmarks.md).
+//
+// The floor is for the heap a large run builds: a run whose live heap grows
+// to 100 MiB, each collection marking all of it, collected 9 times while it
+// grew by a quarter at a time, and collects 3 times in steps of 48 MiB; the
+// peak stays where the quarter puts it (the live heap plus 41 MiB at 100
+// MiB, plus 48 MiB below it).
 const (
 	// liveShare is the proportional part of the headroom, in percent of
 	// the live heap.
 	liveShare = 25
 	// heapHeadroom is the fixed part.
 	heapHeadroom = 16 << 20
+	// minHeadroom is the least headroom.
+	minHeadroom = 48 << 20
 )
 
 // memoryLimit is the runtime memory allowed with a live heap of live bytes
@@ -136,7 +144,7 @@ const (
 // the memory limit counts them too, and without them the heap's headroom
 // would be 12 MiB short).
 func memoryLimit(live, other uint64) int64 {
-	return int64(other + live + live*liveShare/100 + heapHeadroom)
+	return int64(other + live + max(live*liveShare/100+heapHeadroom, minHeadroom))
 }
 
 // TuneMemory applies the memory policy: collections only when the runtime's

@@ -36,13 +36,22 @@ func TestAfterEachGC(t *testing.T) {
 	runtime.KeepAlive(live)
 }
 
-// The limit is the runtime's other memory, the live heap, a quarter of it
-// and the fixed headroom.
+// The limit is the runtime's other memory, the live heap, and a quarter of
+// it and the fixed headroom, or minHeadroom when that is more.
 func TestMemoryLimit(t *testing.T) {
-	if got := memoryLimit(0, 0); got != heapHeadroom {
-		t.Errorf("empty heap: %d", got)
-	}
-	if got, want := memoryLimit(100<<20, 10<<20), int64(135<<20+heapHeadroom); got != want {
-		t.Errorf("100 MiB live, 10 MiB other: %d, want %d", got, want)
+	for _, c := range []struct {
+		live, other uint64
+		want        int64
+	}{
+		{0, 0, minHeadroom},
+		{0, 10 << 20, 10<<20 + minHeadroom},
+		{100 << 20, 10 << 20, 110<<20 + minHeadroom},         // a quarter and 16 MiB is 41 MiB
+		{128 << 20, 0, 128<<20 + minHeadroom},                // 48 MiB either way
+		{200 << 20, 10 << 20, int64(260<<20 + heapHeadroom)}, // a quarter and 16 MiB is 66 MiB
+		{1 << 30, 0, int64(1<<30 + 1<<30/4 + heapHeadroom)},
+	} {
+		if got := memoryLimit(c.live, c.other); got != c.want {
+			t.Errorf("%d MiB live, %d MiB other: %d, want %d", c.live>>20, c.other>>20, got, c.want)
+		}
 	}
 }
