@@ -498,6 +498,9 @@ type txn struct {
 	cleanup    []string // names removed once everything succeeded
 	hadDir     bool
 	atime, mod time.Time
+	// dfd is dir opened for the calls that make names in it (-1: none,
+	// paths are used).
+	dfd int
 	// newModeKept: a file made in dir with newFileMode gets exactly that
 	// mode (modeKept), so no chmod is needed.
 	newModeKept bool
@@ -534,7 +537,7 @@ func randomHex() string {
 // then the names change (removals, renumbering, new links, rewritten files
 // swapped in) and the folder is flushed.
 func (s *Store) run(f *folder, w *work) (err error) {
-	t := &txn{dir: s.dir, hadDir: f.exists}
+	t := &txn{dir: s.dir, hadDir: f.exists, dfd: -1}
 	defer func() {
 		if err != nil {
 			t.rollback()
@@ -543,6 +546,8 @@ func (s *Store) run(f *folder, w *work) (err error) {
 	if err := t.begin(); err != nil {
 		return err
 	}
+	t.dfd = openDirFD(t.dir)
+	defer closeDirFD(t.dfd)
 	temps, err := t.writeFiles(w)
 	if err != nil {
 		return err
@@ -640,7 +645,7 @@ func (t *txn) changeNames(w *work, temps map[string]string) error {
 	}
 	for _, l := range w.newLinks {
 		name, target := linkName(l.hash, int(l.n)), OwnedName(w.newFiles[l.file].Fingerprint)
-		if err := os.Symlink(target, t.path(name)); err != nil {
+		if err := symlinkIn(t.dfd, target, name, t.path(name)); err != nil {
 			return t.fail(name, err)
 		}
 		t.undo = append(t.undo, func() error { return os.Remove(t.path(name)) })
@@ -667,7 +672,7 @@ func (t *txn) changeNames(w *work, temps map[string]string) error {
 func (t *txn) create(name string, data []byte, mode fs.FileMode) error {
 	p := t.path(name)
 	kept := mode == newFileMode && t.newModeKept
-	return createFile(p, data, mode, kept, func() { t.undo = append(t.undo, func() error { return os.Remove(p) }) })
+	return createFile(t.dfd, name, p, data, mode, kept, func() { t.undo = append(t.undo, func() error { return os.Remove(p) }) })
 }
 
 func (t *txn) rename(from, to string) error {

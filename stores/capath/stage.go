@@ -57,10 +57,12 @@ func (s *Store) Stage(ctx context.Context, changes []stores.Change) (stores.Stag
 		return nil, err
 	}
 	st := &staged{s: s, dir: filepath.Join(parent, "."+filepath.Base(s.dir)+stagedInfix+randomHex())}
-	t := &txn{dir: st.dir, shown: s.dir}
+	t := &txn{dir: st.dir, shown: s.dir, dfd: -1}
 	if err := t.begin(); err != nil {
 		return nil, err
 	}
+	t.dfd = openDirFD(t.dir)
+	defer closeDirFD(t.dfd)
 	if _, err := t.writeFiles(w); err != nil {
 		t.rollback()
 		return nil, err

@@ -40,15 +40,41 @@ func accessTime(fi fs.FileInfo) time.Time {
 	return fi.ModTime()
 }
 
-// createFile makes the new file p holding data with exactly mode (whatever
-// the umask), calling created as soon as the file exists. A new folder of
-// many certificates is mostly this, so it goes to the system directly: one
-// open (O_EXCL, O_NOFOLLOW: never through a link put there), one write call
-// for the whole content and one close, with none of the bookkeeping of an
-// *os.File; and an fchmod unless kept says the open already gives the file
-// exactly mode (see modeKept).
-func createFile(p string, data []byte, mode fs.FileMode, kept bool, created func()) error {
-	fd, err := unix.Open(p, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, uint32(mode.Perm()))
+// openDirFD opens the folder dir for createFile and symlinkIn, which then
+// name its entries relative to it: the system looks up one name per call
+// instead of the whole path, and the folder cannot be swapped underneath.
+// It returns -1 when dir cannot be opened (the calls then use paths).
+func openDirFD(dir string) int {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1
+	}
+	return fd
+}
+
+func closeDirFD(fd int) {
+	if fd >= 0 {
+		unix.Close(fd)
+	}
+}
+
+// createFile makes the new file name in the folder dfd (or, when dfd is -1,
+// the file p) holding data with exactly mode (whatever the umask), calling
+// created as soon as the file exists. p, its whole path, names it in
+// errors. A new folder of many certificates is mostly this, so it goes to
+// the system directly: one open (O_EXCL, O_NOFOLLOW: never through a link
+// put there), one write call for the whole content and one close, with none
+// of the bookkeeping of an *os.File; and an fchmod unless kept says the open
+// already gives the file exactly mode (see modeKept).
+func createFile(dfd int, name, p string, data []byte, mode fs.FileMode, kept bool, created func()) error {
+	const flags = unix.O_WRONLY | unix.O_CREAT | unix.O_EXCL | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	var fd int
+	var err error
+	if dfd >= 0 {
+		fd, err = unix.Openat(dfd, name, flags, uint32(mode.Perm()))
+	} else {
+		fd, err = unix.Open(p, flags, uint32(mode.Perm()))
+	}
 	if err != nil {
 		return &fs.PathError{Op: "create", Path: p, Err: err}
 	}
@@ -62,6 +88,18 @@ func createFile(p string, data []byte, mode fs.FileMode, kept bool, created func
 	}
 	if err != nil {
 		return &fs.PathError{Op: "write", Path: p, Err: err}
+	}
+	return nil
+}
+
+// symlinkIn makes the link name, to target, in the folder dfd (or, when dfd
+// is -1, the link p).
+func symlinkIn(dfd int, target, name, p string) error {
+	if dfd < 0 {
+		return os.Symlink(target, p)
+	}
+	if err := unix.Symlinkat(target, dfd, name); err != nil {
+		return &os.LinkError{Op: "symlink", Old: target, New: p, Err: err}
 	}
 	return nil
 }

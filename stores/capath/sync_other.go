@@ -23,9 +23,17 @@ func renameNoReplace(from, to string) error {
 // time.
 func accessTime(fi fs.FileInfo) time.Time { return fi.ModTime() }
 
+// openDirFD returns -1: here createFile and symlinkIn use paths.
+func openDirFD(string) int { return -1 }
+
+func closeDirFD(int) {}
+
+// symlinkIn makes the link p to target.
+func symlinkIn(_ int, target, _, p string) error { return os.Symlink(target, p) }
+
 // createFile makes the new file p holding data with exactly mode (whatever
 // the umask), calling created as soon as the file exists.
-func createFile(p string, data []byte, mode fs.FileMode, _ bool, created func()) error {
+func createFile(_ int, _, p string, data []byte, mode fs.FileMode, _ bool, created func()) error {
 	fh, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
 	if err != nil {
 		return err
