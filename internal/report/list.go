@@ -38,33 +38,49 @@ func listText(ew *errWriter, l Listing) {
 	if len(es) == 0 {
 		return
 	}
+	header := []string{"FINGERPRINT", "TRUST"}
+	if l.Flags != nil {
+		header = append(header, "FLAGS")
+	}
+	header = append(header, "OWNER", "EXPIRES", "SUBJECT", "LABEL")
 	table{
 		rows: len(es) + 1,
-		cells: func(i int, cols []string) []string {
+		appendCells: func(i int, dst []byte, ends []int) ([]byte, []int) {
 			if i == 0 {
-				cols = append(cols, "FINGERPRINT", "TRUST")
-				if l.Flags != nil {
-					cols = append(cols, "FLAGS")
+				for _, h := range header {
+					dst = append(dst, h...)
+					ends = append(ends, len(dst))
 				}
-				return append(cols, "OWNER", "EXPIRES", "SUBJECT", "LABEL")
+				return dst, ends
 			}
 			e := es[i-1]
-			owner := "-"
-			if e.Owned {
-				owner = "rootsync"
+			dst = appendShort(dst, e.Cert.Fingerprint)
+			ends = append(ends, len(dst))
+			dst = append(dst, e.Trust.String()...)
+			ends = append(ends, len(dst))
+			if l.Flags != nil {
+				dst = append(dst, l.Flags(e)...)
+				ends = append(ends, len(dst))
 			}
-			exp := "-"
-			if !e.Cert.NotAfter.IsZero() {
-				exp = e.Cert.NotAfter.UTC().Format("2006-01-02")
+			if e.Owned {
+				dst = append(dst, "rootsync"...)
+			} else {
+				dst = append(dst, '-')
+			}
+			ends = append(ends, len(dst))
+			if e.Cert.NotAfter.IsZero() {
+				dst = append(dst, '-')
+			} else {
+				dst = e.Cert.NotAfter.UTC().AppendFormat(dst, "2006-01-02")
 				if !l.Now.IsZero() && e.Cert.Expired(l.Now) {
-					exp += " (expired)"
+					dst = append(dst, " (expired)"...)
 				}
 			}
-			cols = append(cols, e.Cert.Fingerprint.Short(), e.Trust.String())
-			if l.Flags != nil {
-				cols = append(cols, l.Flags(e))
-			}
-			return append(cols, owner, exp, e.Cert.CommonName(), e.Label)
+			ends = append(ends, len(dst))
+			dst = append(dst, e.Cert.CommonName()...)
+			ends = append(ends, len(dst))
+			dst = append(dst, e.Label...)
+			return dst, append(ends, len(dst))
 		},
 	}.write(ew)
 	for _, e := range es {

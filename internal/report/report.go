@@ -7,6 +7,7 @@
 package report
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -162,27 +163,43 @@ func Text(w io.Writer, r *Run, style Style) error {
 func changeTable(changes []stores.Change, style Style) table {
 	return table{
 		rows: len(changes),
-		cells: func(i int, buf []string) []string {
+		appendCells: func(i int, dst []byte, ends []int) ([]byte, []int) {
 			c := changes[i]
-			trust := c.Entry.Trust.String()
+			dst = append(append(append(append(dst, "  "...), sign(c.Action)...), ' '), c.Action.String()...)
+			ends = append(ends, len(dst))
+			dst = append(dst, c.Entry.Cert.CommonName()...)
+			ends = append(ends, len(dst))
+			dst = appendShort(dst, c.Entry.Cert.Fingerprint)
+			ends = append(ends, len(dst))
 			switch c.Action {
 			case stores.SetTrust:
-				trust = c.From.String() + " -> " + trust
+				dst = append(append(append(dst, c.From.String()...), " -> "...), c.Entry.Trust.String()...)
 			case stores.Remove:
-				trust = ""
+			default:
+				dst = append(dst, c.Entry.Trust.String()...)
 			}
-			return append(buf, "  "+sign(c.Action)+" "+c.Action.String(), c.Entry.Cert.CommonName(), c.Entry.Cert.Fingerprint.Short(), trust, c.Reason)
+			ends = append(ends, len(dst))
+			dst = append(dst, c.Reason...)
+			return dst, append(ends, len(dst))
 		},
-		paint: func(i int, line string) string {
+		paint: func(i int) string {
+			if !style.Color {
+				return ""
+			}
 			switch changes[i].Action {
 			case stores.Add:
-				return style.paint(green, line)
+				return green
 			case stores.Remove:
-				return style.paint(red, line)
+				return red
 			}
-			return line
+			return ""
 		},
 	}
+}
+
+// appendShort appends fp.Short() to dst.
+func appendShort(dst []byte, fp stores.Fingerprint) []byte {
+	return hex.AppendEncode(dst, fp[:8])
 }
 
 func summaryLine(r *Run, t Target) string {
@@ -433,5 +450,13 @@ func Changes(p *plan.Plan, max int) []string {
 }
 
 func sign(a stores.Action) string {
-	return map[stores.Action]string{stores.Add: "+", stores.Remove: "-", stores.SetTrust: "~"}[a]
+	switch a {
+	case stores.Add:
+		return "+"
+	case stores.Remove:
+		return "-"
+	case stores.SetTrust:
+		return "~"
+	}
+	return ""
 }

@@ -26,41 +26,85 @@ type table struct {
 	// cells appends the cells of row i to buf and returns it; it is called
 	// twice per row, so it must give the same cells both times.
 	cells func(i int, buf []string) []string
-	// paint, when set, may wrap a finished line (without its newline), for
-	// colour: escape codes added after the alignment do not count as width.
-	paint func(i int, line string) string
+	// appendCells, set instead of cells, appends the text of row i's cells
+	// to dst, one after the other, and the offset in dst where each ends to
+	// ends, so that a table of many rows is written without a string made
+	// per cell. It too is called twice per row.
+	appendCells func(i int, dst []byte, ends []int) ([]byte, []int)
+	// paint, when set, gives the colour of line i (an escape code, "" for
+	// none): the line is written between it and the reset code, which do
+	// not count as width.
+	paint func(i int) string
 }
 
 // write writes the table to ew.
 func (t table) write(ew *errWriter) {
 	var widths []int
 	var buf []string
-	for i := range t.rows {
+	var text, line []byte
+	var ends []int
+	row := func(i int) {
+		if t.appendCells != nil {
+			text, ends = t.appendCells(i, text[:0], ends[:0])
+			return
+		}
 		buf = t.cells(i, buf[:0])
-		for j, c := range buf {
+		text, ends = text[:0], ends[:0]
+		for _, c := range buf {
+			text = append(text, c...)
+			ends = append(ends, len(text))
+		}
+	}
+	for i := range t.rows {
+		row(i)
+		start := 0
+		for j, end := range ends {
 			if j == len(widths) {
 				widths = append(widths, 0)
 			}
-			widths[j] = max(widths[j], utf8.RuneCountInString(printable(c)))
+			widths[j] = max(widths[j], utf8.RuneCount(printableBytes(text[start:end])))
+			start = end
 		}
 	}
-	var line strings.Builder
 	for i := range t.rows {
-		buf = t.cells(i, buf[:0])
-		line.Reset()
-		for j, c := range buf {
-			c = printable(c)
-			line.WriteString(c)
-			if j < len(buf)-1 {
-				line.WriteString(strings.Repeat(" ", widths[j]+cellGap-utf8.RuneCountInString(c)))
+		row(i)
+		line = line[:0]
+		color := ""
+		if t.paint != nil {
+			color = t.paint(i)
+		}
+		line = append(line, color...)
+		start := 0
+		for j, end := range ends {
+			c := printableBytes(text[start:end])
+			start = end
+			line = append(line, c...)
+			if j < len(ends)-1 {
+				for pad := widths[j] + cellGap - utf8.RuneCount(c); pad > 0; pad-- {
+					line = append(line, ' ')
+				}
 			}
 		}
-		s := line.String()
-		if t.paint != nil {
-			s = t.paint(i, s)
+		switch {
+		case len(line) == len(color):
+			line = line[:0] // an empty line is not painted
+		case color != "":
+			line = append(line, reset...)
 		}
-		ew.printf("%s\n", s)
+		line = append(line, '\n')
+		_, _ = ew.Write(line)
 	}
+}
+
+// printableBytes is printable for a cell's bytes: b itself when it needs no
+// change.
+func printableBytes(b []byte) []byte {
+	for _, r := range string(b) { // no copy: the conversion only ranges
+		if unsafeRune(r) {
+			return []byte(printable(string(b)))
+		}
+	}
+	return b
 }
 
 // printable returns s with every control character (C0, DEL, C1) and every

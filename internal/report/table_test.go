@@ -3,15 +3,20 @@ package report
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"strings"
 	"testing"
 	"text/tabwriter"
+	"time"
+
+	"github.com/rootsync/rootsync/stores"
 )
 
 // TestTableMatchesTabwriter: for tables of printable cells the layout is
 // exactly text/tabwriter's (minwidth 0, padding 2, padchar ' '), the
-// layout every table had before and scripts may parse.
+// layout every table had before and scripts may parse, whether the cells
+// are given as strings or appended.
 func TestTableMatchesTabwriter(t *testing.T) {
 	words := []string{"", "a", "Go Daddy Root", "Ünïcødé", "日本語の名前", "e0b4a1c2d3f4a5b6", "C,C,", "rootsync-ab.pem", "x y  z"}
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -29,10 +34,20 @@ func TestTableMatchesTabwriter(t *testing.T) {
 			fmt.Fprintln(tw, strings.Join(r, "\t"))
 		}
 		tw.Flush()
-		var got bytes.Buffer
+		var got, appended bytes.Buffer
 		table{rows: rows, cells: func(i int, buf []string) []string { return append(buf, cells[i]...) }}.write(&errWriter{w: &got})
 		if got.String() != want.String() {
 			t.Fatalf("trial %d: table\n%q\ntabwriter\n%q", trial, got.String(), want.String())
+		}
+		table{rows: rows, appendCells: func(i int, dst []byte, ends []int) ([]byte, []int) {
+			for _, c := range cells[i] {
+				dst = append(dst, c...)
+				ends = append(ends, len(dst))
+			}
+			return dst, ends
+		}}.write(&errWriter{w: &appended})
+		if appended.String() != want.String() {
+			t.Fatalf("trial %d: table of appended cells\n%q\ntabwriter\n%q", trial, appended.String(), want.String())
 		}
 	}
 }
@@ -83,5 +98,41 @@ func TestTableStreams(t *testing.T) {
 	}}.write(&errWriter{w: &out})
 	if n := strings.Count(out.String(), "\n"); n != rows {
 		t.Fatalf("%d lines, want %d", n, rows)
+	}
+}
+
+// TestTablesAllocatePerTable: a listing and a plan's changes are written
+// with a fixed number of allocations, not some per row: twice the rows
+// cost no more.
+func TestTablesAllocatePerTable(t *testing.T) {
+	var es []*stores.Entry
+	var changes []stores.Change
+	for i := range 200 {
+		e := entry(fmt.Sprintf("Table Allocations Root %d", i), stores.TrustAll(), i%2 == 0)
+		es = append(es, e)
+		changes = append(changes, stores.Change{Action: stores.Action(1 + i%3), Entry: e, From: stores.DistrustAll(), Reason: "trusted by pem:a.pem"})
+	}
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	list := func(n int) float64 {
+		s := stores.NewSet()
+		for _, e := range es[:n] {
+			s.Add(e)
+		}
+		return testing.AllocsPerRun(5, func() {
+			if err := ListText(io.Discard, []Listing{{Store: "pem:a.pem", Set: s, Now: now}}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	plan := func(n int) float64 {
+		return testing.AllocsPerRun(5, func() { changeTable(changes[:n], Style{Color: true}).write(&errWriter{w: io.Discard}) })
+	}
+	// Entries (the listing's order) is one allocation per entry, or so, of
+	// its own: half a row is allowed for.
+	if small, large := list(100), list(200); large-small > 50 {
+		t.Errorf("a listing of 200 rows: %v allocations, of 100: %v", large, small)
+	}
+	if small, large := plan(100), plan(200); large-small > 5 {
+		t.Errorf("200 changes: %v allocations, 100: %v", large, small)
 	}
 }
