@@ -139,6 +139,11 @@ type state struct {
 	check            []byte
 	sigs             sigTable
 	userIDs          map[string]bool // CKA_IDs of private keys
+
+	// byPair finds a certificate object by its issuer and serial number
+	// while readCert9 reads the trust objects; nil otherwise.
+	byPair   map[uint64]*certRow
+	pairSeed maphash.Seed
 }
 
 // trustReadAttrs are the trust object attributes rootsync reads.
@@ -165,12 +170,62 @@ func readCert9(ctx context.Context, c *conn, st *state) error {
 		return corrupt(c.path, "nssPublic has no id or class column")
 	}
 	st.certCols = cols
-	attrs := []uint32{attrClass, attrIssuer, attrSerial}
-	attrs = append(attrs, certReadAttrs...)
-	attrs = append(attrs, trustReadAttrs...)
+	if !st.listing {
+		// A write needs the id of every object, whatever its class.
+		st.ids = map[uint32]bool{}
+		if err := readIDs(ctx, c, st.ids); err != nil {
+			return err
+		}
+	}
+	// The certificates, then the trust objects: each query selects the
+	// columns of its classes only (a column read costs the driver a call
+	// even when it is NULL). The class is compared as bytes, as addObject
+	// compares it.
+	head := []uint32{attrClass, attrIssuer, attrSerial}
+	if err := readObjects(ctx, c, st, append(head, certReadAttrs...), valCertificate, valCertificate); err != nil {
+		return err
+	}
+	// The certificates by issuer and serial number, while the trust
+	// objects are read (see addObject).
+	st.pairSeed, st.byPair = maphash.MakeSeed(), make(map[uint64]*certRow, len(st.certs))
+	for _, r := range st.certs {
+		st.byPair[pairHash(st.pairSeed, r.issuer(), r.serial())] = r
+	}
+	err = readObjects(ctx, c, st, append(head, trustReadAttrs...), valNSSTrust, ulongBytes(ckoTrust))
+	st.byPair = nil
+	if err != nil {
+		return err
+	}
+	st.sortObjects()
+	return nil
+}
+
+// readIDs adds the id of every object of nssPublic to ids.
+func readIDs(ctx context.Context, c *conn, ids map[uint32]bool) error {
+	rows, err := c.c.QueryContext(ctx, "SELECT id FROM nssPublic")
+	if err != nil {
+		return dbError(c.path, err)
+	}
+	defer rows.Close()
+	var id int64
+	for rows.Next() {
+		if err := rows.Scan(&id); err != nil {
+			return corrupt(c.path, "nssPublic: %v", err)
+		}
+		ids[uint32(id)] = true
+	}
+	if err := rows.Err(); err != nil {
+		return dbError(c.path, err)
+	}
+	return nil
+}
+
+// readObjects files the objects of nssPublic whose class is class1 or
+// class2 (see addObject), reading the columns of attrs that the table has.
+func readObjects(ctx context.Context, c *conn, st *state, attrs []uint32, class1, class2 []byte) error {
 	var sel []uint32
 	for _, a := range attrs {
-		if cols[column(a)] {
+		if st.certCols[column(a)] {
 			sel = append(sel, a)
 		}
 	}
@@ -178,15 +233,12 @@ func readCert9(ctx context.Context, c *conn, st *state) error {
 	for i, a := range sel {
 		names[i] = column(a)
 	}
-	q := "SELECT id, " + strings.Join(names, ", ") + " FROM nssPublic"
-	rows, err := c.c.QueryContext(ctx, q)
+	q := "SELECT id, " + strings.Join(names, ", ") + " FROM nssPublic WHERE CAST(" + column(attrClass) + " AS BLOB) IN (?, ?)"
+	rows, err := c.c.QueryContext(ctx, q, class1, class2)
 	if err != nil {
 		return dbError(c.path, err)
 	}
 	defer rows.Close()
-	if !st.listing {
-		st.ids = map[uint32]bool{}
-	}
 	dest := make([]any, len(sel)+1)
 	var id int64
 	vals := make([]rawCol, len(sel))
@@ -216,7 +268,6 @@ func readCert9(ctx context.Context, c *conn, st *state) error {
 	if err := rows.Err(); err != nil {
 		return dbError(c.path, err)
 	}
-	st.sortObjects()
 	return nil
 }
 
@@ -251,41 +302,46 @@ func (st *state) addObject(id uint32, get func(uint32) []byte) {
 		if t, ok := ulong(get(attrCertType)); get(attrCertType) != nil && (!ok || t != ckcX509) {
 			return
 		}
-		r := &certRow{id: id, label: string(get(attrLabel)), ckaID: string(get(attrID))}
-		cols := certCols{der: get(attrValue), issuer: get(attrIssuer), serial: get(attrSerial), subject: get(attrSubject)}
-		if cols.der != nil {
-			r.cert = stores.InUse(cols.der)
+		// The nickname and the CKA_ID in one allocation.
+		label := get(attrLabel)
+		both := string(label) + string(get(attrID))
+		r := &certRow{id: id, label: both[:len(label)], ckaID: both[len(label):]}
+		der, issuer, serial, subject := get(attrValue), get(attrIssuer), get(attrSerial), get(attrSubject)
+		if der != nil {
+			r.cert = stores.InUse(der)
 		}
 		own := func(col, b []byte) bool { return col != nil && b != nil && bytes.Equal(col, b) }
-		if c := r.cert; c == nil || !own(cols.issuer, c.RawIssuer) || !own(cols.serial, c.RawSerial) || !own(cols.subject, c.RawSubject) {
+		if c := r.cert; c == nil || !own(issuer, c.RawIssuer) || !own(serial, c.RawSerial) || !own(subject, c.RawSubject) {
+			// Only here does the row need columns of its own.
+			cols := &certCols{der: der, issuer: issuer, serial: serial, subject: subject}
 			if c != nil {
 				cols.der = c.DER
 				pack(&cols.issuer, &cols.serial, &cols.subject)
 			} else {
 				pack(&cols.der, &cols.issuer, &cols.serial, &cols.subject)
 			}
-			r.cols = &cols
+			r.cols = cols
 		}
 		st.certs = append(st.certs, r)
 	case ckoNSSTrust, ckoTrust:
 		tr := &trustRow{id: id, class: class, issuer: get(attrIssuer), serial: get(attrSerial)}
-		n, size := 0, 0
-		for _, t := range trustAttrOrder {
-			if v := get(t); v != nil {
-				n, size = n+1, size+len(v)
+		// The issuer and serial number of a certificate object read before
+		// (see readCert9), when they are the same bytes, else copies.
+		own := []*[]byte{&tr.issuer, &tr.serial}
+		if st.byPair != nil && tr.issuer != nil && tr.serial != nil {
+			if cr := st.byPair[pairHash(st.pairSeed, tr.issuer, tr.serial)]; cr != nil &&
+				bytes.Equal(cr.issuer(), tr.issuer) && bytes.Equal(cr.serial(), tr.serial) {
+				tr.issuer, tr.serial, own = cr.issuer(), cr.serial(), nil
 			}
+		}
+		extra := 0
+		for _, b := range own {
+			extra += len(*b)
 		}
 		// One allocation for the values, then issuer and serial number.
-		buf := make([]byte, 0, size+len(tr.issuer)+len(tr.serial))
-		tr.attrs.refs = make([]attrRef, 0, n)
-		for _, t := range trustAttrOrder {
-			if v := get(t); v != nil {
-				buf = append(buf, v...)
-				tr.attrs.refs = append(tr.attrs.refs, attrRef{t, uint32(len(buf))})
-			}
-		}
-		tr.attrs.vals = buf[:len(buf):len(buf)]
-		for _, b := range []*[]byte{&tr.issuer, &tr.serial} {
+		var buf []byte
+		tr.attrs, buf = newAttrList(get, extra)
+		for _, b := range own {
 			if *b != nil {
 				start := len(buf)
 				buf = append(buf, *b...)
@@ -351,12 +407,12 @@ func readKey4(ctx context.Context, c *conn, st *state, onKey func(*state) (func(
 		return dbError(c.path, err)
 	}
 	defer rows.Close()
-	var id rawCol
+	var sigID idCol
 	for rows.Next() {
-		if err := rows.Scan(&id, &item1); err != nil {
+		if err := rows.Scan(&sigID, &item1); err != nil {
 			return corrupt(c.path, "metaData: %v", err)
 		}
-		if k, ok := parseSigID(id.b); ok && (keep == nil || keep(k, item1.b)) {
+		if k, ok := sigID.sigKey(); ok && (keep == nil || keep(k, item1.b)) {
 			st.sigs.set(k, item1.b)
 		}
 	}
@@ -365,6 +421,7 @@ func readKey4(ctx context.Context, c *conn, st *state, onKey func(*state) (func(
 	}
 	rows.Close()
 	st.sigs.done()
+	var id rawCol
 	pcols, err := c.columns(ctx, "nssPrivate")
 	if err != nil {
 		return dbError(c.path, err)
@@ -546,7 +603,8 @@ func entries(st *state, a *auth, v *verifier) (out []*stores.Entry, bad int, err
 		e := &stores.Entry{Cert: cert, Label: cr.label}
 		e.Owned = strings.HasPrefix(e.Label, OwnerPrefix)
 		// The classic object comes first: it is what this NSS version reads.
-		var cands []*trustRow
+		var candBuf [2]*trustRow
+		cands := candBuf[:0]
 		k := pairHash(seed, cr.issuer(), cr.serial())
 		if b := byKey[k]; b != nil {
 			for _, tr := range b.rows {
@@ -558,9 +616,11 @@ func entries(st *state, a *auth, v *verifier) (out []*stores.Entry, bad int, err
 				delete(byKey, k)
 			}
 		}
-		sort.SliceStable(cands, func(i, j int) bool {
-			return cands[i].class == ckoNSSTrust && cands[j].class != ckoNSSTrust
-		})
+		if len(cands) > 1 {
+			sort.SliceStable(cands, func(i, j int) bool {
+				return cands[i].class == ckoNSSTrust && cands[j].class != ckoNSSTrust
+			})
+		}
 		var chosen *nssTrust
 		var rejected []string
 		for _, tr := range cands {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"iter"
+	"math/bits"
 	"sort"
 	"strconv"
 	"time"
@@ -43,6 +44,32 @@ func (c *rawCol) Scan(src any) error {
 	return nil
 }
 
+// idCol receives a metaData id. Text, as NSS writes ids, is kept as the
+// string the driver made, without the copy rawCol would make; anything else
+// reads as rawCol reads it.
+type idCol struct {
+	text   string
+	isText bool
+	raw    rawCol
+}
+
+func (c *idCol) Scan(src any) error {
+	if s, ok := src.(string); ok {
+		c.text, c.isText = s, true
+		return nil
+	}
+	c.isText = false
+	return c.raw.Scan(src)
+}
+
+// sigKey reads the id as parseSigID does.
+func (c *idCol) sigKey() (sigKey, bool) {
+	if c.isText {
+		return parseSigID(c.text)
+	}
+	return parseSigID(c.raw.b)
+}
+
 // pack copies the slices parts point to into one new allocation and points
 // them there; nil stays nil, empty stays empty.
 func pack(parts ...*[]byte) {
@@ -62,34 +89,69 @@ func pack(parts ...*[]byte) {
 }
 
 // attrList is the attributes of a trust object that were read, in
-// ascending attribute order; absent ones are not listed. The values lie back
-// to back in vals.
+// ascending attribute order (trustAttrOrder); absent ones are not listed.
+// Bit k of mask is set when trustAttrOrder[k] is listed; buf holds where
+// each listed value ends (a uint32 each), then the values back to back: one
+// allocation per trust object.
 type attrList struct {
-	vals []byte
-	refs []attrRef
+	buf  []byte
+	mask uint16
 }
 
-// attrRef is one attribute: its value ends at vals[end] and starts where the
-// one before ends.
-type attrRef struct{ attr, end uint32 }
+// newAttrList lists the attributes of trustAttrOrder for which get returns
+// a value, with room for extra bytes after the values.
+func newAttrList(get func(uint32) []byte, extra int) (attrList, []byte) {
+	var l attrList
+	n, size := 0, 0
+	for k, t := range trustAttrOrder {
+		if v := get(t); v != nil {
+			l.mask |= 1 << k
+			n, size = n+1, size+len(v)
+		}
+	}
+	buf := make([]byte, 4*n, 4*n+size+extra)
+	i := 0
+	for _, t := range trustAttrOrder {
+		if v := get(t); v != nil {
+			buf = append(buf, v...)
+			binary.LittleEndian.PutUint32(buf[4*i:], uint32(len(buf)-4*n))
+			i++
+		}
+	}
+	l.buf = buf[:len(buf):len(buf)]
+	return l, buf
+}
 
-func (l attrList) len() int { return len(l.refs) }
+func (l attrList) len() int { return bits.OnesCount16(l.mask) }
 
 // at returns the i-th attribute and its value.
 func (l attrList) at(i int) (uint32, []byte) {
+	k, m := 0, l.mask
+	for j := 0; ; k++ {
+		if m&(1<<k) != 0 {
+			if j == i {
+				break
+			}
+			j++
+		}
+	}
+	vals := l.buf[4*l.len():]
 	start := uint32(0)
 	if i > 0 {
-		start = l.refs[i-1].end
+		start = binary.LittleEndian.Uint32(l.buf[4*(i-1):])
 	}
-	end := l.refs[i].end
-	return l.refs[i].attr, l.vals[start:end:end]
+	end := binary.LittleEndian.Uint32(l.buf[4*i:])
+	return trustAttrOrder[k], vals[start:end:end]
 }
 
 // get returns the value of attr, nil when absent.
 func (l attrList) get(attr uint32) []byte {
-	for i, r := range l.refs {
-		if r.attr == attr {
-			_, v := l.at(i)
+	for k, t := range trustAttrOrder {
+		if t == attr {
+			if l.mask&(1<<k) == 0 {
+				return nil
+			}
+			_, v := l.at(bits.OnesCount16(l.mask & (1<<k - 1)))
 			return v
 		}
 	}
@@ -99,7 +161,7 @@ func (l attrList) get(attr uint32) []byte {
 // all yields each attribute and its value.
 func (l attrList) all() iter.Seq2[uint32, []byte] {
 	return func(yield func(uint32, []byte) bool) {
-		for i := range l.refs {
+		for i := range l.len() {
 			if !yield(l.at(i)) {
 				return
 			}

@@ -269,6 +269,49 @@ func TestVerifierRemembersOnlyWhatIsSafe(t *testing.T) {
 	}
 }
 
+// TestAttrList: a trust object's attributes read back in ascending order
+// with their values, whichever of them are present and however long.
+func TestAttrList(t *testing.T) {
+	for mask := range 1 << len(trustAttrOrder) {
+		if mask%97 != 0 && mask != 1<<len(trustAttrOrder)-1 {
+			continue // a spread of the 8192 subsets
+		}
+		want := map[uint32][]byte{}
+		for k, a := range trustAttrOrder {
+			if mask&(1<<k) != 0 {
+				want[a] = bytes.Repeat([]byte{byte(k + 1)}, (k*37+mask)%300)
+			}
+		}
+		get := func(a uint32) []byte { return want[a] }
+		l, buf := newAttrList(get, 5)
+		if cap(buf)-len(buf) != 5 {
+			t.Errorf("mask %#x: %d bytes of room after the values, want 5", mask, cap(buf)-len(buf))
+		}
+		if l.len() != len(want) {
+			t.Errorf("mask %#x: len %d, want %d", mask, l.len(), len(want))
+		}
+		last := uint32(0)
+		n := 0
+		for a, v := range l.all() {
+			if n > 0 && a <= last {
+				t.Errorf("mask %#x: attribute %#x after %#x", mask, a, last)
+			}
+			if w, ok := want[a]; !ok || !bytes.Equal(v, w) {
+				t.Errorf("mask %#x: attribute %#x reads %d bytes, want %d (listed %v)", mask, a, len(v), len(w), ok)
+			}
+			last, n = a, n+1
+		}
+		for _, a := range trustAttrOrder {
+			if got := l.get(a); !bytes.Equal(got, want[a]) || (got == nil) != (want[a] == nil) {
+				t.Errorf("mask %#x: get(%#x) = %d bytes, want %d", mask, a, len(got), len(want[a]))
+			}
+		}
+		if l.get(attrLabel) != nil {
+			t.Errorf("mask %#x: an attribute that is not a trust attribute reads", mask)
+		}
+	}
+}
+
 // TestSigTable: what sigTable keeps reads back byte for byte, short
 // signatures and replaced ones included.
 func TestSigTable(t *testing.T) {
@@ -309,6 +352,8 @@ func TestSigTable(t *testing.T) {
 // TestReadSharesCertificatesInUse: reading a database whose certificates are
 // in use (a sync's source holds them) keeps no second copy of their DER, and
 // Load returns those very Certificates; the trust read is the same.
+// Its trust objects point at their certificate's issuer and serial number
+// instead of copies.
 func TestReadSharesCertificatesInUse(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "db")
 	s := openDir(t, dir)
@@ -324,6 +369,15 @@ func TestReadSharesCertificatesInUse(t *testing.T) {
 		c := map[string]*stores.Certificate{string(c1.DER): c1, string(c2.DER): c2}[string(r.der())]
 		if c == nil || r.cert != c || r.cols != nil || &r.der()[0] != &c.DER[0] || &r.issuer()[0] != &c.RawIssuer[0] || &r.subject()[0] != &c.RawSubject[0] {
 			t.Errorf("row %d does not share its certificate's bytes", r.id)
+		}
+	}
+	if len(st.trusts) != 2 {
+		t.Fatalf("%d trust objects read, want 2", len(st.trusts))
+	}
+	for _, tr := range st.trusts {
+		c := map[string]*stores.Certificate{string(c1.RawSerial): c1, string(c2.RawSerial): c2}[string(tr.serial)]
+		if c == nil || &tr.issuer[0] != &c.RawIssuer[0] || &tr.serial[0] != &c.RawSerial[0] {
+			t.Errorf("trust object %d does not share its certificate's issuer and serial number", tr.id)
 		}
 	}
 	set, err := s.Load(context.Background())

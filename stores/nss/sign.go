@@ -253,6 +253,7 @@ var errDeferred = errors.New("signature check deferred")
 type sigAlg struct {
 	mac     hash.Hash
 	macHead []byte
+	sum     []byte // scratch for the MAC of one check
 }
 
 func newVerifier(pk []byte) *verifier {
@@ -270,8 +271,8 @@ func (a *sigAlg) check(tail []byte, objectID, attr uint32, value []byte) error {
 	a.mac.Reset()
 	a.mac.Write(head[:])
 	a.mac.Write(value)
-	var buf [64]byte
-	sum := a.mac.Sum(buf[:0])
+	a.sum = a.mac.Sum(a.sum[:0])
+	sum := a.sum
 	if len(sum) != len(a.macHead)+len(tail) ||
 		subtle.ConstantTimeCompare(sum[:len(a.macHead)], a.macHead)&subtle.ConstantTimeCompare(sum[len(a.macHead):], tail) != 1 {
 		return errBadSignature
