@@ -15,9 +15,10 @@ import (
 // TestKillAtFlushPoints kills a sync into a CA folder that does not exist
 // yet at each step of its commit, with strace's fault injection (SIGKILL on
 // entry to the named system call, the first time one with those paths is
-// made): the flush of the staged folder with the journal, the journal's
-// rename, the flush of the state folder, the rename of the built folder into
-// place, the flush of its parent, the journal's removal, and the exit. Right
+// made): the building of the staged folder, the flush of the staged folder
+// with the journal, the journal's rename, the flush of the state folder,
+// the rename of the built folder into place, the flush of its parent, the
+// journal's removal, and the exit. Right
 // after each kill the journal and the folder are as the order promises (the
 // folder never in place without the journal); after the next rootsync
 // process the folder is wholly absent or wholly new (every file with its
@@ -33,6 +34,7 @@ func TestKillAtFlushPoints(t *testing.T) {
 		// right after the kill: the journal there, the folder in place
 		journal, folder bool
 	}{
+		{"the building of the folder (its first link)", []string{"inject=symlink,symlinkat:signal=KILL:when=1"}, false, false},
 		{"the flush of the staged folder and journal", []string{"inject=syncfs:signal=KILL:when=1"}, false, false},
 		{"the journal's rename", []string{"-P", "STATE/journal.json", "inject=rename,renameat,renameat2:signal=KILL:when=1"}, false, false},
 		{"the state folder's flush", []string{"-P", "STATE", "inject=fsync:signal=KILL:when=1"}, true, false},
