@@ -36,7 +36,10 @@ type Block struct {
 func (b *Block) Label() string { return blockLabel(b.Index) }
 
 // blockLabel is the label of block i: "block 3".
-func blockLabel(i int) string { return "block " + strconv.Itoa(i) }
+func blockLabel(i int) string {
+	var b [32]byte
+	return string(strconv.AppendInt(append(b[:0], "block "...), int64(i), 10))
+}
 
 // piece is a run of the file's bytes: text between blocks, or one block (with
 // its ownership line, if any, so that both go together). A block Add

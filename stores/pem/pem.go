@@ -140,10 +140,11 @@ func (s *Store) scan() (*stores.Set, bool) {
 	}
 	defer fh.Close()
 	r := &nulReader{r: stores.LimitReader(s.path, fh)}
-	set := stores.NewSet()
-	// Duplicates: the set keeps the first block's entry (and label), again
-	// the indexes of the later blocks.
-	again := map[stores.Fingerprint][]int{}
+	// The entries are made in chunks (one allocation for many) and put in
+	// a set made for their number once it is known, so that the set's
+	// tables do not grow (and become garbage) as the file is read.
+	var chunks [][]scanned
+	n := 0
 	err = stores.ScanPEM(r, func(b *stores.PEMBlock, before []byte) error {
 		if b.Cert == nil {
 			if strings.Contains(b.Label, "PRIVATE KEY") {
@@ -151,19 +152,33 @@ func (s *Store) scan() (*stores.Set, bool) {
 			}
 			return nil
 		}
-		if set.Get(b.Cert.Fingerprint) != nil {
-			again[b.Cert.Fingerprint] = append(again[b.Cert.Fingerprint], b.Index)
+		if k := len(chunks) - 1; k < 0 || len(chunks[k]) == cap(chunks[k]) {
+			chunks = append(chunks, make([]scanned, 0, scanChunk))
 		}
 		owned := bytes.HasPrefix(before, []byte(OwnerPrefix)) && bytes.HasSuffix(before, []byte("\n"))
-		e := &stores.Entry{Cert: b.Cert, Trust: b.Trust(), Owned: owned, Label: blockLabel(b.Index)}
+		x := scanned{index: b.Index, e: stores.Entry{Cert: b.Cert, Trust: b.Trust(), Owned: owned, Label: blockLabel(b.Index)}}
 		if b.Aux != nil && b.Aux.HasAlias && len(b.Aux.Alias) > 0 {
-			e.Notes = append(e.Notes, fmt.Sprintf("alias %q", string(b.Aux.Alias)))
+			x.e.Notes = append(x.e.Notes, fmt.Sprintf("alias %q", string(b.Aux.Alias)))
 		}
-		set.Put(e)
+		chunks[len(chunks)-1] = append(chunks[len(chunks)-1], x)
+		n++
 		return nil
 	})
-	if err != nil || r.nul || set.Len() == 0 {
+	if err != nil || r.nul || n == 0 {
 		return nil, false
+	}
+	set := stores.NewSetSize(n)
+	// Duplicates: the set keeps the first block's entry (and label), again
+	// the indexes of the later blocks.
+	again := map[stores.Fingerprint][]int{}
+	for _, c := range chunks {
+		for i := range c {
+			fp := c[i].e.Cert.Fingerprint
+			if set.Get(fp) != nil {
+				again[fp] = append(again[fp], c[i].index)
+			}
+			set.Put(&c[i].e)
+		}
 	}
 	for fp, idx := range again {
 		e := set.Get(fp)
@@ -171,6 +186,15 @@ func (s *Store) scan() (*stores.Set, bool) {
 	}
 	return set, true
 }
+
+// scanned is an entry scan read, with its block's index.
+type scanned struct {
+	e     stores.Entry
+	index int
+}
+
+// scanChunk is how many entries scan allocates at once.
+const scanChunk = 256
 
 // errNotPlain stops a scan that found something only a whole read reports.
 var errNotPlain = errors.New("not a plain bundle")

@@ -2,9 +2,11 @@ package pem
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"testing"
 
 	"github.com/rootsync/rootsync/internal/testpki"
@@ -93,4 +95,36 @@ func stringsJoin(xs []string) string {
 		s += "[" + x + "]"
 	}
 	return s
+}
+
+// TestScanAllocationsPerCertificate: loading a bundle of certificates in
+// use (a target read after its source) costs one allocation per
+// certificate (its label), not an entry each and a set grown again and
+// again.
+func TestScanAllocationsPerCertificate(t *testing.T) {
+	var pems []byte
+	var held []*stores.Certificate
+	dir := t.TempDir()
+	per := map[int]float64{}
+	for i := range 400 {
+		r := testpki.Root(fmt.Sprintf("Scan Allocations Root %d", i))
+		held = append(held, stores.MustParse(r.DER))
+		pems = append(pems, r.PEM()...)
+		if i+1 == 200 || i+1 == 400 {
+			path := filepath.Join(dir, fmt.Sprint(i+1, ".pem"))
+			if err := os.WriteFile(path, pems, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			s, _ := Open(stores.Spec{Kind: "pem", Location: path}, stores.OpenOptions{})
+			per[i+1] = testing.AllocsPerRun(5, func() {
+				if set, err := s.Load(context.Background()); err != nil || set.Len() != i+1 {
+					t.Fatalf("Load: %v", err)
+				}
+			})
+		}
+	}
+	if d := (per[400] - per[200]) / 200; d > 1.1 {
+		t.Errorf("%.2f allocations per certificate (%v for 200, %v for 400), want at most 1.1", d, per[200], per[400])
+	}
+	runtime.KeepAlive(held)
 }
