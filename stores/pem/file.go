@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strconv"
-	"strings"
+	"unicode/utf8"
 
 	"github.com/rootsync/rootsync/stores"
 )
@@ -62,7 +63,7 @@ func (p piece) size() int {
 // appendTo appends the piece's bytes to dst.
 func (p piece) appendTo(dst []byte) []byte {
 	if p.added {
-		dst = append(dst, OwnerLine(p.block.Cert)...)
+		dst = appendOwnerLine(dst, p.block.Cert)
 		return stores.AppendCertificatePEM(dst, p.block.Cert.DER)
 	}
 	return append(dst, p.text...)
@@ -79,6 +80,8 @@ type File struct {
 	der     bool
 	changed bool
 	nblocks int
+	// added holds the blocks Add makes, in chunks (see Add).
+	added []Block
 }
 
 // ParseFile cuts data into blocks with stores.DecodePEM. name is used in
@@ -251,10 +254,22 @@ func (f *File) Add(c *stores.Certificate) {
 		}
 	}
 	f.nblocks++
-	b := &Block{Index: f.nblocks, Type: "CERTIFICATE", Cert: c, Trust: stores.TrustAll(), Owned: true}
-	f.pieces = append(f.pieces, piece{block: b, added: true})
+	// The blocks are made in chunks, one allocation for many: a sync into
+	// a new bundle adds every certificate it has.
+	if len(f.added) == cap(f.added) {
+		f.added = make([]Block, 0, addChunk)
+	}
+	f.added = append(f.added, Block{Index: f.nblocks, Type: "CERTIFICATE", Cert: c, Trust: stores.TrustAll(), Owned: true})
+	f.pieces = append(f.pieces, piece{block: &f.added[len(f.added)-1], added: true})
 	f.changed = true
 }
+
+// addChunk is how many blocks Add allocates at once.
+const addChunk = 256
+
+// Grow makes room for n more pieces (the blocks of n Adds), so that a
+// large edit does not grow the file's list of pieces again and again.
+func (f *File) Grow(n int) { f.pieces = slices.Grow(f.pieces, n+1) }
 
 // MakePlain rewrites the TRUSTED CERTIFICATE blocks of fp as plain
 // CERTIFICATE blocks (trusted for every purpose), keeping their ownership
@@ -276,15 +291,21 @@ func (f *File) MakePlain(fp stores.Fingerprint) bool {
 	return done
 }
 
-// OwnerLine is the ownership comment written before a block rootsync adds.
-func OwnerLine(c *stores.Certificate) string {
-	s := strings.Map(func(r rune) rune {
+// OwnerLine is the ownership comment written before a block rootsync adds:
+// the prefix and the subject, its control characters as '?' (and invalid
+// UTF-8 as U+FFFD, as strings.Map writes it).
+func OwnerLine(c *stores.Certificate) string { return string(appendOwnerLine(nil, c)) }
+
+// appendOwnerLine appends OwnerLine(c) to dst.
+func appendOwnerLine(dst []byte, c *stores.Certificate) []byte {
+	dst = append(dst, OwnerPrefix...)
+	for _, r := range c.Subject {
 		if r < 0x20 || r == 0x7f {
-			return '?'
+			r = '?'
 		}
-		return r
-	}, c.Subject)
-	return OwnerPrefix + s + "\n"
+		dst = utf8.AppendRune(dst, r)
+	}
+	return append(dst, '\n')
 }
 
 func encodeCert(der []byte) []byte { return stores.EncodeCertificatePEM(der) }

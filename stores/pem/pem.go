@@ -249,8 +249,15 @@ func (s *Store) Apply(ctx context.Context, changes []stores.Change) error {
 	if err != nil {
 		return err
 	}
-	present := map[stores.Fingerprint]bool{}
-	for _, b := range f.Certificates() {
+	certs, adds := f.Certificates(), 0
+	for _, ch := range changes {
+		if ch.Action == stores.Add {
+			adds++
+		}
+	}
+	f.Grow(adds)
+	present := make(map[stores.Fingerprint]bool, len(certs)+adds)
+	for _, b := range certs {
 		present[b.Cert.Fingerprint] = true
 	}
 	for _, ch := range changes {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/rootsync/rootsync/internal/testpki"
@@ -127,4 +128,46 @@ func TestScanAllocationsPerCertificate(t *testing.T) {
 		t.Errorf("%.2f allocations per certificate (%v for 200, %v for 400), want at most 1.1", d, per[200], per[400])
 	}
 	runtime.KeepAlive(held)
+}
+
+// TestOwnerLineAsStringsMap: the ownership line is the prefix and the
+// subject with its control characters as '?', exactly as strings.Map wrote
+// it (invalid UTF-8 as U+FFFD, other text as it is).
+func TestOwnerLineAsStringsMap(t *testing.T) {
+	for _, subject := range []string{"CN=Plain Root", "CN=Evil\nRoot\r\t\x00\x7f", "CN=\xff\xfe bad", "CN=\ufffd kept", "CN=Ünïcødé 日本", "", "\x1b[2J", "CN=a\xc3"} {
+		want := OwnerPrefix + strings.Map(func(r rune) rune {
+			if r < 0x20 || r == 0x7f {
+				return '?'
+			}
+			return r
+		}, subject) + "\n"
+		if got := OwnerLine(&stores.Certificate{Subject: subject}); got != want {
+			t.Errorf("OwnerLine of %q = %q, want %q", subject, got, want)
+		}
+	}
+}
+
+// TestApplyAllocationsPerCertificate: adding certificates to a new bundle
+// allocates no block, piece or map room per certificate one by one: twice
+// the certificates cost about as many allocations.
+func TestApplyAllocationsPerCertificate(t *testing.T) {
+	var changes []stores.Change
+	for i := range 400 {
+		c := stores.MustParse(testpki.Root(fmt.Sprintf("Apply Allocations Root %d", i)).DER)
+		changes = append(changes, stores.Change{Action: stores.Add, Entry: &stores.Entry{Cert: c, Trust: stores.TrustAll()}})
+	}
+	dir := t.TempDir()
+	per := func(n int) float64 {
+		path := filepath.Join(dir, fmt.Sprint(n, ".pem"))
+		s, _ := Open(stores.Spec{Kind: "pem", Location: path}, stores.OpenOptions{})
+		return testing.AllocsPerRun(5, func() {
+			_ = os.Remove(path)
+			if err := s.Apply(context.Background(), changes[:n]); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	if d := (per(400) - per(200)) / 200; d > 0.5 {
+		t.Errorf("%.2f allocations per certificate added, want at most 0.5", d)
+	}
 }
