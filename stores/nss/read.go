@@ -564,7 +564,13 @@ func entries(st *state, a *auth, v *verifier) (out []*stores.Entry, bad int, err
 		users int // certificate objects yet to look here
 	}
 	seed := maphash.MakeSeed()
-	byKey := map[uint64]*bucket{}
+	// What certutilString gives, by its arguments.
+	type flagsKey struct {
+		vals          [4]uint32
+		trusted, user bool
+	}
+	flagStrings := map[flagsKey]string{}
+	byKey := make(map[uint64]*bucket, len(st.trusts))
 	for _, tr := range st.trusts {
 		k := pairHash(seed, tr.issuer, tr.serial)
 		b := byKey[k]
@@ -643,7 +649,20 @@ func entries(st *state, a *auth, v *verifier) (out []*stores.Entry, bad int, err
 			}
 		}
 		e.PrivateKey = isUser(st, cr)
-		rememberFlags(cert, certutilString(chosen, e.PrivateKey))
+		// The same few trust strings over and over: made once each.
+		fk := flagsKey{user: e.PrivateKey}
+		if chosen != nil {
+			fk.vals, fk.trusted = chosen.vals, true
+		}
+		flags, ok := flagStrings[fk]
+		if !ok {
+			flags = certutilString(chosen, e.PrivateKey)
+			flagStrings[fk] = flags
+		}
+		rememberFlags(cert, flags)
+		if out == nil {
+			out = make([]*stores.Entry, 0, len(st.certs)-i)
+		}
 		out = append(out, e)
 	}
 	if v != nil && v.over {
