@@ -83,7 +83,8 @@ func TestSetPut(t *testing.T) {
 // TestCompareFold: compareFold orders as the lower-cased strings do, for
 // ASCII, other scripts, case pairs of different UTF-8 lengths and invalid
 // UTF-8; appendLower lowers as strings.ToLower does; namePrefix never orders
-// two names against their order; SortEntries gives the order of Less.
+// two names against their order; SortEntries gives the order of Less, also
+// for names that all start alike.
 func TestCompareFold(t *testing.T) {
 	pieces := []string{"", "a", "A", "b", "Z", "é", "É", "ß", "ẞ", "İ", "K", "k", "Ω", "ω", "\xff", "\xc3", "\ufffd", " ", "0", "日本", "Root CA", "ROOT", "root ca 2", "\x00"}
 	rng := mrand.New(mrand.NewPCG(3, 4))
@@ -114,6 +115,27 @@ func TestCompareFold(t *testing.T) {
 	for i := 1; i < len(es); i++ {
 		if Less(es[i].Cert, es[i-1].Cert) {
 			t.Fatalf("SortEntries put %q before %q", es[i-1].Cert.CN, es[i].Cert.CN)
+		}
+	}
+	// Names that all start alike (SortEntries leaves the shared bytes out
+	// of its comparisons), some of them only that start, or in other case.
+	for _, shared := range []string{"Example Issuing CA ", "É", "ß"} {
+		var es []*Entry
+		for i := range 2000 {
+			name := shared + word()
+			if i%3 == 0 {
+				name = strings.ToUpper(name)
+			}
+			if i%500 == 0 {
+				name = shared
+			}
+			es = append(es, &Entry{Cert: &Certificate{CN: name, Fingerprint: Fingerprint{byte(i), byte(i >> 8)}}})
+		}
+		SortEntries(es)
+		for i := 1; i < len(es); i++ {
+			if Less(es[i].Cert, es[i-1].Cert) {
+				t.Fatalf("SortEntries put %q before %q", es[i-1].Cert.CN, es[i].Cert.CN)
+			}
 		}
 	}
 }

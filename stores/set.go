@@ -114,7 +114,22 @@ func SortEntries(es []*Entry) {
 	for i, e := range es {
 		start := len(names)
 		names = appendLower(names, e.Cert.CommonName())
-		keys[i] = entryKey{prefix: namePrefix(names[start:]), start: start, end: len(names), e: e}
+		keys[i] = entryKey{start: start, end: len(names), e: e}
+	}
+	// The bytes every name starts with (a vendor's name, "Example Issuing
+	// CA ") decide no comparison: the number is made of the eight after them,
+	// and the names are compared from there on.
+	common := 0
+	if len(keys) > 0 {
+		first := names[keys[0].start:keys[0].end]
+		common = len(first)
+		for _, k := range keys[1:] {
+			common = min(common, commonPrefix(first[:common], names[k.start:k.end]))
+		}
+	}
+	for i := range keys {
+		keys[i].start += common
+		keys[i].prefix = namePrefix(names[keys[i].start:keys[i].end])
 	}
 	slices.SortFunc(keys, func(a, b entryKey) int {
 		if a.prefix != b.prefix {
@@ -130,8 +145,19 @@ func SortEntries(es []*Entry) {
 	}
 }
 
-// entryKey is an entry with its lowered name, names[start:end] in
-// SortEntries.
+// commonPrefix is the length of the bytes a and b start with alike.
+func commonPrefix(a, b []byte) int {
+	n := min(len(a), len(b))
+	for i := range n {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return n
+}
+
+// entryKey is an entry with its lowered name after the bytes all names
+// share, names[start:end] in SortEntries.
 type entryKey struct {
 	prefix     uint64
 	start, end int
