@@ -70,6 +70,10 @@ func (s *Set) Put(e *Entry) {
 	s.m[e.Cert.Fingerprint] = e
 }
 
+// Delete takes the certificate f out of the set (nothing if it is not
+// there). It may be called while All walks the set.
+func (s *Set) Delete(f Fingerprint) { delete(s.m, f) }
+
 // Get returns the entry for f, or nil.
 func (s *Set) Get(f Fingerprint) *Entry { return s.m[f] }
 

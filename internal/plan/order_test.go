@@ -3,6 +3,7 @@ package plan
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"unsafe"
 
@@ -120,5 +121,56 @@ func TestReasonTextsPerSources(t *testing.T) {
 	}
 	if len(p.Changes) != 90 || len(texts) != 3 {
 		t.Fatalf("%d changes with %d reasons, want 90 with 3", len(p.Changes), len(texts))
+	}
+}
+
+// TestOneSourceAsMany: a single source, whose set becomes the desired one,
+// gives the desired state, the warnings and the plans the general path
+// gives for the same source beside an empty one: what it holds, trusts,
+// distrusts (conflicts within the source too), filters and notes.
+func TestOneSourceAsMany(t *testing.T) {
+	mixed := with(rootC, stores.Trust{}.With(stores.ServerAuth, stores.Trusted).With(stores.Email, stores.Distrusted), false)
+	noted := with(rootB, stores.TrustAll(), true)
+	noted.Notes = []string{"alias \"b\""}
+	user := with(rootA, stores.TrustAll(), false)
+	user.PrivateKey = true
+	entries := []*stores.Entry{user, noted, mixed, expired, leaf, client, badKU, badBC}
+	copies := func() *stores.Set {
+		s := stores.NewSet()
+		for _, e := range entries {
+			s.Add(e)
+		}
+		return s
+	}
+	for _, opts := range []Options{
+		{Now: now},
+		{Now: now, Mode: Mirror},
+		{Now: now, Purposes: []stores.Purpose{stores.ServerAuth}},
+		{Now: now, IncludeExpired: true, IncludeNonCA: true, Mode: Prune},
+		{Now: now, Exclude: []string{noted.Cert.Fingerprint.Short()}},
+	} {
+		describe := func(d *Desired) string {
+			var out []string
+			for _, e := range d.entries() {
+				out = append(out, fmt.Sprintf("%s %s %v %q %v", e.Cert.CommonName(), e.Trust, e.Owned, e.Notes, d.Sources(e.Cert.Fingerprint)))
+			}
+			for _, w := range d.Warnings {
+				out = append(out, fmt.Sprintf("%s %s %v", w.Code, w.Message, w.Certs))
+			}
+			target := set(with(rootB, stores.TrustAll(), true), with(leaf, stores.TrustAll(), false))
+			for _, caps := range []stores.Capabilities{lossless, bundle} {
+				p := For("t", d, target, caps, opts)
+				out = append(out, summary(p), fmt.Sprint(p.Warnings, p.Unchanged, p.Kept))
+				for _, c := range p.Changes {
+					out = append(out, c.Reason)
+				}
+			}
+			return strings.Join(out, "\n")
+		}
+		one := describe(Merge([]Source{{Name: "s", Set: copies()}}, opts))
+		many := describe(Merge([]Source{{Name: "s", Set: copies()}, {Name: "empty", Set: stores.NewSet()}}, opts))
+		if one != many {
+			t.Errorf("options %+v: one source gives\n%s\nthe general path\n%s", opts, one, many)
+		}
 	}
 }

@@ -166,8 +166,12 @@ type Desired struct {
 	Warnings []Warning
 	// held says, per certificate of Set, which sources hold, trust and
 	// distrust it (lists of names kept once in names).
-	held     map[stores.Fingerprint]holders
-	names    nameLists
+	held  map[stores.Fingerprint]holders
+	names nameLists
+	// one is, when the desired state has a single source, the list of
+	// that source: held is then empty, and a certificate's holders follow
+	// from its trust (see holdersOf).
+	one      listID
 	purposes []stores.Purpose
 	// sorted is Set's entries in stores.SortEntries order, made once by
 	// judge for every target's plan.
@@ -192,20 +196,24 @@ type holders struct{ from, trusted, distrusted listID }
 //
 // Merge consumes the sources: the entries of their sets become the desired
 // state's (restricted and annotated in place, rather than copied, so that
-// 100,000 roots are held once), and the sets must not be used afterwards.
+// 100,000 roots are held once; a single source's set becomes the desired
+// set itself), and the sets must not be used afterwards.
 func Merge(sources []Source, opts Options) *Desired {
-	// The desired state holds at most every source's certificates: sized
-	// for them once, its tables do not grow (and become garbage) as they
-	// are added.
-	n := 0
-	for _, src := range sources {
-		n += src.Set.Len()
-	}
-	d := &Desired{
-		Set:      stores.NewSetSize(n),
-		Filtered: map[stores.Fingerprint]Reason{},
-		held:     make(map[stores.Fingerprint]holders, n),
-		purposes: opts.purposes(),
+	d := &Desired{Filtered: map[stores.Fingerprint]Reason{}, purposes: opts.purposes()}
+	if len(sources) == 1 {
+		// One source: its set becomes the desired one, less what collect
+		// does not take, and a certificate's holders follow from its trust.
+		d.Set = sources[0].Set
+		d.one = d.names.with(noSources, sources[0].Name)
+	} else {
+		// The desired state holds at most every source's certificates:
+		// sized for them once, its tables do not grow (and become garbage)
+		// as they are added.
+		n := 0
+		for _, src := range sources {
+			n += src.Set.Len()
+		}
+		d.Set, d.held = stores.NewSetSize(n), make(map[stores.Fingerprint]holders, n)
 	}
 	sides := d.collect(sources, opts)
 	d.Warnings = d.judge(sides, opts)
@@ -250,13 +258,16 @@ func (d *Desired) collect(sources []Source, opts Options) sides {
 		var unspec []*stores.Entry
 		for e := range src.Set.All() {
 			t := e.Trust.Only(d.purposes)
-			if !opts.selected(e.Cert.Fingerprint) {
+			fp := e.Cert.Fingerprint
+			if !opts.selected(fp) {
+				d.leave(fp)
 				continue
 			}
 			if t.IsZero() {
 				if len(opts.Purposes) > 0 && e.Trust.Any(stores.Trusted) && !e.PrivateKey && e.Cert.IsCA {
 					unspec = append(unspec, e) // not taken: left as it is
 				}
+				d.leave(fp)
 				continue
 			}
 			if len(opts.Purposes) > 0 && !src.PerPurpose && t.Any(stores.Trusted) && !e.PrivateKey {
@@ -264,9 +275,14 @@ func (d *Desired) collect(sources []Source, opts Options) sides {
 			}
 			if e.PrivateKey {
 				userCerts = append(userCerts, e.Cert)
+				d.leave(fp)
 				continue
 			}
-			fp := e.Cert.Fingerprint
+			if d.one != noSources {
+				// Already in the desired set, which is the source's.
+				e.Trust, e.Owned, e.Notes = t, false, notesFrom(src.Name, e)
+				continue
+			}
 			h := d.held[fp]
 			if t.Any(stores.Trusted) {
 				h.trusted = d.names.with(h.trusted, src.Name)
@@ -292,6 +308,30 @@ func (d *Desired) collect(sources []Source, opts Options) sides {
 	return s
 }
 
+// leave takes a certificate collect does not take out of the desired set
+// when that is the single source's set.
+func (d *Desired) leave(fp stores.Fingerprint) {
+	if d.one != noSources {
+		d.Set.Delete(fp)
+	}
+}
+
+// holdersOf is the sources that hold, trust and distrust e, an entry of
+// the desired state.
+func (d *Desired) holdersOf(e *stores.Entry) holders {
+	if d.one == noSources {
+		return d.held[e.Cert.Fingerprint]
+	}
+	h := holders{from: d.one}
+	if e.Trust.Any(stores.Trusted) {
+		h.trusted = d.one
+	}
+	if e.Trust.Any(stores.Distrusted) {
+		h.distrusted = d.one
+	}
+	return h
+}
+
 // sortedRefs names the certificates in the order of a listing.
 func sortedRefs(cs []*stores.Certificate) []CertRef {
 	slices.SortFunc(cs, stores.Compare)
@@ -315,7 +355,7 @@ func (d *Desired) judge(s sides, opts Options) []Warning {
 			w.add(CodeNote, detail{text: n}, ref)
 		}
 		e.Notes = nil
-		if h := d.held[fp]; h.trusted != noSources && h.distrusted != noSources {
+		if h := d.holdersOf(e); h.trusted != noSources && h.distrusted != noSources {
 			w.add(CodeConflict, detail{trusted: d.names.list(h.trusted), distrusted: d.names.list(h.distrusted)}, ref)
 		}
 		if r, ok := filterReason(e, opts); ok {
@@ -396,7 +436,12 @@ func without(entries []*stores.Entry, drop map[stores.Fingerprint]Reason) (*stor
 }
 
 // Sources lists the sources that hold a certificate of the desired state.
-func (d *Desired) Sources(fp stores.Fingerprint) []string { return d.names.list(d.held[fp].from) }
+func (d *Desired) Sources(fp stores.Fingerprint) []string {
+	if d.one != noSources {
+		return d.names.list(d.one)
+	}
+	return d.names.list(d.held[fp].from)
+}
 
 // nameLists keeps lists of source names once each: the certificates of a
 // job come from a handful of combinations of sources, so that 100,000
