@@ -3,8 +3,8 @@
 # (bench/gencerts: one fixed ECDSA key, distinct subjects and serials). For
 # list, diff, and sync into a new pem bundle, CA directory and NSS database
 # (NSS up to NSS_MAX, 100,000 by default), it records wall time, CPU time
-# and maximum resident memory (GNU time %M), and the cost per certificate,
-# so that growth that is not linear shows at a glance. It holds the figures against the memory and
+# and maximum resident memory (ru_maxrss, GNU time's %M; bench/measure), and
+# the cost per certificate, so that growth that is not linear shows at a glance. It holds the figures against the memory and
 # CPU targets and prints PASS or FAIL for each (a benchmark, not a test):
 #   - a sync into an empty target: max RSS at most 3 x DER + 64 MiB,
 #   - a sync that finds the target already in sync: at most 4 x DER + 64 MiB,
@@ -16,12 +16,11 @@
 # RUNS (3) runs of each command, RUNS_100K at 100,000 (as many by default;
 # the CPU figures are medians, so one run at 100,000 is at the mercy of
 # whatever else the machine does at that moment).
-# Needs Go 1.26, /usr/bin/time (package time), certutil (libnss3-tools) for
-# the empty NSS database. About 5 minutes on a quiet 2-core machine.
+# Needs Go 1.26 and certutil (libnss3-tools) for the empty NSS database. About 5 minutes on a quiet 2-core machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-for p in time libnss3-tools; do
+for p in libnss3-tools; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     [ "$(id -u)" -eq 0 ] || { echo "scale.sh: run: sudo apt-get install -y $p" >&2; exit 1; }
     DEBIAN_FRONTEND=noninteractive apt-get update -qq
@@ -36,6 +35,7 @@ W=${WORK:-$(mktemp -d /tmp/rootsync-scale.XXXXXX)}
 mkdir -p "$W" bench/out
 go build -o "$W/rootsync" ./cmd/rootsync
 go build -o "$W/gencerts" ./bench/gencerts
+go build -o "$W/measure" ./bench/measure
 RS=$W/rootsync
 export ROOTSYNC_STATE_DIR=$W/state
 
@@ -56,7 +56,8 @@ export -f aside
 export W
 
 # run N OPERATION RUNS PREPARE COMMAND...: RUNS runs (wall, CPU and maximum
-# RSS measured together by GNU time), PREPARE run before each.
+# RSS measured together by bench/measure: GNU time's %M, but CPU times to the
+# microsecond, not rounded to 10 ms), PREPARE run before each.
 run() {
   local n=$1 op=$2 runs=$3 prep=$4
   shift 4
@@ -64,7 +65,7 @@ run() {
   : >"$W/runs"
   for ((i = 0; i < runs; i++)); do
     bash -c "$prep"
-    /usr/bin/time -f '%e %U %S %M' -o "$W/t.out" "$@" >/dev/null 2>"$W/err" || {
+    "$W/measure" -o "$W/t.out" -- "$@" >/dev/null 2>"$W/err" || {
       local rc=$?
       # diff exits 3 when there are differences: that is its success here.
       [ "$op" = diff ] && [ "$rc" -eq 3 ] || { cat "$W/err" >&2; exit 1; }
@@ -75,7 +76,7 @@ run() {
   # largest maximum RSS of the runs.
   local wall cpu peak
   wall=$(awk '{print $1}' "$W/runs" | sort -n | awk '{v[NR]=$1} END{print v[int((NR+1)/2)]}')
-  cpu=$(awk '{printf "%.2f\n", $2+$3}' "$W/runs" | sort -n | awk '{v[NR]=$1} END{print v[int((NR+1)/2)]}')
+  cpu=$(awk '{printf "%.4f\n", $2+$3}' "$W/runs" | sort -n | awk '{v[NR]=$1} END{print v[int((NR+1)/2)]}')
   peak=$(awk '$4 > m {m = $4} END{print m}' "$W/runs")
   printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$op" "$wall" "$cpu" "$peak" "$DER" >>"$OUT"
   echo "$n $op: $(tail -n 1 "$OUT" | cut -f3-)" >&2
@@ -112,7 +113,7 @@ cp "$OUT" bench/out/scale.tsv
       if ($2 ~ /^sync into a new/) lim = 3*$6 + 64*1048576
       if ($2 ~ /already in sync$/) lim = 4*$6 + 64*1048576
       if (lim != "") { res = ($5*1024 <= lim) ? "PASS" : "FAIL"; lim = sprintf("%.0f MiB", lim/1048576) }
-      printf "| %s | %d | %.1f MiB | %.2f s | %.2f s | %.0f µs | %.0f MiB | %s | %s |\n", $2, $1, $6/1048576, $3, $4, $4/$1*1e6, $5/1024, lim, res
+      printf "| %s | %d | %.1f MiB | %.2f s | %.3f s | %.1f µs | %.0f MiB | %s | %s |\n", $2, $1, $6/1048576, $3, $4, $4/$1*1e6, $5/1024, lim, res
     }' "$OUT" | sort -t'|' -k2,2 -k3,3n
   echo
   echo "CPU per certificate, 100,000 against 10,000 (target: at most 1.25x):"
@@ -120,7 +121,7 @@ cp "$OUT" bench/out/scale.tsv
   awk -F'\t' 'NR>1{c[$2 SUBSEP $1] = $4/$1; ops[$2] = 1}
     END{for (op in ops) if ((op SUBSEP 10000) in c && (op SUBSEP 100000) in c) {
         r = c[op SUBSEP 100000] / c[op SUBSEP 10000]
-        printf "- %s: %.0f µs / %.0f µs = %.2fx %s\n", op, c[op SUBSEP 100000]*1e6, c[op SUBSEP 10000]*1e6, r, (r <= 1.25 ? "PASS" : "FAIL")
+        printf "- %s: %.1f µs / %.1f µs = %.2fx %s\n", op, c[op SUBSEP 100000]*1e6, c[op SUBSEP 10000]*1e6, r, (r <= 1.25 ? "PASS" : "FAIL")
       }}' "$OUT" | sort
 } >bench/out/scale.md
 cat bench/out/scale.md
