@@ -119,8 +119,8 @@ func (v *rowValues) values(w *rowWrite) []attrVal {
 	if tr.class == ckoNSSTrust {
 		if w.kind == insertTrust {
 			a = append(a, attrVal{attrClass, valNSSTrust}, attrVal{attrToken, valTrue}, attrVal{attrPrivate, valFalse},
-				attrVal{attrModifiable, valTrue}, attrVal{attrLabel, []byte{}}, attrVal{attrIssuer, tr.issuer},
-				attrVal{attrSerial, tr.serial})
+				attrVal{attrModifiable, valTrue}, attrVal{attrLabel, []byte{}}, attrVal{attrIssuer, tr.issuer()},
+				attrVal{attrSerial, tr.serial()})
 		}
 		for i, at := range classicPurposeAttrs {
 			a = append(a, attrVal{at, trustBytes(w.want[i], &v.purpose[i])})
@@ -175,7 +175,7 @@ func (w *rowWrite) trustPart(tr *trustRow) (_ rowWrite, ok bool) {
 
 // pairRow is the trust object inserted with r (see certRow.pairTrust).
 func (r *certRow) pairRow() trustRow {
-	return trustRow{id: r.pairTrust, class: ckoNSSTrust, issuer: r.issuer(), serial: r.serial()}
+	return trustRow{id: r.pairTrust, class: ckoNSSTrust, src: r}
 }
 
 // signedKeys calls f with the key of every signature the plan writes.
@@ -308,7 +308,7 @@ func (ix *rowIndex) certsByLabel(label string) []*certRow {
 
 func (ix *rowIndex) trustsFor(issuer, serial []byte) []*trustRow {
 	return ix.trusts.find(ix.pairHash(issuer, serial), func(t *trustRow) bool {
-		return bytes.Equal(t.issuer, issuer) && bytes.Equal(t.serial, serial)
+		return bytes.Equal(t.issuer(), issuer) && bytes.Equal(t.serial(), serial)
 	})
 }
 
@@ -346,9 +346,11 @@ func (ix *rowIndex) deleteCert(r *certRow) {
 	ix.byLabel.remove(maphash.String(ix.seed, r.nick()), r)
 }
 
-func (ix *rowIndex) addTrust(t *trustRow) { ix.trusts.add(ix.pairHash(t.issuer, t.serial), t) }
+func (ix *rowIndex) addTrust(t *trustRow) { ix.trusts.add(ix.pairHash(t.issuer(), t.serial()), t) }
 
-func (ix *rowIndex) deleteTrust(t *trustRow) { ix.trusts.remove(ix.pairHash(t.issuer, t.serial), t) }
+func (ix *rowIndex) deleteTrust(t *trustRow) {
+	ix.trusts.remove(ix.pairHash(t.issuer(), t.serial()), t)
+}
 
 // maxID is the largest object id NSS uses (its ids are 30 bits).
 const maxID = 0x3fffffff
@@ -550,7 +552,7 @@ func (pl *planner) ensure(e *stores.Entry) error {
 		pl.saveOldSigs(&tw)
 		return nil
 	}
-	tr := &trustRow{id: id, class: ckoNSSTrust, issuer: c.RawIssuer, serial: c.RawSerial}
+	tr := ownTrust(id, ckoNSSTrust, c.RawIssuer, c.RawSerial)
 	pl.index().addTrust(tr)
 	pl.addWrite(rowWrite{kind: insertTrust, trust: tr, c: c, want: want})
 	return nil

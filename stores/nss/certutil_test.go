@@ -77,7 +77,7 @@ func trustIDOf(t *testing.T, dir string, c *testpki.Cert) uint32 {
 	}
 	pc := stores.MustParse(c.DER)
 	for _, tr := range st.trusts {
-		if string(tr.issuer) == string(pc.RawIssuer) && string(tr.serial) == string(pc.RawSerial) {
+		if string(tr.issuer()) == string(pc.RawIssuer) && string(tr.serial()) == string(pc.RawSerial) {
 			return tr.id
 		}
 	}

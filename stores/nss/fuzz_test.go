@@ -243,7 +243,7 @@ func fuzzDecodeObjects(t *testing.T, objects, sig, check []byte, metaID string) 
 		}
 		var rows []*trustRow
 		for _, tr := range st.trusts {
-			if bytes.Equal(tr.issuer, cr.issuer()) && bytes.Equal(tr.serial, cr.serial()) {
+			if bytes.Equal(tr.issuer(), cr.issuer()) && bytes.Equal(tr.serial(), cr.serial()) {
 				rows = append(rows, tr)
 			}
 		}

@@ -201,7 +201,7 @@ func TestSignaturesCheckedAsRead(t *testing.T) {
 		if checked+kept != need {
 			t.Errorf("trust object %d: %d signatures checked as read and %d kept, want %d in all", tr.id, checked, kept, need)
 		}
-		if !bytes.Equal(tr.issuer, certutils.RawIssuer) {
+		if !bytes.Equal(tr.issuer(), certutils.RawIssuer) {
 			ownKept += kept
 		} else if want := readWork / passwordIterations; checked != want {
 			// certutil's: a key of its own per signature.

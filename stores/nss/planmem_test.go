@@ -57,10 +57,11 @@ func TestPlanHoldsLittlePerCertificate(t *testing.T) {
 // TestReadHoldsLittlePerCertificate: reading a database whose certificates
 // a sync already holds keeps a small record per object: no copy of a
 // certificate's bytes, a trust object's issuer and serial number shared with
-// its certificate, its attributes and their ends in one allocation. A sync
+// its certificate (a pointer, not two slices), its attributes and their ends
+// in one allocation. A sync
 // that found 100,000 certificates in sync held 46 MiB of rows at its peak.
 func TestReadHoldsLittlePerCertificate(t *testing.T) {
-	const n = 500
+	const n = 1500
 	dir := filepath.Join(t.TempDir(), "db")
 	s := openDir(t, dir)
 	var certs []*stores.Certificate
@@ -85,8 +86,8 @@ func TestReadHoldsLittlePerCertificate(t *testing.T) {
 	}
 	per := (int64(after.HeapAlloc) - int64(before.HeapAlloc)) / n
 	t.Logf("the read holds %d bytes per certificate and its trust object", per)
-	if per > 400 {
-		t.Errorf("the read holds %d bytes per certificate and its trust object, want at most 400", per)
+	if per > 330 {
+		t.Errorf("the read holds %d bytes per certificate and its trust object, want at most 330", per)
 	}
 	runtime.KeepAlive(st)
 	runtime.KeepAlive(certs)

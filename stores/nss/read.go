@@ -83,13 +83,42 @@ func (r *certRow) subject() []byte {
 
 // trustRow is one trust object (classic or PKCS#11 3.2) of nssPublic.
 type trustRow struct {
-	id             uint32
-	class          uint32
-	issuer, serial []byte
-	attrs          attrList // the attributes read
+	id    uint32
+	class uint32
+	// attrs are the attributes read, then, when src is nil, the object's
+	// issuer (issuerLen bytes) and serial number.
+	attrs attrList
 	// verified has bit i set when the signature of attrs[i] was checked
 	// and holds (see checkAsRead).
-	verified uint16
+	verified  uint16
+	issuerLen uint32
+	// src is the certificate object whose issuer and serial number are the
+	// object's own (the same bytes), or nil.
+	src *certRow
+}
+
+func (t *trustRow) issuer() []byte {
+	if t.src != nil {
+		return t.src.issuer()
+	}
+	e := t.attrs.extra()
+	return e[:t.issuerLen:t.issuerLen]
+}
+
+func (t *trustRow) serial() []byte {
+	if t.src != nil {
+		return t.src.serial()
+	}
+	return t.attrs.extra()[t.issuerLen:]
+}
+
+// ownTrust is a trust object whose issuer and serial number are copied.
+func ownTrust(id, class uint32, issuer, serial []byte) *trustRow {
+	tr := &trustRow{id: id, class: class, issuerLen: uint32(len(issuer))}
+	var buf []byte
+	tr.attrs, buf = newAttrList(func(uint32) []byte { return nil }, len(issuer)+len(serial))
+	tr.attrs.buf = append(append(buf, issuer...), serial...)
+	return tr
 }
 
 type sigKey struct{ id, attr uint32 }
@@ -324,29 +353,24 @@ func (st *state) addObject(id uint32, get func(uint32) []byte) {
 		}
 		st.certs = append(st.certs, r)
 	case ckoNSSTrust, ckoTrust:
-		tr := &trustRow{id: id, class: class, issuer: get(attrIssuer), serial: get(attrSerial)}
+		tr := &trustRow{id: id, class: class}
 		// The issuer and serial number of a certificate object read before
-		// (see readCert9), when they are the same bytes, else copies.
-		own := []*[]byte{&tr.issuer, &tr.serial}
-		if st.byPair != nil && tr.issuer != nil && tr.serial != nil {
-			if cr := st.byPair[pairHash(st.pairSeed, tr.issuer, tr.serial)]; cr != nil &&
-				bytes.Equal(cr.issuer(), tr.issuer) && bytes.Equal(cr.serial(), tr.serial) {
-				tr.issuer, tr.serial, own = cr.issuer(), cr.serial(), nil
+		// (see readCert9), when they are the same bytes, else copies after
+		// the values, in the same allocation.
+		issuer, serial := get(attrIssuer), get(attrSerial)
+		if st.byPair != nil && issuer != nil && serial != nil {
+			if cr := st.byPair[pairHash(st.pairSeed, issuer, serial)]; cr != nil &&
+				bytes.Equal(cr.issuer(), issuer) && bytes.Equal(cr.serial(), serial) {
+				tr.src = cr
 			}
 		}
-		extra := 0
-		for _, b := range own {
-			extra += len(*b)
-		}
-		// One allocation for the values, then issuer and serial number.
-		var buf []byte
-		tr.attrs, buf = newAttrList(get, extra)
-		for _, b := range own {
-			if *b != nil {
-				start := len(buf)
-				buf = append(buf, *b...)
-				*b = buf[start:len(buf):len(buf)]
-			}
+		if tr.src != nil {
+			tr.attrs, _ = newAttrList(get, 0)
+		} else {
+			var buf []byte
+			tr.attrs, buf = newAttrList(get, len(issuer)+len(serial))
+			tr.attrs.buf = append(append(buf, issuer...), serial...)
+			tr.issuerLen = uint32(len(issuer))
 		}
 		st.trusts = append(st.trusts, tr)
 	}
@@ -572,7 +596,7 @@ func entries(st *state, a *auth, v *verifier) (out []*stores.Entry, bad int, err
 	flagStrings := map[flagsKey]string{}
 	byKey := make(map[uint64]*bucket, len(st.trusts))
 	for _, tr := range st.trusts {
-		k := pairHash(seed, tr.issuer, tr.serial)
+		k := pairHash(seed, tr.issuer(), tr.serial())
 		b := byKey[k]
 		if b == nil {
 			b = &bucket{}
@@ -614,7 +638,7 @@ func entries(st *state, a *auth, v *verifier) (out []*stores.Entry, bad int, err
 		k := pairHash(seed, cr.issuer(), cr.serial())
 		if b := byKey[k]; b != nil {
 			for _, tr := range b.rows {
-				if bytes.Equal(tr.issuer, cr.issuer()) && bytes.Equal(tr.serial, cr.serial()) {
+				if bytes.Equal(tr.issuer(), cr.issuer()) && bytes.Equal(tr.serial(), cr.serial()) {
 					cands = append(cands, tr)
 				}
 			}

@@ -90,43 +90,68 @@ func pack(parts ...*[]byte) {
 
 // attrList is the attributes of a trust object that were read, in
 // ascending attribute order (trustAttrOrder); absent ones are not listed.
-// Bit k of mask is set when trustAttrOrder[k] is listed; buf holds where
-// each listed value ends (a uint32 each), then the values back to back: one
-// allocation per trust object.
+// buf holds a mask of two bytes (bit k set when trustAttrOrder[k] is
+// listed), where each listed value ends (a uint32 each), the values back to
+// back, and then whatever bytes the owner keeps after them (extra): one
+// allocation per trust object. A nil buf lists nothing.
 type attrList struct {
-	buf  []byte
-	mask uint16
+	buf []byte
 }
 
 // newAttrList lists the attributes of trustAttrOrder for which get returns
-// a value, with room for extra bytes after the values.
+// a value; the returned slice is l.buf with room for extra more bytes,
+// which the caller appends and then stores as l.buf.
 func newAttrList(get func(uint32) []byte, extra int) (attrList, []byte) {
-	var l attrList
+	var mask uint16
 	n, size := 0, 0
 	for k, t := range trustAttrOrder {
 		if v := get(t); v != nil {
-			l.mask |= 1 << k
+			mask |= 1 << k
 			n, size = n+1, size+len(v)
 		}
 	}
-	buf := make([]byte, 4*n, 4*n+size+extra)
+	buf := make([]byte, 2+4*n, 2+4*n+size+extra)
+	binary.LittleEndian.PutUint16(buf, mask)
 	i := 0
 	for _, t := range trustAttrOrder {
 		if v := get(t); v != nil {
 			buf = append(buf, v...)
-			binary.LittleEndian.PutUint32(buf[4*i:], uint32(len(buf)-4*n))
+			binary.LittleEndian.PutUint32(buf[2+4*i:], uint32(len(buf)-2-4*n))
 			i++
 		}
 	}
-	l.buf = buf[:len(buf):len(buf)]
-	return l, buf
+	return attrList{buf: buf[:len(buf):len(buf)]}, buf
 }
 
-func (l attrList) len() int { return bits.OnesCount16(l.mask) }
+func (l attrList) mask() uint16 {
+	if len(l.buf) < 2 {
+		return 0
+	}
+	return binary.LittleEndian.Uint16(l.buf)
+}
+
+func (l attrList) len() int { return bits.OnesCount16(l.mask()) }
+
+// vals is the values, back to back, and what follows them.
+func (l attrList) vals() []byte {
+	if len(l.buf) < 2 {
+		return nil
+	}
+	return l.buf[2+4*l.len():]
+}
+
+// extra is what follows the values.
+func (l attrList) extra() []byte {
+	n := l.len()
+	if n == 0 {
+		return l.vals()
+	}
+	return l.vals()[binary.LittleEndian.Uint32(l.buf[2+4*(n-1):]):]
+}
 
 // at returns the i-th attribute and its value.
 func (l attrList) at(i int) (uint32, []byte) {
-	k, m := 0, l.mask
+	k, m := 0, l.mask()
 	for j := 0; ; k++ {
 		if m&(1<<k) != 0 {
 			if j == i {
@@ -135,23 +160,23 @@ func (l attrList) at(i int) (uint32, []byte) {
 			j++
 		}
 	}
-	vals := l.buf[4*l.len():]
 	start := uint32(0)
 	if i > 0 {
-		start = binary.LittleEndian.Uint32(l.buf[4*(i-1):])
+		start = binary.LittleEndian.Uint32(l.buf[2+4*(i-1):])
 	}
-	end := binary.LittleEndian.Uint32(l.buf[4*i:])
-	return trustAttrOrder[k], vals[start:end:end]
+	end := binary.LittleEndian.Uint32(l.buf[2+4*i:])
+	return trustAttrOrder[k], l.vals()[start:end:end]
 }
 
 // get returns the value of attr, nil when absent.
 func (l attrList) get(attr uint32) []byte {
 	for k, t := range trustAttrOrder {
 		if t == attr {
-			if l.mask&(1<<k) == 0 {
+			m := l.mask()
+			if m&(1<<k) == 0 {
 				return nil
 			}
-			_, v := l.at(bits.OnesCount16(l.mask & (1<<k - 1)))
+			_, v := l.at(bits.OnesCount16(m & (1<<k - 1)))
 			return v
 		}
 	}

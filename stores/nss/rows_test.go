@@ -270,7 +270,9 @@ func TestVerifierRemembersOnlyWhatIsSafe(t *testing.T) {
 }
 
 // TestAttrList: a trust object's attributes read back in ascending order
-// with their values, whichever of them are present and however long.
+// with their values, whichever of them are present and however long, and
+// the bytes kept after them (a trust object's own issuer and serial number)
+// read back as they were appended.
 func TestAttrList(t *testing.T) {
 	for mask := range 1 << len(trustAttrOrder) {
 		if mask%97 != 0 && mask != 1<<len(trustAttrOrder)-1 {
@@ -309,6 +311,17 @@ func TestAttrList(t *testing.T) {
 		if l.get(attrLabel) != nil {
 			t.Errorf("mask %#x: an attribute that is not a trust attribute reads", mask)
 		}
+		l.buf = append(buf, "extra"...)
+		if string(l.extra()) != "extra" || l.len() != len(want) {
+			t.Errorf("mask %#x: extra bytes read %q (%d attributes)", mask, l.extra(), l.len())
+		}
+	}
+	tr := ownTrust(7, ckoNSSTrust, []byte("issuer"), []byte("serial"))
+	if string(tr.issuer()) != "issuer" || string(tr.serial()) != "serial" || tr.attrs.len() != 0 {
+		t.Errorf("own trust object: issuer %q, serial %q, %d attributes", tr.issuer(), tr.serial(), tr.attrs.len())
+	}
+	if l := (attrList{}); l.len() != 0 || l.get(attrTrustServer) != nil || len(l.extra()) != 0 {
+		t.Error("an empty list reads something")
 	}
 }
 
@@ -375,8 +388,8 @@ func TestReadSharesCertificatesInUse(t *testing.T) {
 		t.Fatalf("%d trust objects read, want 2", len(st.trusts))
 	}
 	for _, tr := range st.trusts {
-		c := map[string]*stores.Certificate{string(c1.RawSerial): c1, string(c2.RawSerial): c2}[string(tr.serial)]
-		if c == nil || &tr.issuer[0] != &c.RawIssuer[0] || &tr.serial[0] != &c.RawSerial[0] {
+		c := map[string]*stores.Certificate{string(c1.RawSerial): c1, string(c2.RawSerial): c2}[string(tr.serial())]
+		if c == nil || &tr.issuer()[0] != &c.RawIssuer[0] || &tr.serial()[0] != &c.RawSerial[0] {
 			t.Errorf("trust object %d does not share its certificate's issuer and serial number", tr.id)
 		}
 	}
