@@ -77,6 +77,9 @@ type builder struct {
 	origin         Origin
 	defaulted      bool
 	originRemovals int
+	// present counts the certificates of the desired state the target
+	// holds (see extras).
+	present int
 }
 
 // exact reports whether the mode may set e's trust exactly (and remove it).
@@ -91,6 +94,9 @@ func (b *builder) toDesired() {
 		fp := want.Cert.Fingerprint
 		ref := CertRef{fp, want.Cert.Subject}
 		have := b.current.Get(fp)
+		if have != nil {
+			b.present++
+		}
 		if have != nil && have.PrivateKey {
 			b.w.add(CodeUserCert, b.dt, ref)
 			b.p.Kept++
@@ -199,6 +205,9 @@ func (b *builder) retrust(have *stores.Entry, rep stores.Trust, why Reason, ref 
 // The entries are taken in the set's own order: finish sorts the removals,
 // and the user certificates a warning names are sorted here.
 func (b *builder) extras() {
+	if b.present == b.current.Len() {
+		return // every entry of the target is one of the desired state
+	}
 	var userCerts []*stores.Certificate
 	for have := range b.current.All() {
 		fp := have.Cert.Fingerprint
