@@ -131,16 +131,7 @@ func DecodePEM(data []byte, opts DecodeOptions) (*Bundle, error) {
 		return &Bundle{DER: true, Blocks: []*PEMBlock{{Index: 1, Line: 1, Label: LabelCertificate, End: len(data), Cert: c}}}, nil
 	}
 	bundle := &Bundle{}
-	pos := 0
-	next := func() ([]byte, error) {
-		if pos >= len(data) {
-			return nil, io.EOF
-		}
-		l, n := cutLine(data, pos)
-		pos = n
-		return l, nil
-	}
-	err := decodePEM(next, data, false, func(b *PEMBlock, _ []byte) error {
+	err := decodePEM(linesOf(data), data, false, func(b *PEMBlock, _ []byte) error {
 		bundle.Blocks = append(bundle.Blocks, b)
 		return nil
 	})
@@ -187,8 +178,14 @@ func ScanPEM(r io.Reader, fn func(b *PEMBlock, before []byte) error) error {
 // error DecodePEM returns for the same data, after calling fn with the
 // blocks before the one that fails.
 func ScanPEMData(data []byte, fn func(b *PEMBlock, before []byte) error) error {
+	return decodePEM(linesOf(data), data, true, fn)
+}
+
+// linesOf returns data's lines one at a time (each with its line break),
+// then io.EOF.
+func linesOf(data []byte) func() ([]byte, error) {
 	pos := 0
-	next := func() ([]byte, error) {
+	return func() ([]byte, error) {
 		if pos >= len(data) {
 			return nil, io.EOF
 		}
@@ -196,7 +193,6 @@ func ScanPEMData(data []byte, fn func(b *PEMBlock, before []byte) error) error {
 		pos = n
 		return l, nil
 	}
-	return decodePEM(next, data, true, fn)
 }
 
 // decodePEM is the decoder of DecodePEM and ScanPEM. next returns the next
