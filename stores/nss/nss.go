@@ -21,9 +21,10 @@
 //
 // Unknown extra columns (a newer NSS adds some) are fine: rows rootsync
 // inserts leave them NULL, which NSS reads as an absent attribute, and rows it
-// updates keep them. The package never changes the schema or the journal mode,
-// never holds a lock for more than a few milliseconds, and never logs. Browser
-// database locations are in discover.go.
+// updates keep them. The package never changes the schema or the journal mode
+// and never logs; it holds the databases' write locks only to check that
+// nothing changed since it planned and to write its rows (milliseconds for a
+// few hundred roots, seconds for tens of thousands). Browser database locations are in discover.go.
 package nss
 
 import (
