@@ -17,7 +17,9 @@
 # temporary folder) where stores are written; KEEP=1 keeps it; PAIRS_ONLY=1
 # runs only the interleaved pairs, the write calls and the flushes;
 # ROOTSYNC_BIN measures that rootsync binary instead of building one.
-# Takes about 5-10 minutes on a 2-core machine.
+# Takes about 5-10 minutes on a 2-core machine. The figures are those of
+# docs/benchmarks.md with WORK on a journaled ext4; on an ext4 without a
+# journal the script says why the capath pair will vary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -54,6 +56,18 @@ RUNS=${RUNS:-10}
 W=${WORK:-$(mktemp -d /tmp/rootsync-bench.XXXXXX)}
 [ -n "${KEEP:-}" ] || trap 'rm -rf "$W"' EXIT
 mkdir -p "$W" bench/out
+# An ext4 without a journal hands out a new inode only after searching past
+# every inode freed in the last minute or more (kernel commit 19883bd9), so
+# the capath pair there follows what was deleted on that file system
+# shortly before (0.3x-1.3x on one machine within an hour). Say so.
+FSNOTE=
+if [ "$(stat -f -c %T "$W")" = ext2/ext3 ]; then
+  dev=$(basename "$(df --output=source "$W" | tail -n 1)")
+  if ! ls /proc/fs/jbd2 2>/dev/null | grep -q "^$dev-"; then
+    FSNOTE="WORK ($W) is on ext4 without a journal ($dev): new inodes there cost more after recent deletes, and the capath pair follows that; put WORK on a journaled file system or tmpfs to compare the tools."
+    echo "run.sh: $FSNOTE" >&2
+  fi
+fi
 if [ -n "${ROOTSYNC_BIN:-}" ]; then
   RS=$ROOTSYNC_BIN
   RSVER="binary $RS"
@@ -250,6 +264,7 @@ cp "$PAIRS" bench/out/pairs.tsv
   echo "Machine: $(nproc) cores, $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo), $(awk '/MemTotal/{printf "%.1f GiB", $2/1048576}' /proc/meminfo); load before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "Versions: $(openssl version); certutil from libnss3 $(dpkg-query -W -f='${Version}' libnss3); $(java -version 2>&1 | head -n 1); p11-kit $(dpkg-query -W -f='${Version}' p11-kit); ca-certificates $(dpkg-query -W -f='${Version}' ca-certificates); hyperfine $(hyperfine --version | cut -d' ' -f2); $(go version | cut -d' ' -f3); rootsync $RSVER"
   echo "Input: $N roots from /etc/ssl/certs/ca-certificates.crt; runs per command in the table."
+  [ -z "$FSNOTE" ] || echo "Note: $FSNOTE"
   echo
   echo "| group | tool | operation | median wall | CPU (user+sys) | peak RSS | runs | wall / first row of group |"
   echo "|---|---|---|---:|---:|---:|---:|---:|"
