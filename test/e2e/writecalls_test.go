@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/rootsync/rootsync/internal/testpki"
 )
 
 // TestCapathWriteCalls counts, with strace, the write system calls of a sync
@@ -21,21 +23,7 @@ import (
 func TestCapathWriteCalls(t *testing.T) {
 	strace := need(t, "strace")
 	count := func(n int) int {
-		dir := t.TempDir()
-		src := filepath.Join(dir, "src.pem")
-		fill(t, "pem:"+src, roots("Write calls", n))
-		out := filepath.Join(dir, "strace.txt")
-		cmd := exec.Command(strace, "-f", "-qq", "-y", "-e", "trace=write,pwrite64,writev", "-o", out,
-			bin, "sync", "pem:"+src, "--to", "capath:"+filepath.Join(dir, "capath"))
-		cmd.Env = append(baseEnv(filepath.Join(dir, "home")), "ROOTSYNC_STATE_DIR="+filepath.Join(dir, "state"))
-		if b, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("strace rootsync sync: %v\n%s", err, b)
-		}
-		b, err := os.ReadFile(out)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return writeCalls(string(b))
+		return writeCalls(straceNewCAFolder(t, strace, roots("Write calls", n), "-y", "-e", "trace=write,pwrite64,writev"))
 	}
 	small, large := count(40), count(120)
 	t.Logf("write calls: %d for 40 certificates, %d for 120", small, large)
@@ -46,6 +34,28 @@ func TestCapathWriteCalls(t *testing.T) {
 	if fixed := small - 40; fixed < 0 || fixed > 16 {
 		t.Errorf("%d write calls besides the certificate files, want at most 16", fixed)
 	}
+}
+
+// straceNewCAFolder syncs a bundle of certs into a new CA directory under
+// strace -f -qq with the given options and returns what strace wrote.
+func straceNewCAFolder(t *testing.T, strace string, certs []*testpki.Cert, opts ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src.pem")
+	fill(t, "pem:"+src, certs)
+	out := filepath.Join(dir, "strace.txt")
+	args := append([]string{"-f", "-qq", "-o", out}, opts...)
+	args = append(args, bin, "sync", "pem:"+src, "--to", "capath:"+filepath.Join(dir, "capath"))
+	cmd := exec.Command(strace, args...)
+	cmd.Env = append(baseEnv(filepath.Join(dir, "home")), "ROOTSYNC_STATE_DIR="+filepath.Join(dir, "state"))
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("strace rootsync sync: %v\n%s", err, b)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // writeStart is the start of a traced write call (strace -f -y: the process
@@ -90,22 +100,9 @@ func TestCapathSyscallsPerFile(t *testing.T) {
 		"fstat", "newfstatat", "statx", "lstat", "stat", "fsync", "fdatasync", "syncfs",
 		"rename", "renameat", "renameat2", "unlink", "unlinkat", "mkdir", "mkdirat", "getxattr", "fgetxattr", "lgetxattr"}
 	count := func(n int) map[string]int {
-		dir := t.TempDir()
-		src := filepath.Join(dir, "src.pem")
-		fill(t, "pem:"+src, roots("Syscalls", n))
-		out := filepath.Join(dir, "strace.txt")
-		cmd := exec.Command(strace, "-f", "-qq", "-c", "-o", out, "-e", "trace="+strings.Join(calls, ","),
-			bin, "sync", "pem:"+src, "--to", "capath:"+filepath.Join(dir, "capath"))
-		cmd.Env = append(baseEnv(filepath.Join(dir, "home")), "ROOTSYNC_STATE_DIR="+filepath.Join(dir, "state"))
-		if b, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("strace rootsync sync: %v\n%s", err, b)
-		}
-		b, err := os.ReadFile(out)
-		if err != nil {
-			t.Fatal(err)
-		}
+		summary := straceNewCAFolder(t, strace, roots("Syscalls", n), "-c", "-e", "trace="+strings.Join(calls, ","))
 		got := map[string]int{}
-		for _, line := range strings.Split(string(b), "\n") {
+		for _, line := range strings.Split(summary, "\n") {
 			f := strings.Fields(line)
 			if len(f) < 5 || f[0] == "%" || strings.HasPrefix(f[0], "-") {
 				continue
