@@ -131,6 +131,16 @@ func TestStageRemovesStale(t *testing.T) {
 	foreign := filepath.Join(parent, ".ca"+stagedInfix+"0123456789ab")
 	os.Mkdir(foreign, 0o755)
 	os.WriteFile(filepath.Join(foreign, "notes.txt"), []byte("mine"), 0o644)
+	// A link named as a staged folder, to a folder holding only what
+	// rootsync writes (another CA directory): neither is removed.
+	other, err := open(t, filepath.Join(t.TempDir(), "other")).(*Store).Stage(context.Background(), adds(testpki.Root("Stage C")))
+	if err != nil || other == nil {
+		t.Fatalf("Stage = %v, %v", other, err)
+	}
+	link := filepath.Join(parent, ".ca"+stagedInfix+"ba9876543210")
+	if err := os.Symlink(other.Dirs()[0], link); err != nil {
+		t.Fatal(err)
+	}
 	sg, err := open(t, ca).(*Store).Stage(context.Background(), adds(testpki.Root("Stage B")))
 	if err != nil || sg == nil {
 		t.Fatalf("Stage = %v, %v", sg, err)
@@ -141,5 +151,12 @@ func TestStageRemovesStale(t *testing.T) {
 	if _, err := os.Lstat(filepath.Join(foreign, "notes.txt")); err != nil {
 		t.Errorf("a folder that is not rootsync's was touched: %v", err)
 	}
+	if _, err := os.Lstat(link); err != nil {
+		t.Errorf("a link named as a staged folder was removed: %v", err)
+	}
+	if ents, err := os.ReadDir(other.Dirs()[0]); err != nil || len(ents) == 0 {
+		t.Errorf("the folder behind a link named as a staged folder was emptied: %v, %d entries", err, len(ents))
+	}
+	other.Discard()
 	sg.Discard()
 }
